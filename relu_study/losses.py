@@ -1,0 +1,55 @@
+"""Losses, batched over a leading seed axis.
+
+Each loss takes network outputs ``out`` of shape ``(S, n, k)`` and targets, and
+returns the per-network mean loss ``(S,)`` and, on request, its gradient with
+respect to ``out``.
+
+* ``cross_entropy``: softmax cross-entropy with integer labels ``y`` of shape
+  ``(n,)``.  ``L = mean_i [logsumexp(o_i) - o_i[y_i]]``, computed from
+  max-shifted logits so large logits neither overflow nor lose the loss.
+  ``dL/do = (softmax(o) - onehot(y)) / n``.
+* ``mse``: mean squared error with targets ``y`` of shape ``(n, k)`` or ``(S, n, k)``:
+  ``L = mean_{i,j} (o_ij - y_ij)^2``, ``dL/do = 2 (o - y) / (n k)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LOSSES", "cross_entropy", "mse", "softmax"]
+
+
+def softmax(out: np.ndarray) -> np.ndarray:
+    """Row softmax along the last axis, shifted by the row maximum."""
+    shifted = out - out.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def cross_entropy(out: np.ndarray, y: np.ndarray, grad: bool = False):
+    """``y``: integer labels, ``(n,)`` shared by all networks or ``(S, n)``."""
+    n = out.shape[-2]
+    shifted = out - out.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    sum_e = e.sum(axis=-1, keepdims=True)
+    onehot = np.broadcast_to(y, out.shape[:-1])[..., None] == np.arange(out.shape[-1])
+    picked = np.where(onehot, shifted, 0.0).sum(axis=-1)
+    loss = (np.log(sum_e[..., 0]) - picked).mean(axis=-1)
+    if not grad:
+        return loss
+    d = e / sum_e
+    d -= onehot
+    d /= n
+    return loss, d
+
+
+def mse(out: np.ndarray, y: np.ndarray, grad: bool = False):
+    diff = out - y
+    loss = (diff * diff).mean(axis=(-2, -1))
+    if not grad:
+        return loss
+    return loss, diff * (2.0 / (diff.shape[-2] * diff.shape[-1]))
+
+
+#: task -> loss function
+LOSSES = {"classification": cross_entropy, "regression": mse}

@@ -1,0 +1,157 @@
+"""Optimisers for parameter lists with a leading network axis.
+
+All arrays are ``(S, ., .)``.  A step may be restricted to the networks still
+training (``active``, a boolean ``(S,)``): a diverged network is frozen while
+the others go on.
+
+* ``sgd``:      ``p <- p - lr g``
+* ``momentum``: ``v <- mu v + g``; ``p <- p - lr v``, or with Nesterov
+  ``p <- p - lr (g + mu v)`` (PyTorch's convention).
+* ``adam``:     ``m <- b1 m + (1-b1) g``, ``v <- b2 v + (1-b2) g^2``,
+  ``p <- p - lr m_hat / (sqrt(v_hat) + eps)`` with bias-corrected moments.
+
+Weight decay adds ``wd * W`` to the gradient of weight matrices (coupled L2, not
+biases or slopes).  Gradient clipping rescales each network's whole gradient to
+global L2 norm at most ``clip_norm``.  Schedules map step ``t`` of ``T`` to a rate:
+``constant``, or ``cosine``: ``min_lr + (lr - min_lr) (1 + cos(pi t / T)) / 2``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["OPTIMIZERS", "SCHEDULES", "Optimizer", "learning_rate", "make_optimizer"]
+
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(schedule: str, lr: float, step: int, total: int, min_lr: float = 0.0) -> float:
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(total, 1)))
+    raise ValueError(f"unknown schedule {schedule!r}; valid choices: {', '.join(SCHEDULES)}")
+
+
+class Optimizer:
+    """Base: gradient preprocessing (decay, clipping) and the masked update."""
+
+    name = "base"
+
+    def __init__(self, lr: float, weight_decay: float = 0.0, clip_norm: float | None = None):
+        for key, v in (("lr", lr), ("weight_decay", weight_decay)):
+            if not math.isfinite(float(v)):
+                raise ValueError(f"optimizer.{key} must be finite, got {v!r}")
+        if lr <= 0:
+            raise ValueError(f"optimizer.lr must be > 0, got {lr!r}")
+        if weight_decay < 0:
+            raise ValueError(f"optimizer.weight_decay must be >= 0, got {weight_decay!r}")
+        if clip_norm is not None and not (clip_norm > 0 and math.isfinite(clip_norm)):
+            raise ValueError(f"optimizer.clip_norm must be > 0 or null, got {clip_norm!r}")
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.clip_norm = clip_norm
+        self.t = 0
+
+    def _prepare(self, params, grads, decay_mask):
+        if self.weight_decay:
+            grads = [g + self.weight_decay * p if m else g for p, g, m in zip(params, grads, decay_mask)]
+        if self.clip_norm is not None:
+            sq = sum(np.einsum("sij,sij->s", g, g) for g in grads)
+            scale = np.minimum(1.0, self.clip_norm / (np.sqrt(sq) + 1e-12))[:, None, None]
+            grads = [g * scale.astype(g.dtype) for g in grads]
+        return grads
+
+    def step(self, params, grads, lr=None, active=None, decay_mask=None):
+        """Update ``params`` in place.  ``active``: networks to update (all if None)."""
+        lr = self.lr if lr is None else lr
+        decay_mask = decay_mask or [True] * len(params)
+        grads = self._prepare(params, grads, decay_mask)
+        self.t += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            delta = self._direction(i, g)
+            if active is None:
+                p -= lr * delta
+            else:
+                p -= np.where(active[:, None, None], lr * delta, 0.0).astype(p.dtype)
+
+    def _direction(self, i, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reset(self, index) -> None:
+        """Forget the state of networks ``index`` (used when they are frozen)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lr={self.lr:g}, weight_decay={self.weight_decay:g}, clip_norm={self.clip_norm})"
+
+
+class SGD(Optimizer):
+    name = "sgd"
+
+    def _direction(self, i, g):
+        return g
+
+
+class Momentum(Optimizer):
+    name = "momentum"
+
+    def __init__(self, lr, momentum=0.9, nesterov=False, **kw):
+        super().__init__(lr, **kw)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"optimizer.momentum must be in [0, 1), got {momentum!r}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.v = {}
+
+    def _direction(self, i, g):
+        v = self.v.get(i)
+        v = g.copy() if v is None else self.momentum * v + g
+        self.v[i] = v
+        return g + self.momentum * v if self.nesterov else v
+
+    def reset(self, index):
+        for v in self.v.values():
+            v[index] = 0.0
+
+
+class Adam(Optimizer):
+    name = "adam"
+
+    def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8, **kw):
+        super().__init__(lr, **kw)
+        for key, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0 <= b < 1:
+                raise ValueError(f"optimizer.{key} must be in [0, 1), got {b!r}")
+        if not eps > 0:
+            raise ValueError(f"optimizer.eps must be > 0, got {eps!r}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.m, self.v = {}, {}
+
+    def _direction(self, i, g):
+        m = self.m.get(i, 0.0) * self.beta1 + (1 - self.beta1) * g
+        v = self.v.get(i, 0.0) * self.beta2 + (1 - self.beta2) * (g * g)
+        self.m[i], self.v[i] = m, v
+        m_hat = m / (1 - self.beta1**self.t)
+        v_hat = v / (1 - self.beta2**self.t)
+        return m_hat / (np.sqrt(v_hat) + self.eps)
+
+    def reset(self, index):
+        for d in (self.m, self.v):
+            for v in d.values():
+                v[index] = 0.0
+
+
+#: name -> optimiser class
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+
+
+def make_optimizer(name: str, lr: float, **options) -> Optimizer:
+    """Build a registered optimiser; ``options`` it does not take are ignored."""
+    try:
+        cls = OPTIMIZERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown optimizer {name!r}; valid choices: {', '.join(OPTIMIZERS)}") from None
+    common = {k: options[k] for k in ("weight_decay", "clip_norm") if k in options}
+    own = {"momentum": ("momentum", "nesterov"), "adam": ("beta1", "beta2", "eps")}.get(name, ())
+    return cls(lr, **common, **{k: options[k] for k in own if k in options})

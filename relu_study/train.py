@@ -1,0 +1,242 @@
+"""The training loop: minibatches, probes, divergence detection, the metrics table.
+
+All S networks of an :class:`~relu_study.network.MLP` train together.  Each one
+draws its own minibatch order from its own generator, so a network trained in a
+group follows exactly the path it would follow alone.  After every epoch (and at
+epoch 0, before any step) the loop measures losses and probes
+(:mod:`relu_study.probes`), one row per (network, epoch).
+
+A network whose minibatch loss, validation loss or probe becomes NaN or infinite
+is *diverged*: its parameters are restored to the start of that epoch and frozen,
+it gets one last row at that epoch with ``diverged = True`` and NaN metrics, and
+the other networks go on.
+
+Table columns (see :data:`COLUMNS` for the one-line meanings):
+``seed, epoch, diverged, train_loss, val_loss, val_acc | val_r2`` then, with
+probes on, the per-network probe columns and ``<metric>_l<i>`` per hidden layer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .data import Dataset
+from .losses import LOSSES
+from .network import MLP, network_rngs
+from .optim import Optimizer, learning_rate, make_optimizer
+from .probes import LAYER_METRICS, NETWORK_METRICS, ProbeState, probe, target_spread
+
+__all__ = ["COLUMNS", "TrainResult", "evaluate", "train"]
+
+#: meaning of every column of the metrics table (per-layer ``<name>_l<i>`` columns
+#: mean the same as ``<name>`` restricted to hidden layer i)
+COLUMNS = {
+    "seed": "seed of the network (its initialisation and minibatch order)",
+    "epoch": "0 = at initialisation, e = after e epochs",
+    "diverged": "True on the row of the epoch where the network's loss became non-finite (its last row)",
+    "train_loss": "mean loss over the epoch's minibatches (epoch 0: loss on the whole training set)",
+    "val_loss": "loss on the validation set (cross-entropy or mean squared error)",
+    "val_acc": "validation accuracy (classification)",
+    "val_r2": "validation coefficient of determination R^2 (regression)",
+    "dead_frac": "fraction of hidden units with z <= 0 on every probe sample (never positive)",
+    "zero_grad_frac": "fraction of hidden units with f'(z) = 0 on every probe sample (truly dead)",
+    "exact_zero_frac": "fraction of (sample, unit) hidden activations exactly 0",
+    "near_zero_frac": "fraction of hidden activations with |a| < near_zero_rel * std(a) (or exactly 0)",
+    "active_rate": "mean over hidden units of the fraction of probe samples with z > 0",
+    "grad_norm": "L2 norm of the weight gradient of the probe-set loss (all layers; per layer: incoming weights)",
+    "revived": "number of hidden units never positive at an earlier probe and positive somewhere now",
+    "grad_norm_out": "L2 norm of the output layer's weight gradient on the probe set",
+    "output_spread": "std of the network output over the probe set / std of the targets",
+    "collapsed": "output_spread < collapse_tol: the network is a constant function on the probe set",
+}
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    table: pd.DataFrame
+    net: MLP
+    diverged_epoch: np.ndarray  # (S,), -1 where the network did not diverge
+    probe_index: np.ndarray | None = None  # training-set rows used as the probe set
+    info: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> list[str]:
+        return ["diverged" if e >= 0 else "ok" for e in self.diverged_epoch]
+
+
+def evaluate(net: MLP, X: np.ndarray, y: np.ndarray, task: str) -> dict[str, np.ndarray]:
+    """Loss and task metric of every network on ``(X, y)``: ``(S,)`` arrays."""
+    out = net.predict(X)
+    loss = LOSSES[task](out, y)
+    if task == "classification":
+        return {"loss": loss, "acc": (out.argmax(axis=-1) == y).mean(axis=-1)}
+    ss_res = ((out - y) ** 2).sum(axis=1)
+    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    r2 = 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0)
+    return {"loss": loss, "r2": r2.mean(axis=-1)}
+
+
+def _check_positive_int(key, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{key} must be a positive integer, got {value!r}")
+
+
+def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
+          optimizer: Optimizer | None = None, schedule: str = "constant", min_lr: float = 0.0,
+          probes: bool = True, probe_max_samples: int | None = 1024, probe_seed: int = 0,
+          near_zero_rel: float = 1e-3, collapse_tol: float = 1e-3, progress=None) -> TrainResult:
+    """Train every network of ``net`` on ``data`` and return the metrics table.
+
+    ``progress(epoch, row)`` is called after each epoch with that epoch's
+    ``(S,)`` metric arrays (for progress bars and logs).
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    _check_positive_int("batch_size", batch_size)
+    if probe_max_samples is not None:
+        _check_positive_int("probe.max_samples", probe_max_samples)
+    for key, v in (("probe.near_zero_rel", near_zero_rel), ("probe.collapse_tol", collapse_tol)):
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{key} must be a finite number >= 0, got {v!r}")
+    learning_rate(schedule, 1.0, 0, 1)  # validates the name
+    if data.n_features != net.sizes[0] or data.n_outputs != net.sizes[-1]:
+        raise ValueError(f"network {net.sizes[0]}->{net.sizes[-1]} does not fit data with "
+                         f"{data.n_features} features and {data.n_outputs} outputs")
+    optimizer = optimizer or make_optimizer("sgd", 0.1)
+    task, loss_fn = data.task, LOSSES[data.task]
+    dtype = net.dtype
+    X, y = data.X_train.astype(dtype, copy=False), data.y_train
+    X_val, y_val = data.X_val.astype(dtype, copy=False), data.y_val
+    if task == "regression":
+        y, y_val = y.astype(dtype, copy=False), y_val.astype(dtype, copy=False)
+    n, S = len(X), net.n_networks
+    rngs = [network_rngs(s) for s in net.seeds]
+    noise = [r["noise"] for r in rngs]
+
+    probe_index = None
+    if probes:
+        probe_index = np.arange(n)
+        if probe_max_samples is not None and n > probe_max_samples:
+            sub = np.random.default_rng(probe_seed).choice(n, probe_max_samples, replace=False)
+            probe_index = np.sort(sub)
+        X_probe, y_probe = X[probe_index], y[probe_index]
+        spread = target_spread(y_probe, task, data.n_outputs)
+    state = ProbeState()
+
+    n_batches = math.ceil(n / batch_size)
+    total_steps = epochs * n_batches
+    decay_mask = net.weight_mask()
+    active = np.ones(S, dtype=bool)
+    diverged_epoch = np.full(S, -1)
+    records: list[dict[str, np.ndarray]] = []
+    keep_rows: list[np.ndarray] = []
+
+    def measure(epoch, train_loss):
+        val = evaluate(net, X_val, y_val, task)
+        row = {"train_loss": train_loss, "val_loss": val["loss"]}
+        row["val_acc" if task == "classification" else "val_r2"] = val["acc" if task == "classification" else "r2"]
+        if probes:
+            cols, _, _ = probe(net, X_probe, y_probe, task, near_zero_rel, collapse_tol, state, spread)
+            row.update(cols)
+        return row
+
+    def record(epoch, row, newly):
+        bad = newly | ~np.isfinite(row["train_loss"]) | ~np.isfinite(row["val_loss"])
+        if probes:
+            bad |= ~np.isfinite(row["grad_norm"])
+        bad &= active | newly
+        if bad.any():
+            diverged_epoch[bad] = epoch
+            for key, value in row.items():
+                value = np.asarray(value, dtype=float if value.dtype != bool else object).copy()
+                if value.dtype == object:
+                    value[bad] = None
+                else:
+                    value[bad] = np.nan
+                row[key] = value
+        row = {"seed": np.asarray(net.seeds), "epoch": np.full(S, epoch),
+               "diverged": bad.copy(), **row}
+        records.append(row)
+        keep_rows.append(active | bad)
+        active[bad] = False
+        return bad
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        init_loss = loss_fn(net.predict(X), y)
+        bad = record(0, measure(0, init_loss), np.zeros(S, dtype=bool))
+        if progress is not None:
+            progress(0, records[-1])
+        step = 0
+        for epoch in range(1, epochs + 1):
+            snapshot = [p.copy() for p in net.params()]
+            order = np.stack([r["order"].permutation(n) for r in rngs])
+            loss_sum = np.zeros(S)
+            newly = np.zeros(S, dtype=bool)
+            for start in range(0, n, batch_size):
+                idx = order[:, start:start + batch_size]
+                out, cache = net.forward(X[idx], train=True, noise_rngs=noise)
+                loss, dout = loss_fn(out, y[idx], grad=True)
+                bad = ~np.isfinite(loss) & active & ~newly
+                if bad.any():
+                    newly |= bad
+                    for p, p0 in zip(net.params(), snapshot):
+                        p[bad] = p0[bad]
+                    optimizer.reset(bad)
+                loss_sum += loss * idx.shape[1]
+                grads = net.backward(cache, dout)
+                lr = learning_rate(schedule, optimizer.lr, step, total_steps, min_lr)
+                training = active & ~newly
+                optimizer.step(net.params(), grads, lr, active=None if training.all() else training,
+                               decay_mask=decay_mask)
+                step += 1
+            for p, p0 in zip(net.params(), snapshot):  # a step may have made params non-finite
+                broken = ~np.isfinite(p).reshape(S, -1).all(axis=1) & active
+                if broken.any():
+                    newly |= broken
+            if newly.any():
+                for p, p0 in zip(net.params(), snapshot):
+                    p[newly] = p0[newly]
+            record(epoch, measure(epoch, loss_sum / n), newly)
+            if progress is not None:
+                progress(epoch, records[-1])
+
+    table = _to_table(records, keep_rows, task)
+    return TrainResult(table, net, diverged_epoch, probe_index,
+                       {"n_train": n, "n_probe": None if probe_index is None else len(probe_index),
+                        "n_batches": n_batches})
+
+
+def _ordered_columns(columns, task) -> list[str]:
+    head = ["seed", "epoch", "diverged", "train_loss", "val_loss",
+            "val_acc" if task == "classification" else "val_r2"]
+    rest = [c for c in (*LAYER_METRICS, *NETWORK_METRICS) if c in columns]
+    layers = sorted({int(c.rsplit("_l", 1)[1]) for c in columns if c.rsplit("_l", 1)[-1].isdigit()
+                     and c.rsplit("_l", 1)[0] in LAYER_METRICS})
+    per_layer = [f"{m}_l{i}" for i in layers for m in LAYER_METRICS if f"{m}_l{i}" in columns]
+    return head + rest + per_layer
+
+
+def _to_table(records, keep_rows, task) -> pd.DataFrame:
+    keep = np.concatenate(keep_rows)
+    columns = {}
+    for key in records[0]:
+        values = np.concatenate([np.asarray(r[key]) for r in records])[keep]
+        if key in ("seed", "epoch", "revived") or key.startswith("revived_l"):
+            values = pd.array(values.astype(float), dtype="Int64") if values.dtype.kind == "f" \
+                else values.astype(np.int64)
+        elif key in ("diverged",):
+            values = values.astype(bool)
+        elif key == "collapsed":
+            values = pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
+        else:
+            values = values.astype(np.float64)
+        columns[key] = values
+    table = pd.DataFrame(columns)
+    table = table[_ordered_columns(table.columns, task)]
+    return table.sort_values(["seed", "epoch"], kind="stable").reset_index(drop=True)
