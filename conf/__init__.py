@@ -1,0 +1,1 @@
+# Hydra config groups of relu_study; installed as the package relu_study.conf.

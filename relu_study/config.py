@@ -1,0 +1,274 @@
+"""The experiment configuration: its schema (dataclasses) and its validation.
+
+The dataclasses are the schema the command line registers in Hydra's
+ConfigStore, so a wrong type or an unknown key is caught before anything runs;
+:func:`validate` adds the checks a type cannot express (finite alpha, positive
+learning rate, known names) and names the offending key and value.  Nothing
+here imports Hydra: notebooks build a config with :func:`default_config` and
+pass a plain dict to :func:`relu_study.experiment.run_experiment`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+__all__ = [
+    "ActivationConfig", "ConfigError", "DatasetConfig", "ExperimentConfig", "InitConfig",
+    "ModelConfig", "OptimizerConfig", "ProbeConfig", "default_config", "flatten", "resolve_seeds",
+    "validate",
+]
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value: ``key``, ``value`` and what is wrong."""
+
+    def __init__(self, key: str, value: Any, problem: str):
+        self.key, self.value, self.problem = key, value, problem
+        super().__init__(f"{key}={value!r}: {problem}")
+
+
+@dataclass
+class ActivationConfig:
+    """``name``: a registered activation; ``alpha``: negative slope of leaky and
+    prelu (their configs read the top-level ``alpha``), ELU's scale; ``lower``,
+    ``upper``: RReLU's slope range; ``beta``: softplus sharpness."""
+
+    name: str = "relu"
+    alpha: float = 0.01
+    lower: float = 0.125
+    upper: float = 0.3333333333333333
+    beta: float = 1.0
+
+
+@dataclass
+class DatasetConfig:
+    """A registered dataset (``relu_study.data``), or ``table`` with ``path`` and ``target``."""
+
+    name: str = "moons"
+    n_samples: Optional[int] = None
+    noise: Optional[float] = None
+    val_fraction: float = 0.2
+    standardize: bool = True
+    seed: int = 0
+    path: Optional[str] = None
+    target: Optional[str] = None
+    task: Optional[str] = None
+    options: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """Hidden layers: ``widths`` if given, else ``depth`` layers of ``width`` units."""
+
+    name: str = "mlp"
+    depth: int = 2
+    width: int = 32
+    widths: Optional[List[int]] = None
+
+
+@dataclass
+class InitConfig:
+    """Weight initialiser (``relu_study.init.WEIGHT_INITS``) and bias initialiser."""
+
+    name: str = "he"
+    weight: str = "he_normal"
+    bias: str = "zeros"
+    bias_value: float = 0.0
+    bias_std: float = 0.0
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    clip_norm: Optional[float] = None
+    schedule: str = "constant"
+    min_lr: float = 0.0
+
+
+@dataclass
+class ProbeConfig:
+    """Probe set: the training set, or a seeded subsample of ``max_samples`` rows."""
+
+    enabled: bool = True
+    max_samples: Optional[int] = 1024
+    near_zero_rel: float = 1e-3
+    collapse_tol: float = 1e-3
+
+
+@dataclass
+class ExperimentConfig:
+    """One run: ``seeds`` networks (a count from ``seed`` on, or a list) trained as a group."""
+
+    seed: int = 0
+    seeds: Any = 1
+    alpha: float = 0.01
+    epochs: int = 30
+    batch_size: int = 32
+    dtype: str = "float64"
+    save_params: bool = True
+    save_csv: bool = False
+    plots: bool = True
+    progress: bool = True
+    activation: ActivationConfig = field(default_factory=ActivationConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+
+def default_config(**overrides) -> dict:
+    """The schema's defaults as a plain nested dict; ``overrides`` use dotted keys
+    (``default_config(**{"activation.name": "leaky", "optimizer.lr": 0.5})``)."""
+    cfg = asdict(ExperimentConfig())
+    for key, value in overrides.items():
+        node = cfg
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return cfg
+
+
+def resolve_seeds(cfg: dict) -> list[int]:
+    """The network seeds of a run: ``seeds`` as a count from ``seed``, or a list."""
+    seeds, seed = cfg.get("seeds", 1), cfg.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError("seed", seed, "must be a non-negative integer")
+    if isinstance(seeds, (list, tuple)):
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+            raise ConfigError("seeds", seeds, "must be a positive count or a non-empty list of non-negative integers")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError("seeds", seeds, "contains duplicates")
+        return [int(s) for s in seeds]
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds <= 0:
+        raise ConfigError("seeds", seeds, "must be a positive count or a non-empty list of non-negative integers")
+    return list(range(seed, seed + seeds))
+
+
+def _finite(cfg, key, value, minimum=None, strict=False):
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(key, value, "must be a finite number")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise ConfigError(key, value, f"must be {'>' if strict else '>='} {minimum:g}")
+
+
+def _positive_int(key, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(key, value, "must be a positive integer")
+
+
+def _choice(key, value, choices):
+    if value not in choices:
+        raise ConfigError(key, value, f"unknown choice; valid choices: {', '.join(map(str, choices))}")
+
+
+def validate(cfg: dict) -> dict:
+    """Check every value a run depends on; raise :class:`ConfigError` at the first bad one.
+
+    Returns ``cfg`` (unchanged) so it can be chained.
+    """
+    from .activations import ACTIVATIONS
+    from .data import DATASETS
+    from .init import BIAS_INITS, WEIGHT_INITS
+    from .optim import OPTIMIZERS, SCHEDULES
+
+    resolve_seeds(cfg)
+    _finite(cfg, "alpha", cfg["alpha"])
+    _positive_int("batch_size", cfg["batch_size"])
+    if isinstance(cfg["epochs"], bool) or not isinstance(cfg["epochs"], int) or cfg["epochs"] < 0:
+        raise ConfigError("epochs", cfg["epochs"], "must be a non-negative integer")
+    _choice("dtype", cfg["dtype"], ("float64", "float32"))
+
+    act = cfg["activation"]
+    _choice("activation.name", act["name"], list(ACTIVATIONS))
+    for key in ACTIVATIONS[act["name"]].params:
+        _finite(cfg, f"activation.{key}", act[key])
+    if act["name"] == "rrelu" and act["lower"] > act["upper"]:
+        raise ConfigError("activation.lower", act["lower"], f"must be <= activation.upper={act['upper']!r}")
+    if act["name"] == "softplus":
+        _finite(cfg, "activation.beta", act["beta"], 0, strict=True)
+
+    data = cfg["dataset"]
+    _choice("dataset.name", data["name"], list(DATASETS))
+    _positive_int("dataset.n_samples", data["n_samples"], allow_none=True)
+    if data["noise"] is not None:
+        _finite(cfg, "dataset.noise", data["noise"], 0)
+    vf = data["val_fraction"]
+    if not (isinstance(vf, (int, float)) and 0 < vf < 1):
+        raise ConfigError("dataset.val_fraction", vf, "must be strictly between 0 and 1")
+    if data["name"] == "table":
+        if not data["path"]:
+            raise ConfigError("dataset.path", data["path"], "is required for dataset=table")
+        if not os.path.isfile(os.path.expanduser(str(data["path"]))):
+            raise ConfigError("dataset.path", data["path"], "no such file")
+        if not data["target"]:
+            raise ConfigError("dataset.target", data["target"], "is required for dataset=table (the target column)")
+    if data["task"] is not None:
+        _choice("dataset.task", data["task"], ("classification", "regression"))
+
+    model = cfg["model"]
+    if model["widths"] is not None:
+        if not model["widths"]:
+            raise ConfigError("model.widths", model["widths"], "must list at least one hidden width")
+        for i, w in enumerate(model["widths"]):
+            _positive_int(f"model.widths[{i}]", w)
+    else:
+        _positive_int("model.depth", model["depth"])
+        _positive_int("model.width", model["width"])
+
+    init = cfg["init"]
+    _choice("init.weight", init["weight"], list(WEIGHT_INITS))
+    _choice("init.bias", init["bias"], list(BIAS_INITS))
+    _finite(cfg, "init.bias_value", init["bias_value"])
+    _finite(cfg, "init.bias_std", init["bias_std"], 0)
+
+    opt = cfg["optimizer"]
+    _choice("optimizer.name", opt["name"], list(OPTIMIZERS))
+    _finite(cfg, "optimizer.lr", opt["lr"], 0, strict=True)
+    _finite(cfg, "optimizer.weight_decay", opt["weight_decay"], 0)
+    _finite(cfg, "optimizer.min_lr", opt["min_lr"], 0)
+    for key in ("momentum", "beta1", "beta2"):
+        _finite(cfg, f"optimizer.{key}", opt[key], 0)
+        if opt[key] >= 1:
+            raise ConfigError(f"optimizer.{key}", opt[key], "must be < 1")
+    _finite(cfg, "optimizer.eps", opt["eps"], 0, strict=True)
+    if opt["clip_norm"] is not None:
+        _finite(cfg, "optimizer.clip_norm", opt["clip_norm"], 0, strict=True)
+    _choice("optimizer.schedule", opt["schedule"], SCHEDULES)
+
+    probe = cfg["probe"]
+    _positive_int("probe.max_samples", probe["max_samples"], allow_none=True)
+    _finite(cfg, "probe.near_zero_rel", probe["near_zero_rel"], 0)
+    _finite(cfg, "probe.collapse_tol", probe["collapse_tol"], 0)
+    return cfg
+
+
+def hidden_widths(cfg: dict) -> list[int]:
+    model = cfg["model"]
+    return list(model["widths"]) if model["widths"] is not None else [model["width"]] * model["depth"]
+
+
+def flatten(cfg: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> ``{"optimizer.lr": 0.1, ...}``; lists and dicts kept as JSON-able values."""
+    out = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key != "options":
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = copy.deepcopy(value)
+    return out

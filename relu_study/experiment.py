@@ -1,0 +1,148 @@
+"""One run from a configuration: dataset, networks, optimiser, training, summary.
+
+``run_experiment(cfg)`` takes a plain nested dict (see :mod:`relu_study.config`)
+and returns a :class:`RunResult`; it writes nothing.  The command line and the
+notebook entry point both end here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .config import flatten, hidden_widths, resolve_seeds, validate
+from .data import load_dataset
+from .network import MLP
+from .optim import make_optimizer
+from .train import TrainResult, train
+
+__all__ = ["CONFIG_COLUMNS_EXCLUDED", "RunResult", "build", "config_columns", "run_experiment", "summarize"]
+
+#: config keys that are not experiment parameters, left out of the table
+CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv")
+
+
+@dataclass
+class RunResult:
+    table: pd.DataFrame  # metrics with config columns
+    summary: dict
+    result: TrainResult
+
+    @property
+    def net(self):
+        return self.result.net
+
+
+def build(cfg: dict):
+    """``(dataset, network, optimizer)`` for a validated config."""
+    data_cfg = cfg["dataset"]
+    dtype = np.float32 if cfg["dtype"] == "float32" else np.float64
+    data = load_dataset(
+        data_cfg["name"], seed=data_cfg["seed"], n_samples=data_cfg["n_samples"], noise=data_cfg["noise"],
+        val_fraction=data_cfg["val_fraction"], standardize=data_cfg["standardize"], path=data_cfg["path"],
+        target=data_cfg["target"], task=data_cfg["task"], dtype=dtype, **(data_cfg.get("options") or {}),
+    )
+    act = cfg["activation"]
+    net = MLP(
+        data.n_features, hidden_widths(cfg), data.n_outputs,
+        activation=_activation(act), seeds=resolve_seeds(cfg),
+        weight_init=cfg["init"]["weight"], bias_init=cfg["init"]["bias"],
+        bias_value=cfg["init"]["bias_value"], bias_std=cfg["init"]["bias_std"], dtype=dtype,
+    )
+    opt = cfg["optimizer"]
+    optimizer = make_optimizer(opt["name"], opt["lr"], **{k: v for k, v in opt.items() if k not in ("name", "lr")})
+    return data, net, optimizer
+
+
+def _activation(act: dict):
+    from .activations import make_activation
+
+    return make_activation(act["name"], **{k: v for k, v in act.items() if k != "name"})
+
+
+def config_columns(cfg: dict) -> dict:
+    """The run's config as table columns: dotted keys, scalars only (lists as JSON)."""
+    cols = {}
+    for key, value in flatten(cfg).items():
+        if key in CONFIG_COLUMNS_EXCLUDED:
+            continue
+        if isinstance(value, (list, tuple, dict)):
+            value = json.dumps(value, sort_keys=True)
+        cols[key] = value
+    return cols
+
+
+def _final(table: pd.DataFrame, seed: int) -> dict:
+    rows = table[table["seed"] == seed]
+    last = rows.iloc[-1]
+    keys = [c for c in ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "zero_grad_frac",
+                        "exact_zero_frac", "active_rate", "collapsed") if c in rows]
+    out = {"epoch": int(last["epoch"])}
+    for k in keys:
+        v = last[k]
+        out[k] = None if pd.isna(v) else (bool(v) if k == "collapsed" else float(v))
+    valid = rows["val_loss"].dropna()
+    out["best_val_loss"] = float(valid.min()) if len(valid) else None
+    return out
+
+
+def summarize(cfg: dict, result: TrainResult, wall_time: float) -> dict:
+    """The run's ``summary.json`` content."""
+    table = result.table
+    per_seed = []
+    for seed, status, epoch in zip(result.net.seeds, result.status, result.diverged_epoch):
+        per_seed.append({"seed": int(seed), "status": status,
+                         "diverged_epoch": int(epoch) if epoch >= 0 else None,
+                         "final": _final(table, seed)})
+    ok = [p["final"] for p in per_seed if p["status"] == "ok"]
+    mean = {}
+    for key in ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac"):
+        vals = [f[key] for f in ok if f.get(key) is not None]
+        if vals:
+            mean[key] = float(np.mean(vals))
+    return {
+        "status": "ok" if all(p["status"] == "ok" for p in per_seed) else "diverged",
+        "n_networks": len(per_seed),
+        "n_diverged": sum(p["status"] == "diverged" for p in per_seed),
+        "seeds": per_seed,
+        "final_mean": mean,
+        "wall_time_s": round(wall_time, 4),
+        "version": __version__,
+        "config": cfg,
+        "complete": True,
+    }
+
+
+def run_experiment(cfg: dict, progress=None) -> RunResult:
+    """Validate ``cfg``, train, and return the table (with config columns) and summary."""
+    validate(cfg)
+    start = time.perf_counter()
+    data, net, optimizer = build(cfg)
+    probe = cfg["probe"]
+    result = train(
+        net, data, epochs=cfg["epochs"], batch_size=cfg["batch_size"], optimizer=optimizer,
+        schedule=cfg["optimizer"]["schedule"], min_lr=cfg["optimizer"]["min_lr"],
+        probes=probe["enabled"], probe_max_samples=probe["max_samples"], probe_seed=cfg["dataset"]["seed"],
+        near_zero_rel=probe["near_zero_rel"], collapse_tol=probe["collapse_tol"], progress=progress,
+    )
+    wall = time.perf_counter() - start
+    table = result.table
+    for key, value in config_columns(cfg).items():
+        table[key] = value
+    table["task"] = data.task
+    summary = summarize(cfg, result, wall)
+    summary["dataset"] = {"task": data.task, "n_train": data.n_train, "n_val": data.n_val,
+                          "n_features": data.n_features, "n_outputs": data.n_outputs,
+                          "n_probe": result.info.get("n_probe")}
+    summary["network"] = repr(net)
+    return RunResult(table, summary, result)
+
+
+def is_finite_number(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
