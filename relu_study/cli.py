@@ -116,8 +116,8 @@ def _hydra_main(cfg: DictConfig):
         container = _container(cfg)
         summary = execute(container, out_dir, multirun=multirun)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        log.error("invalid configuration: %s", exc)
-        print(f"error: {exc}", file=sys.stderr)
+        log.debug("invalid configuration: %s", exc)
+        print(f"error: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(2)
     if not multirun:
         log.info("outputs in %s", out_dir)
