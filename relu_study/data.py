@@ -1,0 +1,376 @@
+"""Datasets: a registry of loaders and one function that splits and scales them.
+
+Choosing a dataset is a dictionary lookup in :data:`DATASETS`; adding one is a
+function and a line in that table.  A loader has the signature
+``loader(rng, **options) -> (X, y, task, feature_names, target_name)`` where
+``rng`` is a :class:`numpy.random.Generator` and the options (with their
+defaults) are the loader's keyword parameters.  Loaders return raw data: any
+label type for classification (encoded to ``0..K-1`` by :func:`load_dataset`),
+numbers for regression.
+
+Nothing is downloaded: the synthetic sets are drawn from the seed, the bundled
+ones are the small tables that ship with scikit-learn, and ``table`` reads the
+user's CSV or Parquet file.
+
+=================  ==============  ========================================
+name               task            defaults and options
+=================  ==============  ========================================
+``moons``          classification  n_samples=1000, noise=0.2
+``circles``        classification  n_samples=1000, noise=0.1, factor=0.5
+``spirals``        classification  n_samples=1000, noise=0.2, n_classes=2
+``blobs``          classification  n_samples=1000, noise=1.0 (cluster std),
+                                   centers=3, n_features=2
+``digits``         classification  fixed size 1797, 64 features, 10 classes
+``iris``           classification  fixed size 150, 4 features, 3 classes
+``wine``           classification  fixed size 178, 13 features, 3 classes
+``breast_cancer``  classification  fixed size 569, 30 features, 2 classes
+``abs``            regression      n_samples=1000, noise=0.0; y = |x|,
+                                   x ~ U[-sqrt(3), sqrt(3)] (Lu et al. 2019)
+``sine``           regression      n_samples=1000, noise=0.0; y = sin(x),
+                                   x ~ U[-pi, pi]
+``friedman1``      regression      n_samples=1000, noise=0.0, 10 features
+``table``          either          path, target, task (inferred if None)
+=================  ==============  ========================================
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["DATASETS", "Dataset", "dataset_names", "load_dataset"]
+
+TASKS = ("classification", "regression")
+#: a target with at most this many distinct (integral) values is inferred to be classes
+MAX_INFERRED_CLASSES = 20
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A train/validation split, features standardized with train statistics.
+
+    Classification labels are int64 ``(n,)`` in ``0..n_classes-1``, where label
+    ``i`` stands for ``classes[i]``; regression targets are float ``(n, n_targets)``.
+    """
+
+    name: str
+    task: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    n_classes: int | None
+    feature_names: tuple[str, ...]
+    target_name: str
+    #: original class values (classification only), in label order
+    classes: tuple | None = None
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes if self.task == "classification" else self.y_train.shape[1]
+
+    @property
+    def n_train(self) -> int:
+        return len(self.X_train)
+
+    @property
+    def n_val(self) -> int:
+        return len(self.X_val)
+
+    def astype(self, dtype) -> Dataset:
+        """A copy with features (and regression targets) cast to ``dtype``."""
+        cast = {"X_train": self.X_train.astype(dtype), "X_val": self.X_val.astype(dtype)}
+        if self.task == "regression":
+            cast.update(y_train=self.y_train.astype(dtype), y_val=self.y_val.astype(dtype))
+        return replace(self, **cast)
+
+    def __repr__(self) -> str:
+        out = (f"classes={self.n_classes}" if self.task == "classification"
+               else f"targets={self.n_outputs}")
+        return (f"Dataset({self.name!r}, {self.task}, train={self.n_train}, val={self.n_val}, "
+                f"features={self.n_features}, {out})")
+
+
+# --------------------------------------------------------------------- helpers
+
+def _random_state(rng: np.random.Generator) -> int:
+    """An int seed for scikit-learn's generators, drawn from ``rng``."""
+    return int(rng.integers(2**31 - 1))
+
+
+def _check_int(key: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _xy_names(n: int) -> tuple[str, ...]:
+    return tuple(f"x{i + 1}" for i in range(n))
+
+
+# --------------------------------------------------------------------- loaders
+
+def _moons(rng, n_samples=1000, noise=0.2):
+    from sklearn.datasets import make_moons
+    X, y = make_moons(n_samples, noise=noise, random_state=_random_state(rng))
+    return X, y, "classification", _xy_names(2), "moon"
+
+
+def _circles(rng, n_samples=1000, noise=0.1, factor=0.5):
+    from sklearn.datasets import make_circles
+    X, y = make_circles(n_samples, noise=noise, factor=factor, random_state=_random_state(rng))
+    return X, y, "classification", _xy_names(2), "circle"
+
+
+def _spirals(rng, n_samples=1000, noise=0.2, n_classes=2):
+    """Interleaved arms of the Archimedean spiral ``r = theta / pi``, 1.5 turns each.
+
+    Arm ``k`` is rotated by ``2 pi k / n_classes``; classes are balanced.
+    """
+    n_classes = _check_int("n_classes", n_classes, 2)
+    y = np.arange(n_samples) % n_classes
+    theta = rng.uniform(0.0, 3.0 * np.pi, n_samples)
+    angle = theta + 2.0 * np.pi * y / n_classes
+    X = (theta / np.pi)[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
+    X += noise * rng.standard_normal(X.shape)
+    return X, y, "classification", _xy_names(2), "arm"
+
+
+def _blobs(rng, n_samples=1000, noise=1.0, centers=3, n_features=2):
+    from sklearn.datasets import make_blobs
+    centers = _check_int("centers", centers, 2)
+    n_features = _check_int("n_features", n_features, 1)
+    X, y = make_blobs(n_samples, n_features=n_features, centers=centers, cluster_std=noise,
+                      random_state=_random_state(rng))
+    return X, y, "classification", _xy_names(n_features), "blob"
+
+
+def _bundled(loader_name: str, target_name: str) -> Callable:
+    def load(rng):
+        import sklearn.datasets
+        bunch = getattr(sklearn.datasets, loader_name)()
+        names = tuple(str(f) for f in bunch.feature_names)
+        return bunch.data, bunch.target, "classification", names, target_name
+    load.__name__ = f"_{loader_name}"
+    load.__doc__ = f"``sklearn.datasets.{loader_name}()`` (bundled, fixed size)."
+    return load
+
+
+def _abs(rng, n_samples=1000, noise=0.0):
+    """``y = |x| + noise * N(0, 1)``, ``x ~ U[-sqrt(3), sqrt(3)]`` (unit variance)."""
+    x = rng.uniform(-math.sqrt(3.0), math.sqrt(3.0), (n_samples, 1))
+    y = np.abs(x)
+    if noise:
+        y = y + noise * rng.standard_normal(y.shape)
+    return x, y, "regression", ("x",), "abs(x)"
+
+
+def _sine(rng, n_samples=1000, noise=0.0):
+    """``y = sin(x) + noise * N(0, 1)``, ``x ~ U[-pi, pi]``."""
+    x = rng.uniform(-np.pi, np.pi, (n_samples, 1))
+    y = np.sin(x)
+    if noise:
+        y = y + noise * rng.standard_normal(y.shape)
+    return x, y, "regression", ("x",), "sin(x)"
+
+
+def _friedman1(rng, n_samples=1000, noise=0.0):
+    from sklearn.datasets import make_friedman1
+    X, y = make_friedman1(n_samples, n_features=10, noise=noise, random_state=_random_state(rng))
+    return X, y[:, None], "regression", _xy_names(10), "y"
+
+
+def _infer_task(s) -> str:
+    """Classes if the column is non-numeric, or has <= 20 distinct integral values."""
+    import pandas as pd
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        return "classification"
+    few = s.nunique() <= MAX_INFERRED_CLASSES
+    if pd.api.types.is_float_dtype(s):
+        values = s.to_numpy(dtype=np.float64)
+        return "classification" if few and np.all(values == np.round(values)) else "regression"
+    return "classification" if few else "regression"
+
+
+def _table(rng, path=None, target=None, task=None):
+    """The user's CSV or Parquet file: ``target`` is one column, the rest are features."""
+    import pandas as pd
+    for key, value in (("path", path), ("target", target)):
+        if value is None:
+            raise ValueError(f"dataset 'table' needs option {key!r}")
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be None or one of {', '.join(TASKS)}; got {task!r}")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise ValueError(f"cannot read {str(path)!r}: supported suffixes are "
+                         f"{', '.join(TABLE_SUFFIXES)}")
+    if not path.is_file():
+        raise FileNotFoundError(f"table file not found: {str(path)!r}")
+    try:
+        df = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"table file {str(path)!r} is empty") from None
+    if len(df) == 0:
+        raise ValueError(f"table file {str(path)!r} has no rows")
+    if target not in df.columns:
+        raise ValueError(f"target column {target!r} not found in {path}; columns: "
+                         f"{', '.join(map(str, df.columns))}")
+    features = [c for c in df.columns if c != target]
+    if not features:
+        raise ValueError(f"table {path} has no feature columns besides target {target!r}")
+    bad = [str(c) for c in features if not pd.api.types.is_numeric_dtype(df[c])]
+    if bad:
+        raise ValueError(f"non-numeric feature columns in {path}: {', '.join(bad)}; "
+                         f"encode them as numbers or drop them")
+    missing = [str(c) for c in df.columns if df[c].isna().any()]
+    if missing:
+        raise ValueError(f"missing values (NaN) in {path}, columns: {', '.join(missing)}")
+    X = df[features].to_numpy(dtype=np.float64)
+    infinite = [str(c) for c, ok in zip(features, np.isfinite(X).all(axis=0)) if not ok]
+    if infinite:
+        raise ValueError(f"infinite values in {path}, columns: {', '.join(infinite)}")
+    s = df[target]
+    task = task or _infer_task(s)
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(s):
+            raise ValueError(f"target column {target!r} in {path} is not numeric; "
+                             f"it cannot be a regression target")
+        y = s.to_numpy(dtype=np.float64)[:, None]
+    else:
+        y = s.to_numpy()
+    return X, y, task, tuple(map(str, features)), str(target)
+
+
+#: name -> loader(rng, **options) -> (X, y, task, feature_names, target_name)
+DATASETS: dict[str, Callable] = {
+    "moons": _moons,
+    "circles": _circles,
+    "spirals": _spirals,
+    "blobs": _blobs,
+    "digits": _bundled("load_digits", "digit"),
+    "iris": _bundled("load_iris", "species"),
+    "wine": _bundled("load_wine", "cultivar"),
+    "breast_cancer": _bundled("load_breast_cancer", "diagnosis"),
+    "abs": _abs,
+    "sine": _sine,
+    "friedman1": _friedman1,
+    "table": _table,
+}
+
+
+def dataset_names() -> list[str]:
+    """Registered dataset names, in table order."""
+    return list(DATASETS)
+
+
+# --------------------------------------------------------------------- loading
+
+def _loader_options(name: str, loader: Callable, options: dict) -> dict:
+    """Check the options that are not ``None`` (= default) against the loader's parameters."""
+    valid = [p for p in inspect.signature(loader).parameters if p != "rng"]
+    given = {k: v for k, v in options.items() if v is not None}
+    if "n_samples" in given and "n_samples" not in valid:
+        raise ValueError(f"dataset {name!r} has a fixed size; n_samples must be None, "
+                         f"got {given['n_samples']!r}")
+    unknown = [k for k in given if k not in valid]
+    if unknown:
+        raise ValueError(f"dataset {name!r} does not take option(s) {', '.join(unknown)}; "
+                         f"valid options: {', '.join(valid) or '(none)'}")
+    return given
+
+
+def _split(y: np.ndarray, task: str, val_fraction: float, rng: np.random.Generator):
+    """Shuffled train/validation indices; ``ceil(val_fraction * n)`` go to validation.
+
+    Classification splits are stratified when every class has >= 2 samples and
+    both parts have room for one of each class.
+    """
+    from sklearn.model_selection import train_test_split
+    n = len(y)
+    n_val = math.ceil(round(val_fraction * n, 9))
+    if n - n_val < 1:
+        raise ValueError(f"n_samples={n} is too few to split with val_fraction={val_fraction} "
+                         f"(need >= 1 train and >= 1 validation sample)")
+    stratify = None
+    if task == "classification":
+        counts = np.bincount(y)
+        k = len(counts)
+        if counts.min() >= 2 and min(n_val, n - n_val) >= k:
+            stratify = y
+    return train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
+                            random_state=_random_state(rng))
+
+
+def load_dataset(name: str, *, seed: int = 0, n_samples: int | None = None,
+                 noise: float | None = None, val_fraction: float = 0.2,
+                 standardize: bool = True, path: str | None = None,
+                 target: str | None = None, task: str | None = None,
+                 dtype=np.float64, **options) -> Dataset:
+    """Load ``name``, draw it from ``seed``, split it and standardize its features.
+
+    ``None`` for any option means the dataset's default.  Features are scaled
+    with the mean and standard deviation of the training part (a constant
+    feature is only centred); regression targets are left as they are.
+    """
+    try:
+        loader = DATASETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown dataset {name!r}; valid choices: "
+                         f"{', '.join(DATASETS)}") from None
+    if n_samples is not None:
+        _check_int("n_samples", n_samples, 2)
+    if noise is not None:
+        try:
+            ok = math.isfinite(noise) and noise >= 0
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    try:
+        ok = 0.0 < val_fraction < 1.0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
+
+    options = _loader_options(name, loader, dict(
+        n_samples=n_samples, noise=noise, path=path, target=target, task=task, **options))
+    rng = np.random.default_rng(seed)
+    X, y, task, feature_names, target_name = loader(rng, **options)
+    X = np.asarray(X, dtype=np.float64)
+    classes = n_classes = None
+    if task == "classification":
+        classes, y = np.unique(np.asarray(y), return_inverse=True)
+        y = y.astype(np.int64).ravel()
+        classes, n_classes = tuple(classes.tolist()), len(classes)
+    else:
+        y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+
+    train, val = _split(y, task, val_fraction, rng)
+    X_train, X_val = X[train], X[val]
+    if standardize:
+        mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+        std[np.ptp(X_train, axis=0) == 0] = 1.0
+        X_train, X_val = (X_train - mean) / std, (X_val - mean) / std
+    y_dtype = np.int64 if task == "classification" else dtype
+    return Dataset(
+        name=name, task=task,
+        X_train=X_train.astype(dtype), y_train=y[train].astype(y_dtype),
+        X_val=X_val.astype(dtype), y_val=y[val].astype(y_dtype),
+        n_classes=n_classes, feature_names=tuple(feature_names),
+        target_name=target_name, classes=classes,
+    )

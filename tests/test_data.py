@@ -1,0 +1,277 @@
+"""Tests for relu_study.data: shapes, determinism, splitting, scaling, the table loader."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relu_study.data import DATASETS, Dataset, dataset_names, load_dataset
+
+# name -> (n_samples, n_features, n_classes or None for regression); small n keeps tests fast
+SYNTHETIC = {
+    "moons": (100, 2, 2),
+    "circles": (100, 2, 2),
+    "spirals": (100, 2, 2),
+    "blobs": (90, 2, 3),
+    "abs": (100, 1, None),
+    "sine": (100, 1, None),
+    "friedman1": (100, 10, None),
+}
+BUNDLED = {"digits": (1797, 64, 10), "iris": (150, 4, 3), "wine": (178, 13, 3),
+           "breast_cancer": (569, 30, 2)}
+
+
+def _load(name, **kw):
+    if name in SYNTHETIC:
+        kw.setdefault("n_samples", SYNTHETIC[name][0])
+    return load_dataset(name, **kw)
+
+
+def test_registry_names():
+    assert dataset_names() == list(DATASETS)
+    assert set(dataset_names()) == set(SYNTHETIC) | set(BUNDLED) | {"table"}
+
+
+@pytest.mark.parametrize("name", list(SYNTHETIC) + list(BUNDLED))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_shapes_and_dtypes(name, dtype):
+    n, n_features, n_classes = {**SYNTHETIC, **BUNDLED}[name]
+    d = _load(name, dtype=dtype)
+    assert isinstance(d, Dataset) and d.name == name
+    assert d.n_train + d.n_val == n
+    assert d.n_val == math.ceil(0.2 * n)
+    assert d.X_train.shape == (d.n_train, n_features) and d.X_val.shape == (d.n_val, n_features)
+    assert d.n_features == n_features == len(d.feature_names)
+    assert d.X_train.dtype == dtype and d.X_val.dtype == dtype
+    if n_classes is None:
+        assert d.task == "regression" and d.n_classes is None and d.classes is None
+        assert d.y_train.shape == (d.n_train, 1) and d.y_val.shape == (d.n_val, 1)
+        assert d.y_train.dtype == dtype and d.n_outputs == 1
+    else:
+        assert d.task == "classification"
+        assert d.n_classes == d.n_outputs == n_classes
+        assert d.classes == tuple(range(n_classes))
+        assert d.y_train.dtype == np.int64 and d.y_train.shape == (d.n_train,)
+        assert d.y_val.shape == (d.n_val,)
+        assert set(np.unique(d.y_train)) == set(range(n_classes))
+        # stratified: every class shows up in validation
+        assert set(np.unique(d.y_val)) == set(range(n_classes))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_split_is_stratified(tmp_path, seed):
+    iris = load_dataset("iris", seed=seed)
+    np.testing.assert_array_equal(np.bincount(iris.y_val), [10, 10, 10])
+    # a rare class keeps its share (1 in 20) of validation for every seed
+    f = tmp_path / "rare.csv"
+    pd.DataFrame({"x": np.arange(100.0), "y": ["common"] * 95 + ["rare"] * 5}).to_csv(
+        f, index=False)
+    d = load_dataset("table", path=str(f), target="y", seed=seed)
+    assert d.classes == ("common", "rare")
+    np.testing.assert_array_equal(np.bincount(d.y_val), [19, 1])
+    np.testing.assert_array_equal(np.bincount(d.y_train), [76, 4])
+
+
+def test_split_without_stratification_for_singleton_class(tmp_path):
+    f = tmp_path / "one.csv"
+    pd.DataFrame({"x": np.arange(10.0), "y": ["a"] * 9 + ["b"]}).to_csv(f, index=False)
+    d = load_dataset("table", path=str(f), target="y")
+    assert (d.n_train, d.n_val, d.n_classes) == (8, 2, 2)
+
+
+def test_repr():
+    assert repr(_load("moons")) == (
+        "Dataset('moons', classification, train=80, val=20, features=2, classes=2)")
+    assert repr(_load("abs")) == (
+        "Dataset('abs', regression, train=80, val=20, features=1, targets=1)")
+
+
+@pytest.mark.parametrize("name", list(SYNTHETIC) + ["iris"])
+def test_deterministic_for_seed(name):
+    a, b, c = _load(name, seed=3), _load(name, seed=3), _load(name, seed=4)
+    for field in ("X_train", "y_train", "X_val", "y_val"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes()
+    assert not np.array_equal(a.X_train, c.X_train)
+
+
+def test_standardization_uses_train_statistics():
+    d = _load("friedman1", n_samples=200)
+    np.testing.assert_allclose(d.X_train.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(d.X_train.std(axis=0), 1.0, rtol=1e-12)
+    # validation is scaled with the train statistics, so it is not exactly standard
+    assert np.abs(d.X_val.mean(axis=0)).max() > 1e-6
+    raw = _load("friedman1", n_samples=200, standardize=False)
+    mean, std = raw.X_train.mean(axis=0), raw.X_train.std(axis=0)
+    np.testing.assert_allclose(d.X_val, (raw.X_val - mean) / std, rtol=1e-10, atol=1e-12)
+    # targets are never standardized
+    np.testing.assert_array_equal(d.y_train, raw.y_train)
+    assert raw.y_train.mean() > 5  # friedman1 targets average ~14
+
+
+def test_constant_feature_is_not_divided_by_zero(tmp_path):
+    f = tmp_path / "c.csv"
+    pd.DataFrame({"a": [3.0] * 10, "b": np.arange(10.0), "y": np.arange(10.0) * 1.5}).to_csv(
+        f, index=False)
+    d = load_dataset("table", path=str(f), target="y")
+    assert np.all(np.isfinite(d.X_train))
+    np.testing.assert_array_equal(d.X_train[:, 0], 0.0)
+
+
+def test_abs_targets_are_abs_of_raw_x():
+    d = load_dataset("abs", n_samples=500, standardize=False, seed=1)
+    for X, y in ((d.X_train, d.y_train), (d.X_val, d.y_val)):
+        np.testing.assert_array_equal(y[:, 0], np.abs(X[:, 0]))
+        assert X.min() >= -math.sqrt(3) and X.max() <= math.sqrt(3)
+    x = np.concatenate([d.X_train, d.X_val])
+    assert abs(x.var() - 1.0) < 0.15  # U[-sqrt 3, sqrt 3] has unit variance
+    noisy = load_dataset("abs", n_samples=500, standardize=False, seed=1, noise=0.1)
+    assert not np.array_equal(noisy.y_train[:, 0], np.abs(noisy.X_train[:, 0]))
+
+
+def test_sine_targets():
+    d = load_dataset("sine", n_samples=200, standardize=False)
+    np.testing.assert_allclose(d.y_train[:, 0], np.sin(d.X_train[:, 0]), rtol=0, atol=1e-15)
+    assert np.abs(d.X_train).max() <= np.pi
+
+
+def test_options():
+    assert load_dataset("blobs", centers=5, n_features=4, n_samples=100).n_outputs == 5
+    assert load_dataset("blobs", centers=5, n_features=4, n_samples=100).n_features == 4
+    assert load_dataset("spirals", n_classes=3, n_samples=90).n_classes == 3
+    d = load_dataset("moons", n_samples=50, val_fraction=0.5)
+    assert (d.n_train, d.n_val) == (25, 25)
+    # default noise is what None means
+    a = load_dataset("circles", n_samples=60, noise=None)
+    b = load_dataset("circles", n_samples=60, noise=0.1)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+
+
+def test_astype():
+    d = _load("abs").astype(np.float32)
+    assert d.X_train.dtype == d.y_val.dtype == np.float32
+    c = _load("moons").astype(np.float32)
+    assert c.X_val.dtype == np.float32 and c.y_train.dtype == np.int64
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"name": "nope"}, r"unknown dataset 'nope'; valid choices: moons, circles, .*table"),
+    ({"name": "moons", "n_samples": 1}, "n_samples"),
+    ({"name": "moons", "n_samples": 2, "val_fraction": 0.9}, "n_samples"),
+    ({"name": "moons", "val_fraction": 0.0}, "val_fraction"),
+    ({"name": "moons", "val_fraction": 1.0}, "val_fraction"),
+    ({"name": "moons", "noise": -0.1}, "noise"),
+    ({"name": "moons", "noise": float("nan")}, "noise"),
+    ({"name": "moons", "factor": 0.3}, r"factor.*valid options: n_samples, noise"),
+    ({"name": "iris", "n_samples": 100}, "fixed size"),
+    ({"name": "iris", "noise": 0.1}, "noise"),
+    ({"name": "abs", "task": "regression"}, "task"),
+    ({"name": "moons", "dtype": np.int32}, "dtype"),
+    ({"name": "spirals", "n_classes": 1}, "n_classes"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        load_dataset(**kwargs)
+
+
+# ------------------------------------------------------------------ table loader
+
+def _frame(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "a": rng.normal(size=n),
+        "b": rng.integers(0, 5, n),
+        "flag": rng.random(n) < 0.5,
+        "species": np.array(["virginica", "setosa", "versicolor"])[np.arange(n) % 3],
+        "price": rng.normal(10, 3, n),
+    })
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".pq"])
+def test_table_round_trip(tmp_path, suffix):
+    df = _frame()
+    f = tmp_path / f"data{suffix}"
+    df.to_csv(f, index=False) if suffix == ".csv" else df.to_parquet(f, engine="pyarrow")
+    d = load_dataset("table", path=str(f), target="species", standardize=False, seed=2)
+    assert d.task == "classification" and d.n_classes == 3
+    assert d.classes == ("setosa", "versicolor", "virginica")
+    assert d.feature_names == ("a", "b", "flag", "price") and d.target_name == "species"
+    assert d.n_train + d.n_val == 60 and d.n_val == 12
+    # rows survive intact: every (features, label) pair is one of the file's rows
+    rows = {tuple(r) for r in df[["a", "b", "flag", "price"]].to_numpy(float).round(9)}
+    X = np.concatenate([d.X_train, d.X_val])
+    y = np.concatenate([d.y_train, d.y_val])
+    assert {tuple(r) for r in X.round(9)} == rows
+    lookup = {tuple(r): s for r, s in zip(df[["a", "b", "flag", "price"]].to_numpy(float).round(9),
+                                           df["species"])}
+    assert [d.classes[k] for k in y] == [lookup[tuple(r)] for r in X.round(9)]
+
+
+def test_table_task_inference(tmp_path):
+    df = _frame().drop(columns="species")
+    df["level"] = (df["b"] * 2).astype(float)  # float column with few integral values
+    f = tmp_path / "t.parquet"
+    df.to_parquet(f)
+    kw = {"path": str(f)}
+    assert load_dataset("table", target="price", **kw).task == "regression"
+    assert load_dataset("table", target="b", **kw).task == "classification"
+    assert load_dataset("table", target="flag", **kw).classes == (False, True)
+    lv = load_dataset("table", target="level", **kw)
+    assert lv.task == "classification" and lv.classes == (0.0, 2.0, 4.0, 6.0, 8.0)
+    # explicit task overrides inference
+    b = load_dataset("table", target="b", task="regression", standardize=False, **kw)
+    assert b.task == "regression" and b.y_train.shape == (b.n_train, 1)
+    assert b.y_train.dtype == np.float64 and set(np.unique(b.y_train)) <= {0.0, 1, 2, 3, 4}
+    p = load_dataset("table", target="price", task="classification", **kw)
+    assert p.task == "classification" and p.n_classes == 60
+
+
+def test_table_many_integer_values_is_regression(tmp_path):
+    f = tmp_path / "r.csv"
+    pd.DataFrame({"x": np.arange(50.0), "y": np.arange(50) * 3}).to_csv(f, index=False)
+    d = load_dataset("table", path=str(f), target="y", standardize=False)
+    assert d.task == "regression"
+    np.testing.assert_array_equal(d.y_train[:, 0], d.X_train[:, 0] * 3)
+
+
+def _write(tmp_path, df, name="bad.csv"):
+    f = tmp_path / name
+    df.to_csv(f, index=False)
+    return str(f)
+
+
+def test_table_bad_files(tmp_path):
+    good = _write(tmp_path, _frame(), "good.csv")
+    with pytest.raises(ValueError, match="'path'"):
+        load_dataset("table", target="species")
+    with pytest.raises(ValueError, match="'target'"):
+        load_dataset("table", path=good)
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        load_dataset("table", path=str(tmp_path / "missing.csv"), target="y")
+    txt = tmp_path / "data.txt"
+    txt.write_text("a,y\n1,2\n")
+    with pytest.raises(ValueError, match=r"data\.txt.*\.csv, \.parquet, \.pq"):
+        load_dataset("table", path=str(txt), target="y")
+    with pytest.raises(ValueError, match=r"target column 'nope' not found in .*good\.csv; "
+                                         r"columns: a, b, flag, species, price"):
+        load_dataset("table", path=good, target="nope")
+    with pytest.raises(ValueError, match=r"non-numeric feature columns .*: species"):
+        load_dataset("table", path=good, target="price")
+    with pytest.raises(ValueError, match="task"):
+        load_dataset("table", path=good, target="species", task="ranking")
+    with pytest.raises(ValueError, match="species"):
+        load_dataset("table", path=good, target="species", task="regression")
+    nan = _write(tmp_path, pd.DataFrame({"a": [1.0, np.nan, 3], "b": [1, 2, 3],
+                                         "y": [1.0, 2, np.nan]}), "nan.csv")
+    with pytest.raises(ValueError, match=r"NaN.*columns: a, y"):
+        load_dataset("table", path=nan, target="y")
+    header_only = _write(tmp_path, pd.DataFrame({"a": [], "y": []}), "header.csv")
+    with pytest.raises(ValueError, match=r"header\.csv.*no rows"):
+        load_dataset("table", path=header_only, target="y")
+    blank = tmp_path / "blank.csv"
+    blank.write_text("")
+    with pytest.raises(ValueError, match=r"blank\.csv.*empty"):
+        load_dataset("table", path=str(blank), target="y")
+    with pytest.raises(ValueError, match="fixed size"):
+        load_dataset("table", path=good, target="species", n_samples=10)
