@@ -69,8 +69,8 @@ def leaky_relu(z: np.ndarray, alpha) -> np.ndarray:
 
 def leaky_relu_derivative(z: np.ndarray, alpha) -> np.ndarray:
     """``f'(z) = 1`` if ``z > 0`` else ``alpha`` (the kink takes the ``alpha`` branch)."""
-    one = np.ones((), dtype=z.dtype)
-    return np.where(z > 0, one, np.asarray(alpha, dtype=z.dtype))
+    dtype = np.result_type(z, np.float32)  # integer inputs get a float slope, not a truncated one
+    return np.where(z > 0, np.ones((), dtype=dtype), np.asarray(alpha, dtype=dtype))
 
 
 # Gauss-Hermite nodes for E[g(z)], z ~ N(0, 1), used for smooth activations' gains.
@@ -115,7 +115,7 @@ class Activation:
         return {p: getattr(self, p) for p in self.params}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v:g}" for k, v in self.param_values().items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.param_values().items())
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other) -> bool:
