@@ -35,7 +35,18 @@ ConfigStore.instance().store(name="base_config", node=ExperimentConfig)
 
 
 def _container(cfg: DictConfig) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    """The resolved config as a plain dict, checked against the schema once more
+    (keys added with ``+key=value`` bypass Hydra's struct mode)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    schema = OmegaConf.structured(ExperimentConfig)
+    OmegaConf.set_struct(schema, True)
+    try:
+        checked = OmegaConf.merge(schema, OmegaConf.to_container(cfg, resolve=True))
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "config"
+        raise ConfigError(key, getattr(exc, "value", None), str(exc).splitlines()[0]) from None
+    return OmegaConf.to_container(checked, resolve=True, throw_on_missing=True)
 
 
 def _progress_bar(cfg: dict, enabled: bool):
@@ -130,14 +141,17 @@ def main() -> None:
 
 
 def compose(overrides=None) -> DictConfig:
-    """The composed config for ``overrides`` (a list of Hydra override strings)."""
+    """The composed config for ``overrides`` (a list of Hydra override strings),
+    checked against the schema."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides or []))
+        cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
+    _container(cfg)
+    return cfg
 
 
 def run(overrides=None, output_dir=None):

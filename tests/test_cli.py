@@ -1,0 +1,236 @@
+"""The command line end to end: configs compose, runs write their folder, bad
+input stops cleanly, the same seed gives the same table."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+import relu_study
+from relu_study.activations import ACTIVATIONS
+from relu_study.cli import compose
+from relu_study.config import ConfigError, validate
+
+CONF = Path(relu_study.__file__).resolve().parent.parent / "conf"
+try:  # installed non-editable: configs are inside the package
+    import relu_study.conf as _conf_pkg
+
+    CONF = Path(_conf_pkg.__file__).resolve().parent
+except ImportError:  # pragma: no cover
+    pass
+
+FAST = ["epochs=2", "dataset.n_samples=200", "model.width=8", "progress=false"]
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def run_cli(tmp_path: Path, *overrides, name="run", timeout=120):
+    out = tmp_path / name
+    cmd = [sys.executable, "-m", "relu_study", *overrides, f"hydra.run.dir={out}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+    return proc, out
+
+
+# ----------------------------------------------------------------- composing
+def test_every_activation_has_a_config_and_back():
+    assert options("activation") == sorted(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("group", ["activation", "dataset", "model", "init", "optimizer"])
+def test_every_option_composes_and_validates(group, tmp_path):
+    found = options(group)
+    assert found, f"no options in conf/{group}"
+    for option in found:
+        overrides = [f"{group}={option}"]
+        if option == "table":
+            csv = tmp_path / "t.csv"
+            pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 1, 0, 1]}).to_csv(csv, index=False)
+            overrides += [f"dataset.path={csv}", "dataset.target=y"]
+        cfg = OmegaConf.to_container(compose(overrides), resolve=True)
+        validate(cfg)
+        if group == "activation":
+            assert cfg["activation"]["name"] == option
+
+
+def test_every_experiment_preset_composes():
+    for option in options("experiment"):
+        cfg = OmegaConf.to_container(compose([f"experiment={option}"]), resolve=True)
+        validate(cfg)
+
+
+def test_top_level_alpha_reaches_leaky_and_prelu():
+    for act in ("leaky", "prelu"):
+        cfg = compose([f"activation={act}", "alpha=0.37"])
+        assert cfg.activation.alpha == pytest.approx(0.37)
+
+
+def test_schema_rejects_wrong_types_and_unknown_keys():
+    from omegaconf.errors import ConfigKeyError, ValidationError
+
+    with pytest.raises(Exception) as exc:
+        compose(["batch_size=abc"])
+    assert isinstance(exc.value, ValidationError) or "batch_size" in str(exc.value)
+    with pytest.raises(Exception) as exc:
+        compose(["+foo=1"])
+    assert isinstance(exc.value, (ConfigKeyError, ValidationError)) or "foo" in str(exc.value)
+    with pytest.raises(Exception):
+        compose(["optimizer.learning_rate=0.1"])
+
+
+@pytest.mark.parametrize("override, key", [
+    ("alpha=nan", "alpha"), ("optimizer.lr=-1", "optimizer.lr"), ("optimizer.lr=0", "optimizer.lr"),
+    ("batch_size=0", "batch_size"), ("model.width=0", "model.width"), ("seeds=0", "seeds"),
+    ("init.bias_value=inf", "init.bias_value"), ("dataset.val_fraction=1.5", "dataset.val_fraction"),
+])
+def test_validation_names_the_key(override, key):
+    cfg = OmegaConf.to_container(compose(["activation=leaky", override]), resolve=True)
+    with pytest.raises(ConfigError) as exc:
+        validate(cfg)
+    assert exc.value.key == key
+    assert str(exc.value).startswith(f"{key}=")
+
+
+def test_notebook_entry_point_returns_the_table(tmp_path):
+    table = relu_study.run(["activation=leaky", "alpha=0.1", "seeds=2", *FAST])
+    assert isinstance(table, pd.DataFrame)
+    assert sorted(table["seed"].unique()) == [0, 1]
+    assert len(table) == 2 * 3
+    assert (table["activation.name"] == "leaky").all()
+    assert (table["activation.alpha"] == 0.1).all()
+    # with an output folder the run folder is written too
+    table2 = relu_study.run(["activation=leaky", "alpha=0.1", "seeds=2", *FAST], output_dir=tmp_path / "nb")
+    pd.testing.assert_frame_equal(table.reset_index(drop=True), table2)
+    assert (tmp_path / "nb" / "summary.json").exists()
+
+
+# ------------------------------------------------------------ end to end runs
+def _check_run_folder(out: Path, n_seeds: int, epochs: int, task="classification"):
+    for name in ("metrics.parquet", "summary.json", "params.npz", "loss.png", "dead.png"):
+        assert (out / name).is_file(), name
+    assert not list(out.glob(".*.tmp*")), "temporary files left behind"
+    table = pd.read_parquet(out / "metrics.parquet")
+    assert len(table) == n_seeds * (epochs + 1)
+    metric = "val_acc" if task == "classification" else "val_r2"
+    for col in ("seed", "epoch", "train_loss", "val_loss", metric, "dead_frac", "zero_grad_frac",
+                "exact_zero_frac", "near_zero_frac", "active_rate", "grad_norm", "revived", "collapsed",
+                "dead_frac_l1", "activation.name", "optimizer.lr", "dataset.name"):
+        assert col in table, col
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True
+    assert len(summary["seeds"]) == n_seeds
+    assert summary["config"]["epochs"] == epochs
+    assert summary["version"] == relu_study.__version__
+    params = np.load(out / "params.npz")
+    assert params["W1"].shape[0] == n_seeds
+    return table, summary
+
+
+def test_default_run(tmp_path):
+    proc, out = run_cli(tmp_path, "epochs=3")
+    assert proc.returncode == 0, proc.stderr
+    table, summary = _check_run_folder(out, 1, 3)
+    assert summary["status"] == "ok"
+    log = (out / "relu_study.log").read_text()
+    assert "dead_frac=" in log and "val_loss=" in log  # the log states the final loss and dead fraction
+    assert "training" not in proc.stderr  # no progress bar when stderr is not a terminal
+
+
+def test_leaky_with_alpha_exactly_as_written(tmp_path):
+    proc, out = run_cli(tmp_path, "activation=leaky", "alpha=0.01", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    table, summary = _check_run_folder(out, 1, 2)
+    assert (table["activation.name"] == "leaky").all() and (table["activation.alpha"] == 0.01).all()
+    assert summary["network"].startswith("MLP(2-8-8-2, activation=LeakyReLU(alpha=0.01)")
+
+
+def test_regression_dataset_several_seeds(tmp_path):
+    proc, out = run_cli(tmp_path, "dataset=abs", "seeds=3", "model=deep_narrow", "optimizer=adam",
+                        "epochs=2", "progress=false")
+    assert proc.returncode == 0, proc.stderr
+    table, summary = _check_run_folder(out, 3, 2, task="regression")
+    assert sorted(table["seed"].unique()) == [0, 1, 2]
+    assert "dead_frac_l10" in table
+    assert [s["seed"] for s in summary["seeds"]] == [0, 1, 2]
+
+
+def test_seed_list_and_user_table(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120)})
+    frame["label"] = np.where(frame["a"] + frame["b"] > 0, "yes", "no")
+    path = tmp_path / "mine.parquet"
+    frame.to_parquet(path)
+    proc, out = run_cli(tmp_path, "dataset=table", f"dataset.path={path}", "dataset.target=label",
+                        "seeds=[4,9]", "epochs=2", "progress=false")
+    assert proc.returncode == 0, proc.stderr
+    table, _ = _check_run_folder(out, 2, 2)
+    assert sorted(table["seed"].unique()) == [4, 9]
+
+
+def test_same_seed_same_table(tmp_path):
+    a = run_cli(tmp_path, "activation=leaky", "seeds=2", *FAST, name="a")
+    b = run_cli(tmp_path, "activation=leaky", "seeds=2", *FAST, name="b")
+    assert a[0].returncode == 0 and b[0].returncode == 0
+    ta, tb = pd.read_parquet(a[1] / "metrics.parquet"), pd.read_parquet(b[1] / "metrics.parquet")
+    pd.testing.assert_frame_equal(ta, tb, check_exact=True)
+
+
+@pytest.mark.parametrize("override, needle", [
+    (["activation=leaky", "alpha=nan"], "alpha=nan"),
+    (["optimizer.lr=-1"], "optimizer.lr=-1"),
+    (["batch_size=0"], "batch_size=0"),
+    (["dataset=table", "dataset.path=/no/such/file.csv", "dataset.target=y"], "dataset.path="),
+])
+def test_bad_values_stop_cleanly(tmp_path, override, needle):
+    proc, out = run_cli(tmp_path, *override, *FAST)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert not (out / "metrics.parquet").exists()
+    assert not (out / "summary.json").exists()
+
+
+def test_unknown_group_option_lists_choices(tmp_path):
+    proc, out = run_cli(tmp_path, "activation=swishy")
+    assert proc.returncode != 0
+    assert "Could not find 'activation/swishy'" in proc.stderr
+    assert "leaky" in proc.stderr and "relu" in proc.stderr
+    assert not (out / "metrics.parquet").exists()
+
+
+def test_interrupted_run_leaves_no_half_written_file(tmp_path):
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "relu_study", "epochs=100000", "dataset.n_samples=200", "progress=false",
+           f"hydra.run.dir={out}"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out / "relu_study.log").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # well inside training
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    files = {p.name for p in out.iterdir()}
+    assert not files & {"metrics.parquet", "summary.json", "params.npz"}
+    assert not [f for f in files if ".tmp" in f]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="uses a POSIX working directory")
+def test_runs_from_any_working_directory(tmp_path):
+    elsewhere = tmp_path / "some" / "where"
+    elsewhere.mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-m", "relu_study", *FAST, "hydra.run.dir=out"],
+                          cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (elsewhere / "out" / "metrics.parquet").is_file()
