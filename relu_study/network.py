@@ -109,7 +109,7 @@ class MLP:
         """A network from explicit parameters: ``W[l]`` of shape (S, i, o) or (i, o),
         ``b[l]`` of shape (S, 1, o), (S, o) or (o,).  For hand-built tests."""
         self = cls.__new__(cls)
-        W = [np.asarray(w, dtype=float) for w in W]
+        W = [np.array(w, dtype=float) for w in W]  # copies: training must not write into the caller's arrays
         W = [w[None] if w.ndim == 2 else w for w in W]
         S = W[0].shape[0]
         bb = []
@@ -127,7 +127,7 @@ class MLP:
         self.W, self.b = W, bb
         self.slopes = None
         if self.activation.learnable_slope:
-            self.slopes = slopes if slopes is not None else [
+            self.slopes = [np.array(v, dtype=float) for v in slopes] if slopes is not None else [
                 np.full((S, 1, w), self.activation.alpha) for w in self.sizes[1:-1]]
         return self
 

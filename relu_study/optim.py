@@ -67,7 +67,10 @@ class Optimizer:
     def step(self, params, grads, lr=None, active=None, decay_mask=None):
         """Update ``params`` in place.  ``active``: networks to update (all if None)."""
         lr = self.lr if lr is None else lr
-        decay_mask = decay_mask or [True] * len(params)
+        if decay_mask is None:
+            if self.weight_decay:
+                raise ValueError("weight decay needs decay_mask (True for weight matrices), e.g. MLP.weight_mask()")
+            decay_mask = [False] * len(params)
         grads = self._prepare(params, grads, decay_mask)
         self.t += 1
         for i, (p, g) in enumerate(zip(params, grads)):

@@ -202,7 +202,11 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
             if newly.any():
                 for p, p0 in zip(net.params(), snapshot):
                     p[newly] = p0[newly]
-            record(epoch, measure(epoch, loss_sum / n), newly)
+            late = record(epoch, measure(epoch, loss_sum / n), newly) & ~newly
+            if late.any():  # caught by the validation loss or a probe: restore those too
+                for p, p0 in zip(net.params(), snapshot):
+                    p[late] = p0[late]
+                optimizer.reset(late)
             if progress is not None:
                 progress(epoch, records[-1])
 

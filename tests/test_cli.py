@@ -234,3 +234,28 @@ def test_runs_from_any_working_directory(tmp_path):
                           cwd=elsewhere, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (elsewhere / "out" / "metrics.parquet").is_file()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
+def test_progress_bar_in_a_terminal(tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    out = tmp_path / "tty"
+    proc = subprocess.Popen([sys.executable, "-m", "relu_study", "epochs=3", "dataset.n_samples=200",
+                             f"hydra.run.dir={out}"], cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "training" in text and "epoch" in text  # tqdm's bar: "training: ...| 3/3 [..., epoch/s]"

@@ -1,0 +1,241 @@
+"""Probes on hand-built networks whose answers are counted by hand."""
+
+import numpy as np
+import pytest
+
+from relu_study.activations import make_activation
+from relu_study.losses import cross_entropy
+from relu_study.network import MLP
+from relu_study.probes import LAYER_METRICS, NETWORK_METRICS, ProbeState, probe, target_spread
+
+# 4 samples, 2 features
+X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.5], [0.5, -1.0]])
+Y = np.array([0, 1, 0, 1])
+# hidden layer of 3 units; unit 2 (index 1) has zero incoming weights and bias -0.5
+W1 = np.array([[1.0, 0.0, -1.0], [0.5, 0.0, 1.0]])
+B1 = np.array([0.1, -0.5, 0.2])
+W2 = np.array([[1.0, -1.0], [2.0, 1.0], [0.5, 0.3]])
+B2 = np.array([0.0, 0.0])
+# Z1 = X W1 + b1, by hand:
+Z1 = np.array([[1.1, -0.5, -0.8],
+               [0.6, -0.5, 1.2],
+               [-0.65, -0.5, 1.7],
+               [0.1, -0.5, -1.3]])
+
+
+def _relu_reference_grads(W1, b1, W2, b2, act_alpha=0.0):
+    """Independent backprop for one hidden layer with (leaky) ReLU and softmax CE."""
+    Z = X @ W1 + b1
+    A = np.where(Z > 0, Z, act_alpha * Z)
+    O = A @ W2 + b2
+    P = np.exp(O - O.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    dO = (P - np.eye(2)[Y]) / len(X)
+    gW2 = A.T @ dO
+    dZ = (dO @ W2.T) * np.where(Z > 0, 1.0, act_alpha)
+    gW1 = X.T @ dZ
+    return gW1, gW2, P
+
+
+def test_hand_computed_preactivations():
+    net = MLP.from_params([W1, W2], [B1, B2], "relu")
+    _, cache = net.forward(X)
+    np.testing.assert_allclose(cache.pre[0][0], Z1, rtol=1e-14, atol=1e-15)
+
+
+def test_dead_relu_unit():
+    net = MLP.from_params([W1, W2], [B1, B2], "relu")
+    cols, loss, _ = probe(net, X, Y, "classification", near_zero_rel=0.2)
+    assert cols["dead_frac_l1"][0] == pytest.approx(1 / 3)
+    assert cols["zero_grad_frac_l1"][0] == pytest.approx(1 / 3)
+    # zeros of A = relu(Z1): 2 + 1 + 2 + 2 = 7 of 12
+    assert cols["exact_zero_frac_l1"][0] == pytest.approx(7 / 12)
+    # positives: unit 1: 3/4, unit 2: 0, unit 3: 2/4
+    assert cols["active_rate_l1"][0] == pytest.approx((0.75 + 0 + 0.5) / 3)
+    # std(A) = 0.5823 (population), eps = 0.1165: the 0.1 entry is near zero too
+    assert cols["near_zero_frac_l1"][0] == pytest.approx(8 / 12)
+    # the overall columns equal the single layer's
+    for m in ("dead_frac", "zero_grad_frac", "exact_zero_frac", "near_zero_frac", "active_rate"):
+        assert cols[m][0] == cols[f"{m}_l1"][0]
+    # the dead unit's incoming weights get exactly zero gradient
+    out, cache = net.forward(X)
+    _, dout = cross_entropy(out, Y, grad=True)
+    gW1 = net.backward(cache, dout)[0]
+    assert np.all(gW1[0, :, 1] == 0.0)
+    assert np.all(gW1[0, :, [0, 2]] != 0.0)
+    # grad norms and loss against an independent computation
+    rW1, rW2, P = _relu_reference_grads(W1, B1, W2, B2)
+    np.testing.assert_allclose(gW1[0], rW1, rtol=1e-13, atol=1e-16)
+    assert cols["grad_norm_l1"][0] == pytest.approx(np.linalg.norm(rW1), rel=1e-12)
+    assert cols["grad_norm_out"][0] == pytest.approx(np.linalg.norm(rW2), rel=1e-12)
+    assert cols["grad_norm"][0] == pytest.approx(np.hypot(np.linalg.norm(rW1), np.linalg.norm(rW2)), rel=1e-12)
+    assert loss[0] == pytest.approx(-np.mean(np.log(P[np.arange(4), Y])), rel=1e-12)
+    assert not cols["collapsed"][0]
+
+
+def test_default_near_zero_eps_is_tiny():
+    net = MLP.from_params([W1, W2], [B1, B2], "relu")
+    cols, _, _ = probe(net, X, Y, "classification")  # eps = 1e-3 * 0.58: only exact zeros
+    assert cols["near_zero_frac_l1"][0] == pytest.approx(7 / 12)
+
+
+def test_same_unit_under_leaky_is_never_positive_but_learns():
+    net = MLP.from_params([W1, W2], [B1, B2], make_activation("leaky", alpha=0.1))
+    cols, _, _ = probe(net, X, Y, "classification")
+    assert cols["dead_frac_l1"][0] == pytest.approx(1 / 3)  # never positive
+    assert cols["zero_grad_frac_l1"][0] == 0.0
+    assert cols["exact_zero_frac_l1"][0] == 0.0
+    assert cols["active_rate_l1"][0] == pytest.approx(5 / 12)
+    out, cache = net.forward(X)
+    _, dout = cross_entropy(out, Y, grad=True)
+    gW1 = net.backward(cache, dout)[0]
+    assert np.all(gW1[0, :, 1] != 0.0)
+    rW1, _, _ = _relu_reference_grads(W1, B1, W2, B2, act_alpha=0.1)
+    np.testing.assert_allclose(gW1[0], rW1, rtol=1e-13, atol=1e-16)
+    assert cols["grad_norm_l1"][0] == pytest.approx(np.linalg.norm(rW1), rel=1e-12)
+
+
+def test_unit_exactly_at_zero_is_dead():
+    """Zero weights and zero bias: z = 0 on every sample.  Never positive, so dead; ReLU's
+    derivative at 0 is 0 (zero gradient), leaky's is alpha (not zero gradient)."""
+    W = W1.copy()
+    W[:, 1] = 0.0
+    b = B1.copy()
+    b[1] = 0.0
+    relu = MLP.from_params([W, W2], [b, B2], "relu")
+    cols, _, _ = probe(relu, X, Y, "classification")
+    assert cols["dead_frac"][0] == pytest.approx(1 / 3)
+    assert cols["zero_grad_frac"][0] == pytest.approx(1 / 3)
+    leaky = MLP.from_params([W, W2], [b, B2], make_activation("leaky", alpha=0.1))
+    cols, _, _ = probe(leaky, X, Y, "classification")
+    assert cols["dead_frac"][0] == pytest.approx(1 / 3)
+    assert cols["zero_grad_frac"][0] == 0.0
+    assert cols["exact_zero_frac"][0] == pytest.approx(4 / 12)  # 0.1 * 0 = 0 exactly
+    assert cols["active_rate"][0] == pytest.approx(5 / 12)
+
+
+def test_leaky_alpha_zero_counts_zero_grad():
+    net = MLP.from_params([W1, W2], [B1, B2], make_activation("leaky", alpha=0.0))
+    cols, _, _ = probe(net, X, Y, "classification")
+    assert cols["zero_grad_frac_l1"][0] == pytest.approx(1 / 3)
+
+
+def test_per_network_values_and_weighted_overall():
+    """Two layers (widths 3 and 2) and two networks.  Network 0: layer 1 has 1 dead unit
+    of 3 and layer 2 one dead unit of 2.  Network 1: nothing dead."""
+    Wa = np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])  # (3, 2)
+    ba = np.array([0.0, -0.1])
+    # layer-2 unit 2 in network 0: zero weights, bias -1 -> dead
+    Wa0 = Wa.copy()
+    Wa0[:, 1] = 0.0
+    ba0 = np.array([0.0, -1.0])
+    W1s = np.stack([W1, np.array([[1.0, 0.3, -1.0], [0.5, 1.0, 1.0]])])
+    B1s = np.stack([B1, np.array([0.1, 0.2, 0.2])])
+    W2s = np.stack([Wa0, Wa])
+    B2s = np.stack([ba0, ba])
+    W3s = np.stack([np.ones((2, 2)), np.array([[1.0, -1.0], [0.5, 2.0]])])
+    net = MLP.from_params([W1s, W2s, W3s], [B1s, B2s, np.zeros((2, 2))], "relu")
+    cols, _, _ = probe(net, X, Y, "classification")
+    for m in LAYER_METRICS:
+        for l in (1, 2):
+            assert f"{m}_l{l}" in cols and cols[f"{m}_l{l}"].shape == (2,)
+        assert m in cols
+    for m in NETWORK_METRICS:
+        assert cols[m].shape == (2,)
+    assert "dead_frac_l3" not in cols
+    # layer 1 of network 0 as before; network 1: Z = [[1.1, .5, -.8], [.6, 1.2, 1.2], ...]
+    np.testing.assert_allclose(cols["dead_frac_l1"], [1 / 3, 0.0])
+    np.testing.assert_allclose(cols["dead_frac_l2"], [1 / 2, 0.0])
+    # overall = width-weighted: (1 + 1) / 5, not the mean of 1/3 and 1/2
+    np.testing.assert_allclose(cols["dead_frac"], [2 / 5, 0.0])
+    np.testing.assert_allclose(cols["zero_grad_frac"], [2 / 5, 0.0])
+    for m in ("exact_zero_frac", "near_zero_frac", "active_rate"):
+        np.testing.assert_allclose(cols[m], (3 * cols[f"{m}_l1"] + 2 * cols[f"{m}_l2"]) / 5, rtol=1e-14)
+    # layer 2 of network 0: A1 = relu(Z1) = [[1.1,0,0],[.6,0,1.2],[0,0,1.7],[.1,0,0]];
+    # unit 1 of layer 2: z = a1 + a2 + 0 -> [1.1, .6, 0, .1]: 3 of 4 positive, unit 2 dead
+    assert cols["active_rate_l2"][0] == pytest.approx((3 / 4 + 0) / 2)
+    assert cols["exact_zero_frac_l2"][0] == pytest.approx(5 / 8)
+    gn = np.sqrt(sum(cols[f"grad_norm_l{l}"] ** 2 for l in (1, 2)) + cols["grad_norm_out"] ** 2)
+    np.testing.assert_allclose(cols["grad_norm"], gn, rtol=1e-13)
+    assert cols["revived"].dtype.kind == "i" and cols["revived_l1"].dtype.kind == "i"
+
+
+def test_dead_last_hidden_layer_collapses_network():
+    rng = np.random.default_rng(0)
+    W1r = rng.normal(size=(2, 4))
+    W2 = np.stack([np.zeros((4, 3)), rng.normal(size=(4, 3))])  # network 0: all-dead layer 2
+    b2 = np.stack([np.full(3, -0.2), np.full(3, 0.1)])
+    W3 = rng.normal(size=(2, 3, 2))
+    b3 = np.array([[0.3, -0.3], [0.0, 0.0]])
+    net = MLP.from_params([np.stack([W1r, W1r]), W2, W3], [np.zeros(4), b2, b3], "relu")
+    for task, y in (("classification", Y), ("regression", rng.normal(size=(4, 2)))):
+        cols, _, _ = probe(net, X, y, task)
+        assert cols["dead_frac_l2"][0] == 1.0
+        assert cols["zero_grad_frac_l2"][0] == 1.0
+        assert cols["output_spread"][0] == 0.0
+        assert cols["collapsed"][0] and cols["collapsed"].dtype == bool
+        assert cols["output_spread"][1] > 1e-2
+        assert not cols["collapsed"][1]
+        assert cols["grad_norm_l1"][0] == 0.0 and cols["grad_norm_l2"][0] == 0.0
+
+
+def test_output_spread_definition_regression():
+    rng = np.random.default_rng(1)
+    net = MLP(2, [5], 2, seeds=[0])
+    y = rng.normal(size=(4, 2)) * np.array([1.0, 3.0])
+    cols, _, _ = probe(net, X, y, "regression")
+    out = net.predict(X)[0]
+    expected = out.std(axis=0).max() / y.std(axis=0).max()
+    assert cols["output_spread"][0] == pytest.approx(expected, rel=1e-12)
+    assert target_spread(y, "regression", 2) == pytest.approx(y.std(axis=0).max())
+    # classification: one-hot targets [1,0,1,0] / [0,1,0,1]: std 0.5
+    assert target_spread(Y, "classification", 2) == pytest.approx(0.5)
+    assert target_spread(np.array([0, 0, 0, 2]), "classification", 3) == pytest.approx(np.sqrt(3) / 4)
+
+
+def test_collapse_tolerance():
+    # a nearly constant network: output spread 1e-4 relative -> collapsed at tol 1e-3, not at 1e-5
+    x = np.linspace(-1, 1, 11)[:, None]
+    y = x.copy()  # std of y = std of x
+    net = MLP.from_params([np.array([[1e-4]]), np.array([[1.0]])], [np.array([2.0]), np.array([0.0])], "relu")
+    cols, _, _ = probe(net, x, y, "regression", collapse_tol=1e-3)
+    assert cols["output_spread"][0] == pytest.approx(1e-4, rel=1e-9)
+    assert cols["collapsed"][0]
+    cols, _, _ = probe(net, x, y, "regression", collapse_tol=1e-5)
+    assert not cols["collapsed"][0]
+
+
+def test_revived_counts_units_coming_back():
+    net = MLP.from_params([W1.copy(), W2.copy()], [B1.copy(), B2.copy()], "relu")
+    cols, _, state = probe(net, X, Y, "classification")
+    assert cols["revived"][0] == 0 and cols["revived_l1"][0] == 0
+    assert isinstance(state, ProbeState)
+    # unchanged parameters: still dead, nothing revived
+    cols, _, state = probe(net, X, Y, "classification", state=state)
+    assert cols["revived"][0] == 0
+    # give the dead unit a weight: z = x0 - 0.5 is positive on samples 0 (0.5) -> alive
+    net.W[0][0, 0, 1] = 1.0
+    cols, _, state = probe(net, X, Y, "classification", state=state)
+    assert cols["dead_frac_l1"][0] == 0.0
+    assert cols["revived_l1"][0] == 1 and cols["revived"][0] == 1
+    # without the history the same network shows nothing revived
+    fresh, _, _ = probe(net, X, Y, "classification")
+    assert fresh["revived"][0] == 0
+
+
+def test_revived_is_per_network_and_needs_earlier_death():
+    W1s = np.stack([W1, W1])
+    net = MLP.from_params([W1s, np.stack([W2, W2])], [B1, B2], "relu")
+    _, _, state = probe(net, X, Y, "classification")
+    # revive unit 2 only in network 1, and kill unit 1 (index 0) in network 0
+    net.W[0][1, 0, 1] = 1.0
+    net.W[0][0, :, 0] = 0.0
+    net.b[0][0, 0, 0] = -1.0
+    cols, _, state = probe(net, X, Y, "classification", state=state)
+    np.testing.assert_array_equal(cols["revived"], [0, 1])
+    np.testing.assert_allclose(cols["dead_frac"], [2 / 3, 0.0])
+    # now revive unit 1 of network 0: it was dead at the previous probe
+    net.W[0][0, :, 0] = W1[:, 0]
+    net.b[0][0, 0, 0] = B1[0]
+    cols, _, _ = probe(net, X, Y, "classification", state=state)
+    np.testing.assert_array_equal(cols["revived"], [1, 1])
