@@ -238,9 +238,13 @@ def test_runs_from_any_working_directory(tmp_path):
 
 @pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
 def test_progress_bar_in_a_terminal(tmp_path):
+    import fcntl
     import pty
+    import struct
+    import termios
 
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real terminal has a size
     out = tmp_path / "tty"
     proc = subprocess.Popen([sys.executable, "-m", "relu_study", "epochs=3", "dataset.n_samples=200",
                              f"hydra.run.dir={out}"], cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave)
