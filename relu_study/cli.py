@@ -96,26 +96,39 @@ def execute(cfg: dict, out_dir: Path, multirun: bool = False) -> dict:
     bar, update = _progress_bar(cfg, enabled=not multirun)
     try:
         result = run_experiment(cfg, progress=update)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        if bar is not None:
-            bar.close()
+        if multirun:  # inside the try: in a sweep, an error while writing is a failed job too
+            _write_result(cfg, out_dir, result)
+    except Exception as exc:  # noqa: BLE001 - in a sweep any error is recorded, not raised
         if not multirun:
             raise
-        log.error("job failed: %s", exc)
-        summary = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "config": cfg,
-                   "complete": False, "wall_time_s": round(time.perf_counter() - start, 4)}
-        write_json(out_dir / SUMMARY_FILE, summary)
-        return summary
+        return _record_failure(cfg, out_dir, exc, start)
     finally:
         if bar is not None:
             bar.close()
+    if not multirun:
+        _write_result(cfg, out_dir, result)
+    log.info("%s", _final_line(result.summary))
+    return result.summary
+
+
+def _write_result(cfg: dict, out_dir: Path, result) -> None:
     from .plots import plot_run
 
     plot = (lambda folder: plot_run(result.table, folder)) if cfg.get("plots", True) else None
     state = result.net.state_dict() if cfg.get("save_params", True) else None
     write_run(out_dir, result.table, result.summary, state=state, plot=plot, csv=cfg.get("save_csv", False))
-    log.info("%s", _final_line(result.summary))
-    return result.summary
+
+
+def _record_failure(cfg, out_dir: Path, exc: BaseException, start: float) -> dict:
+    """Write a failed job's ``summary.json`` (status failed, the error, the config)."""
+    if isinstance(exc, (ConfigError, FileNotFoundError)):
+        log.error("job failed: %s: %s", type(exc).__name__, exc)
+    else:  # unexpected: keep the traceback in the job's log
+        log.exception("job failed: %s: %s", type(exc).__name__, exc)
+    summary = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "config": cfg,
+               "complete": False, "wall_time_s": round(time.perf_counter() - start, 4)}
+    write_json(out_dir / SUMMARY_FILE, summary)
+    return summary
 
 
 @hydra.main(version_base="1.3", config_path="pkg://relu_study.conf", config_name="config")
@@ -123,6 +136,8 @@ def _hydra_main(cfg: DictConfig):
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     out_dir = Path(hc.runtime.output_dir)
+    if multirun:
+        return _multirun_job(cfg, out_dir)
     try:
         container = _container(cfg)
         summary = execute(container, out_dir, multirun=multirun)
@@ -132,6 +147,24 @@ def _hydra_main(cfg: DictConfig):
         sys.exit(2)
     if not multirun:
         log.info("outputs in %s", out_dir)
+    return summary.get("final_mean", {}).get("val_loss")
+
+
+def _multirun_job(cfg: DictConfig, out_dir: Path):
+    """One job of a sweep.  Never raises (a raising job would stop Hydra's sweep
+    before the aggregate): errors are recorded in the job's ``summary.json``.
+    BLAS runs on one thread, for every launcher alike, so parallel launchers do
+    not oversubscribe the cores and tables are bit-identical across launchers."""
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    try:
+        container = _container(cfg)
+    except Exception as exc:  # noqa: BLE001 - e.g. a missing value or a bad interpolation
+        raw = OmegaConf.to_container(cfg, resolve=False)
+        return _record_failure(raw, out_dir, exc, start).get("final_mean", {}).get("val_loss")
+    with threadpool_limits(limits=1):
+        summary = execute(container, out_dir, multirun=True)
     return summary.get("final_mean", {}).get("val_loss")
 
 

@@ -32,12 +32,14 @@ def cross_entropy(out: np.ndarray, y: np.ndarray, grad: bool = False):
     shifted = out - out.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     sum_e = e.sum(axis=-1, keepdims=True)
-    onehot = np.broadcast_to(y, out.shape[:-1])[..., None] == np.arange(out.shape[-1])
+    # (n, k) or (S, n, k); broadcasts against the (S, n, k) arrays
+    onehot = np.asarray(y)[..., None] == np.arange(out.shape[-1])
     picked = np.where(onehot, shifted, 0.0).sum(axis=-1)
     loss = (np.log(sum_e[..., 0]) - picked).mean(axis=-1)
     if not grad:
         return loss
-    d = e / sum_e
+    d = e  # e is not needed any more: the gradient is built in its memory
+    d /= sum_e
     d -= onehot
     d /= n
     return loss, d

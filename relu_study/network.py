@@ -11,45 +11,134 @@ Shapes (S networks, n samples, layer widths ``d -> h_1 -> ... -> h_L -> k``):
 Every network is initialised from its own generator, so network ``s`` of a group
 holds exactly the parameters it would hold alone.  Each step is one batched
 matrix product per layer for the whole group.
+
+Memory layout (an implementation detail, invisible in the values): activations
+are computed *feature-major*, ``Z[l]^T = W[l]^T @ A[l-1]^T + b[l]^T`` of shape
+``(S, h_l, n)``, and the cache holds ``(S, n, h_l)`` views of them.  The bias
+then broadcasts along the contiguous sample axis and the backward products
+``W[l] @ delta^T`` read ``W`` as stored, which for narrow layers (width 2 in the
+deep-and-narrow study) is several times faster than the sample-major layout; for
+wide layers it is the same BLAS work either way.  Every product is one matrix
+per network, computed the same way whatever the group size.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 
 import numpy as np
 
 from .activations import Activation, make_activation
 from .init import init_layer
 
-__all__ = ["MLP", "ForwardCache", "network_rngs"]
+__all__ = ["MLP", "ForwardCache", "network_blocks", "network_rngs", "seed_generator"]
+
+#: target number of (network, sample, unit) activations per layer that one pass
+#: over a block of networks handles; large groups are processed block by block
+#: so that a layer's arrays stay in the CPU caches (see :func:`network_blocks`)
+BLOCK_CELLS = 1 << 15
+
+
+def network_blocks(n_networks: int, n_samples: int, width: int, cells: int | None = None) -> list[slice]:
+    """Consecutive slices of the network axis with about ``cells`` activations
+    (``networks x samples x width``) per layer each; one slice when the whole
+    group fits.  Networks never interact, so every network computes exactly the
+    same numbers whichever block it is in."""
+    cells = BLOCK_CELLS if cells is None else cells
+    per = max(1, cells // max(1, n_samples * width))
+    return [slice(s, min(s + per, n_networks)) for s in range(0, n_networks, per)]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _seed_sequences(seed: int) -> tuple:
+    """The three child seed sequences of ``seed`` (``init``, ``order``, ``noise``).
+
+    Spawning them costs ~35 us, more than building a generator, and both the
+    network's initialisation and the training loop need them: cached (they are
+    immutable descriptions of the streams; a generator built from one always
+    starts at the same state)."""
+    return tuple(np.random.SeedSequence(seed).spawn(3))
+
+
+def seed_generator(seed: int, stream: str) -> np.random.Generator:
+    """A fresh generator for one of ``network_rngs(seed)``'s streams, without
+    building the other two."""
+    ss = _seed_sequences(int(seed))[("init", "order", "noise").index(stream)]
+    return np.random.Generator(np.random.PCG64(ss))  # = np.random.default_rng(ss)
 
 
 def network_rngs(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators of one network: ``init`` (parameters), ``order``
     (minibatch order) and ``noise`` (RReLU slopes), all derived from ``seed``."""
-    init, order, noise = np.random.SeedSequence(int(seed)).spawn(3)
-    return {
-        "init": np.random.default_rng(init),
-        "order": np.random.default_rng(order),
-        "noise": np.random.default_rng(noise),
-    }
+    return {stream: seed_generator(seed, stream) for stream in ("init", "order", "noise")}
 
 
-@dataclass
 class ForwardCache:
-    """What backpropagation needs from a forward pass."""
+    """What backpropagation needs from a forward pass.
 
-    inputs: list  # A[l-1] for every layer l (the first may be shared (n, d))
-    derivs: list  # f'(Z[l]) for every hidden layer
-    pre: list  # Z[l] for every hidden layer
-    post: list  # A[l] for every hidden layer
-    out: np.ndarray  # (S, n, k)
+    ``inputs[l]`` is A[l-1] for every layer l (the first may be the shared
+    ``(n, d)`` input), ``derivs``, ``pre`` and ``post`` are f'(Z[l]), Z[l] and A[l]
+    for every hidden layer, all ``(S, n, width)``; ``out`` is ``(S, n, k)``.
+
+    The forward pass stores its feature-major ``(S, width, n)`` arrays and the
+    ``(S, n, width)`` lists above are views of them, made on first access (the
+    training loop's backward pass never needs them).
+    """
+
+    __slots__ = ("_views", "_fm", "out")
+
+    def __init__(self, inputs, derivs, pre, post, out):
+        self._views = (list(inputs), list(derivs), list(pre), list(post))
+        self._fm = None
+        self.out = out
+
+    @classmethod
+    def feature_major(cls, inputsT, derivsT, preT, postT, out) -> "ForwardCache":
+        """A cache from ``(S, width, n)`` arrays (the first input may be ``(d, n)``)."""
+        self = cls.__new__(cls)
+        self._views = None
+        self._fm = (inputsT, derivsT, preT, postT)
+        self.out = out
+        return self
+
+    def _lists(self):
+        if self._views is None:
+            self._views = tuple([_t(x) for x in arrays] for arrays in self._fm)
+        return self._views
+
+    def transposed(self):
+        """``(inputsT, derivsT, preT, postT)``: the feature-major arrays."""
+        if self._fm is None:
+            self._fm = tuple([_t(x) for x in arrays] for arrays in self._views)
+        return self._fm
+
+    @property
+    def inputs(self) -> list:
+        return self._lists()[0]
+
+    @property
+    def derivs(self) -> list:
+        return self._lists()[1]
+
+    @property
+    def pre(self) -> list:
+        return self._lists()[2]
+
+    @property
+    def post(self) -> list:
+        return self._lists()[3]
 
 
 def _matmul(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Batched ``a @ w`` for ``a`` of shape (n, i) or (S, n, i) and ``w`` (S, i, o)."""
     return np.matmul(a, w)
+
+
+def _t(x: np.ndarray) -> np.ndarray:
+    """The last two axes swapped (a view; ``transpose`` is the cheapest call)."""
+    if x.ndim == 3:
+        return x.transpose(0, 2, 1)
+    return x.T if x.ndim == 2 else np.swapaxes(x, -1, -2)
 
 
 class MLP:
@@ -83,7 +172,7 @@ class MLP:
         n_layers = len(self.sizes) - 1
         per_net = []
         for seed in self.seeds:
-            rng = network_rngs(seed)["init"]
+            rng = seed_generator(seed, "init")
             layers = []
             for l in range(n_layers):
                 hidden = l < n_layers - 1
@@ -187,38 +276,59 @@ class MLP:
         per network (``noise_rngs``).  Returns ``(out, cache)``; ``cache`` is None
         when ``keep`` is False.
         """
+        return self.forward_t(_t(np.asarray(X)), train=train, noise_rngs=noise_rngs, keep=keep)
+
+    def forward_t(self, XT: np.ndarray, train: bool = False, noise_rngs=None, keep: bool = True):
+        """:meth:`forward` on feature-major inputs ``XT`` = ``X`` with its last two
+        axes swapped, ``(d, n)`` or ``(S, d, n)`` (any strides; the training loop
+        gathers minibatches straight into this layout)."""
         act = self.activation
-        a = X
+        aT = XT
         inputs, derivs, pre, post = [], [], [], []
+        stochastic = train and act.stochastic and noise_rngs is not None
         for l in range(self.n_hidden):
-            z = _matmul(a, self.W[l])
-            z += self.b[l]
+            zT = np.matmul(_t(self.W[l]), aT)  # (S, h, n)
+            zT += _t(self.b[l])
+            d = None
             if self.slopes is not None:
-                a_next = act.forward_slope(z, self.slopes[l])
-                d = act.derivative_slope(z, self.slopes[l]) if keep else None
-            elif train and act.stochastic and noise_rngs is not None:
-                pairs = [act.train_forward(z[s], noise_rngs[s]) for s in range(z.shape[0])]
-                a_next = np.stack([p[0] for p in pairs])
-                d = np.stack([p[1] for p in pairs])
+                sT = _t(self.slopes[l])
+                if keep and hasattr(act, "value_and_derivative_slope"):
+                    a_next, d = act.value_and_derivative_slope(zT, sT)
+                else:
+                    a_next = act.forward_slope(zT, sT)
+                    d = act.derivative_slope(zT, sT) if keep else None
+            elif stochastic:
+                # each network draws its slopes for its (n, h) block in C order,
+                # exactly as it would alone
+                pairs = [act.train_forward(_t(zT[s]), noise_rngs[s]) for s in range(zT.shape[0])]
+                a_next = np.stack([_t(p[0]) for p in pairs])
+                d = np.stack([_t(p[1]) for p in pairs])
+            elif keep:
+                a_next, d = act.value_and_derivative(zT)
             else:
-                a_next = act.forward(z)
-                d = act.derivative(z) if keep else None
+                a_next = act.forward(zT)
             if keep:
-                inputs.append(a)
+                inputs.append(aT)
                 derivs.append(d)
-                pre.append(z)
+                pre.append(zT)
                 post.append(a_next)
-            a = a_next
-        out = _matmul(a, self.W[-1])
-        out += self.b[-1]
+            aT = a_next
+        outT = np.matmul(_t(self.W[-1]), aT)
+        outT += _t(self.b[-1])
+        out = np.ascontiguousarray(_t(outT))
         if not keep:
             return out, None
-        inputs.append(a)
-        return out, ForwardCache(inputs, derivs, pre, post, out)
+        inputs.append(aT)
+        return out, ForwardCache.feature_major(inputs, derivs, pre, post, out)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Evaluation-mode outputs, ``(S, n, k)``."""
-        return self.forward(X, keep=False)[0]
+        """Evaluation-mode outputs, ``(S, n, k)`` (large groups block by block)."""
+        X = np.asarray(X)
+        blocks = network_blocks(self.n_networks, X.shape[-2], max(self.sizes[1:]))
+        if len(blocks) == 1:
+            return self.forward(X, keep=False)[0]
+        return np.concatenate([self.select(b).forward(X if X.ndim == 2 else X[b], keep=False)[0]
+                               for b in blocks])
 
     # -------------------------------------------------------------- backward
     def backward(self, cache: ForwardCache, dout: np.ndarray) -> list[np.ndarray]:
@@ -229,17 +339,20 @@ class MLP:
         gW = [None] * n_layers
         gb = [None] * n_layers
         gslope = [None] * self.n_hidden if self.slopes is not None else None
-        delta = dout
+        inputsT, derivsT, preT, _ = cache.transposed()
+        deltaT = np.ascontiguousarray(_t(dout))  # (S, k, n)
+        # bias gradients as ``delta^T @ ones(n, 1)``: one matrix-vector product
+        # per network instead of a strided reduction over the sample axis
+        ones = np.ones((deltaT.shape[-1], 1), dtype=deltaT.dtype)
         for l in range(n_layers - 1, -1, -1):
-            a_in = cache.inputs[l]
-            a_t = a_in.T if a_in.ndim == 2 else a_in.transpose(0, 2, 1)
-            gW[l] = np.matmul(a_t, delta)
-            gb[l] = delta.sum(axis=1, keepdims=True)
+            gW[l] = np.matmul(inputsT[l], _t(deltaT))  # A^T @ delta
+            gb[l] = _t(np.matmul(deltaT, ones))
             if l == 0:
                 break
-            da = np.matmul(delta, self.W[l].transpose(0, 2, 1))
+            daT = np.matmul(self.W[l], deltaT)  # (delta @ W^T)^T
             if gslope is not None:
-                gslope[l - 1] = (da * self.activation.slope_grad_factor(cache.pre[l - 1])).sum(
-                    axis=1, keepdims=True)
-            delta = da * cache.derivs[l - 1]
+                factor = self.activation.slope_grad_factor(preT[l - 1])
+                gslope[l - 1] = _t((daT * factor).sum(axis=-1, keepdims=True))
+            daT *= derivsT[l - 1]
+            deltaT = daT
         return gW + gb + (gslope or [])

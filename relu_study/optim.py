@@ -35,6 +35,29 @@ def learning_rate(schedule: str, lr: float, step: int, total: int, min_lr: float
     raise ValueError(f"unknown schedule {schedule!r}; valid choices: {', '.join(SCHEDULES)}")
 
 
+#: arrays with more elements than this are updated in cache-sized strips
+STRIP = 1 << 15
+
+
+def _subtract_scaled(p: np.ndarray, lr: float, delta: np.ndarray) -> None:
+    """``p -= lr * delta`` in place, the same two roundings per element.
+
+    For large arrays (a 1024 x 1024 layer is 8 MB) the product is formed strip
+    by strip, so that its temporary stays in the CPU cache instead of making
+    one more trip through memory: the update reads ``delta`` and ``p`` once and
+    writes ``p`` once, about 40% less memory traffic.  Same values, bit for bit.
+    """
+    if p.size <= STRIP or p.shape != delta.shape or not (p.flags.c_contiguous and delta.flags.c_contiguous):
+        p -= lr * delta
+        return
+    pf, df = p.reshape(-1), delta.reshape(-1)
+    tmp = np.empty(STRIP, dtype=np.result_type(lr, df))
+    for start in range(0, pf.size, STRIP):
+        stop = min(start + STRIP, pf.size)
+        t = np.multiply(df[start:stop], lr, out=tmp[:stop - start])
+        np.subtract(pf[start:stop], t, out=pf[start:stop])
+
+
 class Optimizer:
     """Base: gradient preprocessing (decay, clipping) and the masked update."""
 
@@ -76,7 +99,7 @@ class Optimizer:
         for i, (p, g) in enumerate(zip(params, grads)):
             delta = self._direction(i, g)
             if active is None:
-                p -= lr * delta
+                _subtract_scaled(p, lr, delta)
             else:
                 p -= np.where(active[:, None, None], lr * delta, 0.0).astype(p.dtype)
 

@@ -1,0 +1,399 @@
+"""Comparison plots across the arms of a sweep (see :mod:`relu_study.aggregate`).
+
+``plot_sweep(metrics, runs, keys, folder)`` writes, when they apply:
+
+``sweep_loss.png``
+    training and validation loss per epoch, one line per arm: mean over the
+    arm's networks (seeds) and a 95% t-band (:func:`relu_study.plots.mean_band`);
+``sweep_dead.png``
+    the same for the dead fraction and the zero-gradient (truly dead) fraction;
+``sweep_final_vs_alpha.png``
+    final validation loss and final dead fraction against alpha, one line (the
+    mean) per activation and every network as a point; a panel row per value
+    of the other arm keys;
+``sweep_heatmap.png``
+    when two numeric keys are swept: mean final validation loss and dead
+    fraction over the grid of the first two, a panel per value of the others.
+
+Titles say what was held fixed; diverged networks leave the means and the
+points (their final values are NaN) and are counted in the legends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .aggregate import _groups, arm_label, fixed_description
+from .plots import _pyplot, mean_band
+
+__all__ = ["PLOT_FILES", "plot_curves", "plot_final_vs_alpha", "plot_heatmap", "plot_sweep"]
+
+PLOT_FILES = ("sweep_loss.png", "sweep_dead.png", "sweep_final_vs_alpha.png", "sweep_heatmap.png")
+
+_MAX_FACETS = 6
+_LINESTYLES = ("-", "--", ":", "-.")
+
+_KEY_LABELS = {
+    "alpha": "alpha (negative slope of leaky units)",
+    "activation.alpha": "activation.alpha (negative slope)",
+    "optimizer.lr": "learning rate (optimizer.lr)",
+    "model.depth": "hidden layers (model.depth)",
+    "model.width": "units per hidden layer (model.width)",
+    "init.bias_value": "initial bias (init.bias_value)",
+    "batch_size": "batch size (samples)",
+    "max_epochs": "epochs",
+    "dataset.n_samples": "samples (dataset.n_samples)",
+    "dataset.noise": "dataset.noise (std)",
+}
+
+
+def _key_label(key: str) -> str:
+    return _KEY_LABELS.get(key, key)
+
+
+def _loss_unit(table: pd.DataFrame) -> str:
+    tasks = set(table["task"].dropna().unique()) if "task" in table else set()
+    if tasks == {"classification"}:
+        return "cross-entropy, nats"
+    if tasks == {"regression"}:
+        return "mean squared error"
+    return "cross-entropy or MSE, by task"
+
+
+def _colors(n: int):
+    plt = _pyplot()
+    if n <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(n)]
+    return [plt.get_cmap("viridis")(x) for x in np.linspace(0, 0.95, n)]
+
+
+def _title(what: str, runs: pd.DataFrame, keys, extra: str = "") -> str:
+    fixed = fixed_description(runs, keys)
+    lines = [what]
+    if keys:
+        lines.append("arms: " + " x ".join(k[:-5] if k.endswith(".name") else k for k in keys) + extra)
+    if fixed:
+        lines.append(f"held fixed: {fixed}")
+    return "\n".join(lines)
+
+
+def _n_networks(table: pd.DataFrame) -> int:
+    return table.groupby(["run_dir", "seed"]).ngroups if len(table) else 0
+
+
+def _facet(keys, table: pd.DataFrame, n_arms: int):
+    """The key whose values split the curves into panel rows (many arms), or None."""
+    if n_arms > 10 and len(keys) > 1 and table[keys[0]].nunique() <= _MAX_FACETS:
+        return keys[0]
+    return None
+
+
+def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str = "loss") -> Path | None:
+    """Per-epoch curves per arm (mean and 95% band over seeds): ``kind`` "loss"
+    (train, validation) or "dead" (dead fraction, zero-gradient fraction)."""
+    if kind == "loss":
+        panels = [("train_loss", "training loss (mean over minibatches)"), ("val_loss", "validation loss")]
+        ylabel = f"loss ({_loss_unit(metrics)})"
+        what = "Loss per epoch"
+    else:
+        panels = [("dead_frac", "dead fraction: units never positive on the probe set"),
+                  ("zero_grad_frac", "zero-gradient fraction: units with f'(z)=0 everywhere")]
+        ylabel = "fraction of hidden units"
+        what = "Dead units per epoch"
+    panels = [(c, t) for c, t in panels if c in metrics.columns and metrics[c].notna().any()]
+    if not panels:
+        return None
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    arms = list(_groups(metrics, keys))
+    facet = _facet(keys, metrics, len(arms))
+    if facet is None:
+        rows = [(None, arms)]
+    else:
+        rows = []
+        for value in pd.unique(metrics[facet]):
+            rows.append((value, [(v, g) for v, g in arms if v[0] == value]))
+    line_keys = [k for k in keys if k != facet]
+    colors = {}
+    for v, _ in arms:
+        lv = tuple(x for k, x in zip(keys, v) if k != facet)
+        colors.setdefault(lv, None)
+    palette = _colors(len(colors))
+    colors = {lv: palette[i] for i, lv in enumerate(colors)}
+    # line style by the value of the last line key, so arms whose curves coincide stay visible
+    styles = {}
+    if line_keys:
+        last_values = list(pd.unique(metrics[line_keys[-1]]))
+        styles = {v: _LINESTYLES[i % len(_LINESTYLES)] for i, v in enumerate(last_values)}
+    bands = {}
+    for values, g in arms:
+        for col, _ in panels:
+            band = mean_band(g, col, "epoch")
+            bands[(values, col)] = band[band["n"] > 0]
+    limits = {col: _loss_limits([bands[(v, col)] for v, _ in arms]) for col, _ in panels} if kind == "loss" else {}
+    ncol = len(panels)
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(5.2 * ncol + 3.2, 3.6 * len(rows) + 1.2),
+                             squeeze=False, constrained_layout=True)
+    for r, (fvalue, row_arms) in enumerate(rows):
+        for c, (col, ptitle) in enumerate(panels):
+            ax = axes[r, c]
+            for values, g in row_arms:
+                lv = tuple(x for k, x in zip(keys, values) if k != facet)
+                n = _n_networks(g)
+                n_div = int(g.loc[g["diverged"].astype(bool)].groupby(["run_dir", "seed"]).ngroups) \
+                    if "diverged" in g else 0
+                label = f"{arm_label(line_keys, lv)} (n={n}" + (f", {n_div} diverged)" if n_div else ")")
+                band = bands[(values, col)]
+                style = styles.get(lv[-1], "-") if lv else "-"
+                line, = ax.plot(band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style)
+                if (band["n"] > 1).any():
+                    ax.fill_between(band.index, band["lo"], band["hi"], color=line.get_color(),
+                                    alpha=0.18, linewidth=0)
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(ylabel)
+            if kind == "dead":
+                _fraction_ylim(ax, metrics[col])
+            else:
+                lo, hi, log_scale, clipped = limits[col]
+                if log_scale:
+                    ax.set_yscale("log")
+                ax.set_ylim(lo, hi)
+                if clipped:
+                    ax.text(0.98, 0.98, f"clipped at {hi:.3g}\n(diverging networks)", transform=ax.transAxes,
+                            ha="right", va="top", fontsize=7, color="0.3")
+            ax.grid(alpha=0.3)
+            ax.set_title(ptitle + (f"\n{arm_label([facet], (fvalue,))}" if facet else ""), fontsize=9)
+        axes[r, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                           title="arm (networks)", title_fontsize=7)
+    fig.suptitle(_title(f"{what} per arm: mean and 95% CI over seeds", metrics if len(runs) == 0 else runs,
+                        keys), fontsize=9)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def _loss_limits(bands) -> tuple[float, float, bool, bool]:
+    """``(low, high, log scale, clipped)`` for loss curves: the top is capped at
+    three times the largest initial (epoch-0) loss, so a diverging arm does not
+    flatten the others; log scale when the shown range spans more than 50x."""
+    means = np.concatenate([b["mean"].to_numpy(float) for b in bands]) if bands else np.array([])
+    tops = np.concatenate([b["hi"].to_numpy(float) for b in bands]) if bands else np.array([])
+    lows = np.concatenate([b["lo"].to_numpy(float) for b in bands]) if bands else np.array([])
+    means, tops, lows = means[np.isfinite(means)], tops[np.isfinite(tops)], lows[np.isfinite(lows)]
+    if not len(means):
+        return 0.0, 1.0, False, False
+    initial = [float(b["mean"].iloc[0]) for b in bands if len(b) and np.isfinite(b["mean"].iloc[0])]
+    cap = 3 * max(initial) if initial and max(initial) > 0 else np.inf
+    top = float(max(tops.max() if len(tops) else means.max(), means.max()))
+    clipped = top > cap
+    top = min(top, cap)
+    bottom = float(min(lows.min() if len(lows) else means.min(), means.min()))
+    log_scale = bottom > 0 and top / bottom > 50
+    if log_scale:
+        return bottom / 1.3, top * 1.3, True, clipped
+    pad = 0.05 * (top - min(bottom, 0.0) or 1.0)
+    return min(bottom, 0.0) - pad * 0.2 if bottom >= 0 else bottom - pad, top + pad, False, clipped
+
+
+def _fraction_ylim(ax, values) -> None:
+    """From 0 to a little above the largest value (at most 1): small fractions stay readable."""
+    top = float(np.nanmax(values.to_numpy(float))) if values.notna().any() else 1.0
+    ax.set_ylim(-0.01 * max(top, 0.05), min(1.02, max(0.05, top * 1.15)))
+
+
+def _alpha_key(keys) -> str | None:
+    for k in ("alpha", "activation.alpha"):
+        if k in keys:
+            return k
+    return None
+
+
+def _final_label(metric: str, runs: pd.DataFrame) -> str:
+    if metric == "val_loss":
+        return f"final validation loss ({_loss_unit(runs)})"
+    if metric == "dead_frac":
+        return "final dead fraction (of hidden units)"
+    return f"final {metric}"
+
+
+def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
+    """Final validation loss and dead fraction against alpha, one line per
+    activation (mean over networks), every network a point."""
+    xkey = _alpha_key(keys)
+    if xkey is None:
+        return None
+    data = runs[runs["status"] != "failed"]
+    if data.empty or data[xkey].nunique() < 2:
+        return None
+    plt = _pyplot()
+    from matplotlib.ticker import NullLocator
+
+    line_key = "activation.name" if "activation.name" in data.columns else None
+    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
+    facets = list(_groups(data, facet_keys))[:_MAX_FACETS]
+    metrics = [m for m in ("val_loss", "dead_frac") if data[f"final_{m}"].notna().any()]
+    if not metrics:
+        return None
+    x_all = data[xkey].astype(float)
+    logx = bool((x_all > 0).all() and x_all.max() / x_all.min() >= 10)
+    acts = list(pd.unique(data[line_key])) if line_key else [None]
+    palette = dict(zip(acts, _colors(len(acts))))
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(len(facets), len(metrics), figsize=(5.4 * len(metrics) + 2.6, 3.7 * len(facets) + 1.2),
+                             squeeze=False, constrained_layout=True)
+    for r, (fvalues, g) in enumerate(facets):
+        for c, m in enumerate(metrics):
+            ax = axes[r, c]
+            for a_i, act in enumerate(acts):
+                sub = g if act is None else g[g[line_key] == act]
+                if sub.empty:
+                    continue
+                x = sub[xkey].astype(float).to_numpy()
+                y = sub[f"final_{m}"].to_numpy(float)
+                n_div = int((sub["status"] == "diverged").sum())
+                # small horizontal offsets keep activations and seeds apart
+                off = (a_i - (len(acts) - 1) / 2) * 0.04 + rng.uniform(-0.015, 0.015, len(x))
+                xj = x * np.exp(off) if logx else x + off * (x_all.max() - x_all.min())
+                ax.scatter(xj, y, s=14, alpha=0.55, color=palette[act], linewidths=0)
+                mean = sub.groupby(xkey)[f"final_{m}"].mean().sort_index()
+                label = (f"{act}" if act is not None else "mean") + f" (n={len(sub)}"
+                label += f", {n_div} diverged)" if n_div else ")"
+                ax.plot(mean.index.astype(float), mean.to_numpy(float), "-o", ms=4, color=palette[act], label=label)
+            if logx:
+                ax.set_xscale("log")
+            xs = np.sort(x_all.unique())
+            if len(xs) <= 8:  # ticks at the swept values
+                ax.set_xticks(xs, [f"{v:g}" for v in xs])
+                ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xlabel(_key_label(xkey))
+            ax.set_ylabel(_final_label(m, runs))
+            if m == "dead_frac":
+                _fraction_ylim(ax, data["final_dead_frac"])
+            ax.grid(alpha=0.3)
+            sub_title = "final validation loss" if m == "val_loss" else "final dead fraction"
+            if facet_keys:
+                sub_title += f"\n{arm_label(facet_keys, fvalues)}"
+            ax.set_title(sub_title, fontsize=9)
+        axes[r, -1].legend(fontsize=7, title="activation: mean line, networks as points", title_fontsize=7,
+                           loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    n_all = len(list(_groups(data, facet_keys)))
+    extra = f" (first {_MAX_FACETS} of {n_all} panels)" if n_all > _MAX_FACETS else ""
+    fig.suptitle(_title(f"Final values against {xkey}", runs, keys, extra), fontsize=9)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def _numeric_keys(runs: pd.DataFrame, keys) -> list[str]:
+    out = []
+    for k in keys:
+        col = runs[k]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) and col.nunique() >= 2:
+            out.append(k)
+    return out
+
+
+def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
+    """Mean final validation loss and dead fraction over the grid of the first two
+    numeric arm keys (a panel per value of the other arm keys)."""
+    num = _numeric_keys(runs, keys)
+    if len(num) < 2:
+        return None
+    xkey, ykey = num[0], num[1]
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm, Normalize
+
+    facet_keys = [k for k in keys if k not in (xkey, ykey)]
+    facets = list(_groups(runs, facet_keys))[:_MAX_FACETS]
+    xs = np.sort(runs[xkey].dropna().unique())
+    ys = np.sort(runs[ykey].dropna().unique())
+    metrics = [m for m in ("val_loss", "dead_frac") if runs[f"final_{m}"].notna().any()]
+    if not metrics:
+        return None
+    fig, axes = plt.subplots(len(metrics), len(facets), figsize=(3.2 * len(facets) + 2.4, 3.2 * len(metrics) + 1.3),
+                             squeeze=False, constrained_layout=True)
+    for r, m in enumerate(metrics):
+        grids = []
+        for _, g in facets:
+            grid = np.full((len(ys), len(xs)), np.nan)
+            count = np.zeros((len(ys), len(xs)), int)
+            state = np.full((len(ys), len(xs)), "", dtype=object)
+            for (xv, yv), cell in g.groupby([xkey, ykey]):
+                i, j = np.searchsorted(ys, yv), np.searchsorted(xs, xv)
+                ok = cell[cell["status"] == "ok"]
+                count[i, j] = len(ok)
+                if len(ok):
+                    grid[i, j] = ok[f"final_{m}"].mean()
+                else:
+                    state[i, j] = "failed" if (cell["status"] == "failed").all() else "diverged"
+            grids.append((grid, count, state))
+        finite = np.concatenate([gr[0][np.isfinite(gr[0])] for gr in grids]) if grids else np.array([])
+        if m == "dead_frac":
+            norm, cmap = Normalize(0, max(float(finite.max()) if len(finite) else 1.0, 1e-9)), "magma"
+        elif len(finite) and (finite > 0).all() and finite.max() / finite.min() > 20:
+            norm, cmap = LogNorm(finite.min(), finite.max()), "viridis"
+        else:
+            lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+            norm, cmap = Normalize(lo, hi if hi > lo else lo + 1e-9), "viridis"
+        for c, ((fvalues, _), (grid, count, state)) in enumerate(zip(facets, grids)):
+            ax = axes[r, c]
+            im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap=cmap, norm=norm)
+            ax.set_facecolor("0.85")
+            for i in range(len(ys)):
+                for j in range(len(xs)):
+                    if np.isfinite(grid[i, j]):
+                        v = grid[i, j]
+                        shade = norm(v)
+                        txt = f"{v:.3g}\n(n={count[i, j]})"
+                        ax.text(j, i, txt, ha="center", va="center", fontsize=7,
+                                color="black" if shade > 0.55 else "white")
+                    elif state[i, j]:
+                        ax.text(j, i, state[i, j], ha="center", va="center", fontsize=7, color="0.2")
+            ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
+            ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+            ax.set_xlabel(_key_label(xkey))
+            ax.set_ylabel(_key_label(ykey))
+            t = "mean final validation loss" if m == "val_loss" else "mean final dead fraction"
+            if facet_keys:
+                t += f"\n{arm_label(facet_keys, fvalues)}"
+            ax.set_title(t, fontsize=9)
+        fig.colorbar(im, ax=list(axes[r, :]), label=_final_label(m, runs), shrink=0.9)
+    n_all = len(list(_groups(runs, facet_keys)))
+    extra = f" (first {_MAX_FACETS} of {n_all} panels)" if n_all > _MAX_FACETS else ""
+    fig.suptitle(_title(f"Final values over the {xkey} x {ykey} grid: mean over the non-diverged networks "
+                        "of each cell (n); grey: no network finished", runs, keys, extra), fontsize=9)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_sweep(metrics: pd.DataFrame, runs: pd.DataFrame, keys, folder) -> list[Path]:
+    """Every plot that applies, written atomically into ``folder``."""
+    from .runs import atomic_path
+
+    folder = Path(folder)
+    jobs = [
+        ("sweep_loss.png", lambda p: plot_curves(metrics, runs, keys, p, "loss")),
+        ("sweep_dead.png", lambda p: plot_curves(metrics, runs, keys, p, "dead")),
+        ("sweep_final_vs_alpha.png", lambda p: plot_final_vs_alpha(runs, keys, p)),
+        ("sweep_heatmap.png", lambda p: plot_heatmap(runs, keys, p)),
+    ]
+    written = []
+    for name, fn in jobs:
+        try:
+            with atomic_path(folder / name) as tmp:
+                if fn(tmp) is None:
+                    raise _NotApplicable
+        except _NotApplicable:
+            continue
+        written.append(folder / name)
+    return written
+
+
+class _NotApplicable(Exception):
+    pass

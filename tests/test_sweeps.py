@@ -1,0 +1,286 @@
+"""Sweeps end to end: the multirun aggregate (tables, plots, log), launchers
+(basic, joblib, submitit_local) giving identical tables, failed jobs, resume,
+comparing sweeps, and skipping broken run folders.
+
+Every sweep is a real ``python -m relu_study -m ...`` subprocess with tiny
+settings; the expensive ones are module-scoped fixtures shared by the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relu_study.aggregate import IncompleteRunWarning, arm_keys, collect, swept_keys
+
+FAST = ["epochs=2", "dataset.n_samples=200", "model.width=8", "plots=false", "save_params=false"]
+NO_PLOTS = "++hydra.callbacks.aggregate.plots=false"  # sweep plots are checked once, in the basic sweep
+GRID = ["activation=relu,leaky", "alpha=0.01,0.3", "optimizer.lr=0.05,0.5", "seeds=2"]  # 8 jobs, 2 networks each
+N_JOBS = 8
+PLOTS = ["sweep_loss.png", "sweep_dead.png", "sweep_final_vs_alpha.png", "sweep_heatmap.png"]
+SORT = ["activation.name", "alpha", "optimizer.lr", "seed", "epoch"]
+
+
+def sweep(sweep_dir: Path, *overrides, timeout=180):
+    cmd = [sys.executable, "-m", "relu_study", "-m", *overrides, f"hydra.sweep.dir={sweep_dir}"]
+    proc = subprocess.run(cmd, cwd=sweep_dir.parent, capture_output=True, text=True, timeout=timeout)
+    return proc
+
+
+def tables(sweep_dir: Path):
+    return (pd.read_parquet(sweep_dir / "sweep_metrics.parquet"), pd.read_parquet(sweep_dir / "sweep_runs.parquet"))
+
+
+def canonical(table: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in SORT if c in table.columns]
+    return table.drop(columns="run_dir").sort_values(cols, kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def basic_sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("basic")
+    proc = sweep(root / "sweep", *GRID, *FAST)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return root / "sweep", proc
+
+
+@pytest.fixture(scope="module")
+def failed_sweep(tmp_path_factory):
+    """Two jobs declared in config (``hydra.sweeper.params``), the second invalid."""
+    root = tmp_path_factory.mktemp("failed")
+    conf = root / "conf" / "experiment"
+    conf.mkdir(parents=True)
+    (conf / "lr_grid.yaml").write_text(
+        "# @package _global_\nhydra:\n  sweeper:\n    params:\n      optimizer.lr: 0.1,-1\n")
+    proc = sweep(root / "sweep", "--config-dir", str(root / "conf"), "experiment=lr_grid", "seed=0,1", *FAST, NO_PLOTS)
+    return root / "sweep", proc
+
+
+# ------------------------------------------------------------------ basic launcher
+def test_sweep_writes_tables_plots_and_log(basic_sweep):
+    sweep_dir, proc = basic_sweep
+    metrics, runs = tables(sweep_dir)
+    # one row per network (two per job), three epochs (0, 1, 2) per network
+    assert len(runs) == 2 * N_JOBS and runs["run_dir"].nunique() == N_JOBS
+    assert len(metrics) == 3 * 2 * N_JOBS
+    assert (runs["status"] == "ok").all() and runs["error"].isna().all()
+    # swept and fixed config values are columns of both tables
+    for table in (metrics, runs):
+        assert set(table["activation.name"]) == {"relu", "leaky"}
+        assert set(table["alpha"]) == {0.01, 0.3}
+        assert set(table["optimizer.lr"]) == {0.05, 0.5}
+        assert set(table["model.width"]) == {8} and set(table["dataset.n_samples"]) == {200}
+        assert set(table["seed"]) == {0, 1}
+    leaky = runs[runs["activation.name"] == "leaky"]
+    assert (leaky["activation.alpha"] == leaky["alpha"]).all()
+    assert set(swept_keys(runs)) == {"alpha", "activation.name", "activation.alpha", "optimizer.lr"}
+    assert arm_keys(runs) == ["activation.name", "alpha", "optimizer.lr"]  # seed is not an arm
+    # final values are the last row of each network; the aggregate matches the run folders
+    for _, row in runs.iterrows():
+        own = pd.read_parquet(Path(row["run_dir"]) / "metrics.parquet")
+        last = own[own["seed"] == row["seed"]].iloc[-1]
+        assert row["epochs"] == last["epoch"] == 2
+        assert row["final_val_loss"] == last["val_loss"]
+        assert row["final_dead_frac"] == last["dead_frac"]
+        assert row["best_val_loss"] == own.loc[own["seed"] == row["seed"], "val_loss"].min()
+        mine = metrics[metrics["run_dir"] == row["run_dir"]].drop(columns=["run_dir", "max_epochs"])
+        pd.testing.assert_frame_equal(mine.reset_index(drop=True), own)
+    for name in PLOTS:
+        png = (sweep_dir / name).read_bytes()
+        assert png[:4] == b"\x89PNG" and len(png) > 10_000, name
+    # log: a progress line per job (n of N) and a summary line per arm
+    out = proc.stdout + proc.stderr
+    progress = re.findall(r"\[(\d+) of (\d+)\] job #\d+ done .*val_loss=", out)
+    assert sorted(int(n) for n, _ in progress) == list(range(1, N_JOBS + 1))
+    assert {total for _, total in progress} == {str(N_JOBS)}
+    arm_lines = re.findall(r"activation=(relu|leaky), alpha=[\d.]+, optimizer.lr=[\d.]+: final val_loss"
+                           r" [\d.]+, dead_frac [\d.]+, val_acc [\d.]+, mean over 2 of 2 networks", out)
+    assert len(arm_lines) == 8
+    summary = (sweep_dir / "sweep_summary.txt").read_text()
+    assert "fixed: dataset=moons" in summary and len(summary.splitlines()) == 2 + 8
+
+
+# ------------------------------------------------------------------ launchers
+def test_joblib_launcher_gives_identical_tables(basic_sweep, tmp_path):
+    proc = sweep(tmp_path / "joblib", *GRID, *FAST, NO_PLOTS, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for mine, ref in zip(tables(tmp_path / "joblib"), tables(basic_sweep[0])):
+        pd.testing.assert_frame_equal(canonical(mine), canonical(ref), check_exact=True)
+    progress = re.findall(r"\[(\d+) of 8\] job #\d+ done", proc.stdout + proc.stderr)
+    assert sorted(int(n) for n in progress) == list(range(1, N_JOBS + 1))
+
+
+def test_submitit_local_launcher_runs_the_same_code(basic_sweep, tmp_path):
+    proc = sweep(tmp_path / "submitit", "activation=relu,leaky", "alpha=0.3", "optimizer.lr=0.5", "seeds=2", *FAST,
+                 NO_PLOTS, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    metrics, runs = tables(tmp_path / "submitit")
+    assert len(runs) == 4 and (runs["status"] == "ok").all()
+    ref_metrics, ref_runs = tables(basic_sweep[0])
+    pick = lambda t: t[(t["alpha"] == 0.3) & (t["optimizer.lr"] == 0.5)]  # noqa: E731
+    pd.testing.assert_frame_equal(canonical(runs), canonical(pick(ref_runs)), check_exact=True)
+    pd.testing.assert_frame_equal(canonical(metrics), canonical(pick(ref_metrics)), check_exact=True)
+    assert not (tmp_path / "submitit" / "sweep_loss.png").exists()  # plots=false honoured
+
+
+def test_slurm_example_config_builds_an_sbatch_script(tmp_path, monkeypatch):
+    """``hydra/launcher=slurm`` (conf/hydra/launcher/slurm.yaml) composes onto Hydra's
+    submitit_slurm launcher, and submitit turns it into a valid sbatch script."""
+    submitit = pytest.importorskip("submitit")
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    import relu_study.cli  # noqa: F401 - registers the schema (base_config)
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="relu_study.conf", version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=cpu",
+                                           f"hydra.sweep.dir={tmp_path}"], return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
+    assert launcher["_target_"].endswith("submitit_launcher.SlurmLauncher")
+    assert launcher["partition"] == "cpu" and launcher["cpus_per_task"] == 1
+    # what the launcher does before submitting (hydra_submitit_launcher.BaseSubmititLauncher.launch)
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    params = {k: v for k, v in launcher.items() if k not in ("_target_", "submitit_folder", "max_num_timeout")}
+    executor = submitit.AutoExecutor(cluster="slurm", folder=str(tmp_path / ".submitit" / "%j"))
+    executor.update_parameters(**{(k if k in base else f"slurm_{k}"): v for k, v in params.items()
+                                  if k != "name"}, name="relu_study")
+    script = executor._executor._make_submission_file_text("python -u -m submitit.core._submit x", "uid")
+    assert "#SBATCH --partition=cpu" in script
+    assert "#SBATCH --cpus-per-task=1" in script
+    assert "export OMP_NUM_THREADS=1" in script
+
+
+# ------------------------------------------------------------------ failures
+def test_failed_job_is_recorded_and_the_sweep_exits_nonzero(failed_sweep):
+    sweep_dir, proc = failed_sweep
+    assert proc.returncode != 0
+    # jobs: 0 lr=0.1 seed=0, 1 lr=0.1 seed=1, 2 lr=-1 seed=0, 3 lr=-1 seed=1
+    bad = [sweep_dir / "2", sweep_dir / "3"]
+    for folder in bad:
+        assert re.search(re.escape(str(folder)) + r" \(.*optimizer.lr=-1.*\): ConfigError: .*must be > 0", proc.stderr)
+    metrics, runs = tables(sweep_dir)  # the aggregate was written before exiting
+    assert len(runs) == 4
+    failed = runs[runs["status"] == "failed"]
+    assert failed["run_dir"].tolist() == [str(b) for b in bad] and failed["seed"].isna().all()
+    assert failed["error"].str.contains("optimizer.lr").all() and (failed["optimizer.lr"] == -1).all()
+    ok = runs[runs["status"] == "ok"]
+    assert len(ok) == 2 and (ok["optimizer.lr"] == 0.1).all() and np.isfinite(ok["final_val_loss"]).all()
+    assert set(metrics["run_dir"]) == {str(sweep_dir / "0"), str(sweep_dir / "1")} and len(metrics) == 6
+    assert arm_keys(runs) == ["optimizer.lr"]  # the swept seed is not an arm
+    # the sweep was declared in config: its size is known for the progress lines
+    out = proc.stdout + proc.stderr
+    assert len(re.findall(r"\[\d of 4\] job #[23] done .*FAILED: ConfigError", out)) == 2
+    assert "FAILED" in (sweep_dir / "sweep_summary.txt").read_text()
+
+
+def test_any_exception_in_a_sweep_job_is_a_failed_job(tmp_path, monkeypatch):
+    import relu_study.cli as cli
+    from relu_study.config import default_config
+    from relu_study.runs import read_summary
+
+    def boom(cfg, progress=None):
+        raise RuntimeError("out of cheese")
+
+    monkeypatch.setattr(cli, "run_experiment", boom)
+    summary = cli.execute(default_config(), tmp_path / "job", multirun=True)
+    assert summary["status"] == "failed" and read_summary(tmp_path / "job")["error"] == "RuntimeError: out of cheese"
+    with pytest.raises(RuntimeError):  # a single run still raises
+        cli.execute(default_config(), tmp_path / "single", multirun=False)
+    _, runs = collect(tmp_path, warn=True)
+    assert runs["status"].tolist() == ["failed"] and runs["error"].item() == "RuntimeError: out of cheese"
+
+
+def test_diverged_networks_are_data_not_failures(tmp_path):
+    from relu_study.cli import execute
+    from relu_study.config import default_config
+
+    cfg = default_config(**{"epochs": 3, "seeds": 2, "dataset.n_samples": 200, "model.width": 8,
+                            "activation.name": "leaky", "optimizer.lr": 50.0, "plots": False})
+    execute(cfg, tmp_path / "run", multirun=True)
+    _, runs = collect(tmp_path)
+    assert len(runs) == 2 and set(runs["status"]) <= {"ok", "diverged"}
+    div = runs[runs["status"] == "diverged"]
+    assert len(div), "lr=50 should make a leaky network diverge"
+    assert div["final_val_loss"].isna().all() and div["final_dead_frac"].isna().all()
+    assert (div["diverged_epoch"] == div["epochs"]).all()
+
+
+# ------------------------------------------------------------------ resume
+def test_resume_reruns_only_incomplete_jobs(basic_sweep, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    shutil.copytree(basic_sweep[0], sweep_dir)
+    files = sorted(sweep_dir.glob("*/metrics.parquet")) + sorted(sweep_dir.glob("*/summary.json"))
+    before = {f: f.stat().st_mtime_ns for f in files}
+    (sweep_dir / "5" / "metrics.parquet").unlink()  # job 5 interrupted
+    proc = sweep(sweep_dir, *GRID, *FAST, NO_PLOTS)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    changed = sorted({f.parent.name for f in files if f.stat().st_mtime_ns != before[f]})
+    assert changed == ["5"], changed
+    assert (sweep_dir / "5" / "metrics.parquet").is_file()
+    assert (proc.stdout + proc.stderr).count("already complete with the same config") == N_JOBS - 1
+    assert len(re.findall(r"\[\d of 8\] job #\d done .*: skipped, already complete: val_loss=", proc.stdout)) == 7
+    metrics, runs = tables(sweep_dir)
+    assert len(runs) == 2 * N_JOBS and len(metrics) == 3 * 2 * N_JOBS  # nothing counted twice
+    ref_metrics, ref_runs = tables(basic_sweep[0])
+    pd.testing.assert_frame_equal(canonical(runs), canonical(ref_runs), check_exact=True)
+
+
+# ------------------------------------------------------------------ compare
+def test_compare_two_sweeps(basic_sweep, failed_sweep, tmp_path, monkeypatch):
+    a, b = basic_sweep[0], failed_sweep[0]
+    proc = subprocess.run([sys.executable, "-m", "relu_study.compare", str(a), str(b), str(a / "3"),
+                           "--by", "activation.name,optimizer.lr", "--out", str(tmp_path / "cmp")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert str(tmp_path / "cmp") in proc.stdout
+    metrics, runs = tables(tmp_path / "cmp")
+    assert len(runs) == 2 * N_JOBS + 4  # a/3 given twice, read once; failed jobs are rows
+    assert len(metrics) == 3 * (2 * N_JOBS + 2)
+    assert set(runs["run_dir"]) == {str(p.parent) for p in [*a.glob("*/summary.json"), *b.glob("*/summary.json")]}
+    arms = re.findall(r"^activation=(\w+), optimizer.lr=([-\d.]+): ", proc.stdout, flags=re.M)
+    assert sorted(arms) == sorted([("relu", "0.05"), ("relu", "0.5"), ("leaky", "0.05"), ("leaky", "0.5"),
+                                   ("relu", "0.1"), ("relu", "-1")])
+    assert (tmp_path / "cmp" / "sweep_loss.png").is_file()
+    # default output: a new compare/ folder in the working directory, never overwritten
+    from relu_study.compare import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main([str(a / "0"), "--no-plots"]) == 0 and main([str(a / "0"), "--no-plots"]) == 0
+    assert (tmp_path / "compare" / "sweep_runs.parquet").is_file()
+    assert (tmp_path / "compare-1" / "sweep_runs.parquet").is_file()
+    assert main([str(a), "--by", "no.such.key"]) == 2
+
+
+# ------------------------------------------------------------------ broken folders
+def test_aggregation_skips_corrupt_and_incomplete_folders(basic_sweep, tmp_path):
+    for name in ("0", "1", "2", "3"):
+        shutil.copytree(basic_sweep[0] / name, tmp_path / name)
+    corrupt = tmp_path / "1" / "metrics.parquet"
+    corrupt.write_bytes(corrupt.read_bytes()[:100])  # truncated
+    (tmp_path / "2" / "summary.json").unlink()  # interrupted before the summary
+    (tmp_path / "3" / "summary.json").write_text("{not json")
+    with pytest.warns(IncompleteRunWarning) as record:
+        metrics, runs = collect(tmp_path)
+    messages = [str(w.message) for w in record]
+    for name in ("1", "2", "3"):
+        assert any(str(tmp_path / name) in m for m in messages), (name, messages)
+    assert set(runs["run_dir"]) == {str(tmp_path / "0")} and len(runs) == 2
+    assert set(metrics["run_dir"]) == {str(tmp_path / "0")}
