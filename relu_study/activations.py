@@ -105,8 +105,8 @@ def leaky_relu_derivative(z: np.ndarray, alpha) -> np.ndarray:
         r *= a
         r += m
         return r
-    one = np.ones((), dtype=z.dtype)
-    return np.where(z > 0, one, np.asarray(alpha, dtype=z.dtype))
+    dtype = np.result_type(z, np.float32)  # integer inputs get a float slope, not a truncated one
+    return np.where(z > 0, np.ones((), dtype=dtype), np.asarray(alpha, dtype=dtype))
 
 
 def _leaky_pair(z, alpha):

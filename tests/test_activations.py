@@ -256,3 +256,11 @@ def test_smooth_gains_known_values():
         act = make_activation(name)
         m2, _ = quad(lambda t: act.forward(np.array([t]))[0] ** 2 * norm.pdf(t), -40, 40, points=[0.0], limit=200)
         assert act.gain == pytest.approx(1.0 / math.sqrt(m2), rel=1e-4), name
+
+
+def test_leaky_derivative_of_integer_input_keeps_the_slope():
+    from relu_study.activations import make_activation
+
+    act = make_activation("leaky", alpha=0.1)
+    np.testing.assert_array_equal(act.derivative(np.array([-2, 0, 3])), [0.1, 0.1, 1.0])
+    np.testing.assert_array_equal(act.forward(np.array([-2, 0, 3])), [-0.2, 0.0, 3.0])
