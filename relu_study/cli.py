@@ -41,6 +41,7 @@ def _container(cfg: DictConfig) -> dict:
 
     schema = OmegaConf.structured(ExperimentConfig)
     OmegaConf.set_struct(schema, True)
+    OmegaConf.set_struct(schema.dataset.options, False)  # free-form loader options
     try:
         checked = OmegaConf.merge(schema, OmegaConf.to_container(cfg, resolve=True))
     except OmegaConfBaseException as exc:

@@ -78,8 +78,8 @@ def config_columns(cfg: dict) -> dict:
     return cols
 
 
-def _final(table: pd.DataFrame, seed: int) -> dict:
-    rows = table[table["seed"] == seed]
+def _final(rows: pd.DataFrame) -> dict:
+    """Final metrics of one network from its rows (in epoch order)."""
     last = rows.iloc[-1]
     keys = [c for c in ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "zero_grad_frac",
                         "exact_zero_frac", "active_rate", "collapsed") if c in rows]
@@ -95,11 +95,12 @@ def _final(table: pd.DataFrame, seed: int) -> dict:
 def summarize(cfg: dict, result: TrainResult, wall_time: float) -> dict:
     """The run's ``summary.json`` content."""
     table = result.table
+    by_seed = dict(tuple(table.groupby("seed", sort=False)))  # one pass, not one filter per seed
     per_seed = []
     for seed, status, epoch in zip(result.net.seeds, result.status, result.diverged_epoch):
         per_seed.append({"seed": int(seed), "status": status,
                          "diverged_epoch": int(epoch) if epoch >= 0 else None,
-                         "final": _final(table, seed)})
+                         "final": _final(by_seed[seed])})
     ok = [p["final"] for p in per_seed if p["status"] == "ok"]
     mean = {}
     for key in ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac"):
@@ -131,12 +132,11 @@ def run_experiment(cfg: dict, progress=None) -> RunResult:
         probes=probe["enabled"], probe_max_samples=probe["max_samples"], probe_seed=cfg["dataset"]["seed"],
         near_zero_rel=probe["near_zero_rel"], collapse_tol=probe["collapse_tol"], progress=progress,
     )
-    wall = time.perf_counter() - start
     table = result.table
     for key, value in config_columns(cfg).items():
         table[key] = value
     table["task"] = data.task
-    summary = summarize(cfg, result, wall)
+    summary = summarize(cfg, result, time.perf_counter() - start)
     summary["dataset"] = {"task": data.task, "n_train": data.n_train, "n_val": data.n_val,
                           "n_features": data.n_features, "n_outputs": data.n_outputs,
                           "n_probe": result.info.get("n_probe")}

@@ -263,3 +263,16 @@ def test_progress_bar_in_a_terminal(tmp_path):
     text = b"".join(chunks).decode(errors="replace")
     assert proc.returncode == 0, text
     assert "training" in text and "epoch" in text  # tqdm's bar: "training: ...| 3/3 [..., epoch/s]"
+
+
+def test_dataset_loader_options_pass_through():
+    from relu_study.cli import _container
+
+    cfg = _container(compose(["dataset=spirals", "+dataset.options.n_classes=3"]))
+    assert cfg["dataset"]["options"] == {"n_classes": 3}
+    table = relu_study.run(["dataset=spirals", "+dataset.options.n_classes=3", "epochs=0", "progress=false"])
+    assert json_options(table) == {"n_classes": 3}
+
+
+def json_options(table):
+    return json.loads(table["dataset.options"].iloc[0])
