@@ -1,6 +1,6 @@
 """Wall time of one CPU-bound sweep with Hydra's basic launcher and with joblib.
 
-    python benchmarks/bench_launchers.py                # 12 jobs, 2 joblib workers
+    python benchmarks/bench_launchers.py                # 24 jobs of ~4 s, 2 joblib workers
     python benchmarks/bench_launchers.py --n-jobs 4 --epochs 20
 
 Runs the same sweep twice as a user would (``python -m relu_study -m ...``, a
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-GRID = ["activation=relu,leaky", "alpha=0.01,0.1,0.3", "seed=0,1"]  # 12 jobs
+GRID = ["activation=relu,leaky", "alpha=0.01,0.1,0.3", "seed=0,1,2,3"]  # 24 jobs
 
 
 def run_sweep(sweep_dir: Path, launcher: list[str], args) -> float:
@@ -57,7 +57,7 @@ def tables_equal(a: Path, b: Path) -> bool:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-jobs", type=int, default=2, help="joblib workers (default 2)")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--seeds", type=int, default=2, help="networks per job")
     p.add_argument("--n-samples", type=int, default=2000)
     p.add_argument("--width", type=int, default=64)
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="alternate the two launchers this many times; "
                    "the speed-up uses the fastest time of each (less sensitive to other load)")
     args = p.parse_args(argv)
-    print(f"{os.cpu_count()} CPUs; sweep {' '.join(GRID)} (12 jobs), epochs={args.epochs}, seeds={args.seeds}, "
+    print(f"{os.cpu_count()} CPUs; sweep {' '.join(GRID)} (24 jobs), epochs={args.epochs}, seeds={args.seeds}, "
           f"n_samples={args.n_samples}, hidden={args.depth}x{args.width}; load average {_load()}", flush=True)
     basic, joblib = [], []
     with tempfile.TemporaryDirectory(prefix="bench_launchers_") as tmp:

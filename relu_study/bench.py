@@ -53,7 +53,7 @@ from . import __version__
 from .data import Dataset, load_dataset
 from .network import MLP
 from .optim import make_optimizer
-from .train import train
+from .train import SMALL_STEP_MACS, train
 
 __all__ = ["SIZES", "TARGETS", "main", "run_benchmark"]
 
@@ -179,8 +179,10 @@ def environment(use_torch: bool = True) -> dict:
                                         "threading_layer", "architecture", "filepath")}
                  for d in threadpool_info()],
         "env": env,
+        "small_step_macs": SMALL_STEP_MACS,
     }
     torch = _import_torch() if use_torch else None
+    info["torch_used"] = use_torch
     if torch is not None:
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
@@ -532,7 +534,7 @@ def _target_values(results):
 def header(env: dict, load_before) -> list[str]:
     lines = [f"relu_study {env['relu_study']} benchmark: Python {env['python']}, NumPy {env['numpy']}, "
              f"SciPy {env['scipy']}, scikit-learn {env['scikit-learn']}, "
-             f"PyTorch {env['torch'] or 'not installed'}",
+             f"PyTorch {env['torch'] or ('not installed' if env.get('torch_used', True) else 'not used')}",
              f"machine: {env['cpu']}, {env['usable_cpus']} usable of {env['cpu_count']} CPUs; {env['platform']}"]
     for b in env["blas"]:
         lines.append(f"threadpool: {b['user_api']} {b['internal_api']} {b['version']} "
@@ -540,6 +542,8 @@ def header(env: dict, load_before) -> list[str]:
                      f"{b.get('threading_layer') or ''} [{os.path.basename(b.get('filepath') or '')}]")
     if env["torch"]:
         lines.append(f"torch: {env['torch_threads']} intra-op threads, BLAS {env.get('torch_blas')}")
+    lines.append(f"relu_study.train: networks whose per-step products are below {env['small_step_macs']:,} "
+                 "multiply-adds train on 1 BLAS thread (items 1-4); larger ones (item 5) on the threads above")
     if env["env"]:
         lines.append("environment: " + " ".join(f"{k}={v}" for k, v in sorted(env["env"].items())))
     if load_before is not None:
@@ -547,7 +551,7 @@ def header(env: dict, load_before) -> list[str]:
     return lines
 
 
-def run_benchmark(size_name: str = "full", repeats: int | None = None, pause: float = 0.2,
+def run_benchmark(size_name: str = "full", repeats: int | None = None, pause: float = 0.05,
                   use_torch: bool = True, only=None, log=print) -> dict:
     size = dict(SIZES[size_name])
     repeats = repeats or size["repeats"]
@@ -583,7 +587,11 @@ def main(argv=None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default=None,
                         help="preset: full (default), quick, tiny (smoke test)")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per variant (items 1-3)")
-    parser.add_argument("--pause", type=float, default=0.2, help="seconds of idle before each timed run")
+    parser.add_argument("--pause", type=float, default=0.05,
+                        help="seconds of idle before each timed run (spinning BLAS/OpenMP threads go idle)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit NumPy's BLAS (threadpoolctl) and PyTorch to this many threads "
+                             "(default: leave both as they are)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--only", default=None, help="comma-separated items to run, e.g. 1,4")
     parser.add_argument("--json", default=None, help="write all timings and figures to this file")
@@ -592,7 +600,10 @@ def main(argv=None) -> int:
     size = args.size or ("quick" if args.quick else "full")
     only = [int(x) for x in args.only.split(",")] if args.only else None
     command = "python -m relu_study.bench" + (f" --size {size}" if args.size else " --quick" if args.quick else "")
-    results = run_benchmark(size, args.repeats, args.pause, not args.no_torch, only)
+    if args.threads:
+        command += f" --threads {args.threads}"
+    with _thread_limit(args.threads, not args.no_torch):
+        results = run_benchmark(size, args.repeats, args.pause, not args.no_torch, only)
     results["command"] = command
     lines = report(results)
     bg = results.get("background_cores")
@@ -610,6 +621,26 @@ def main(argv=None) -> int:
             f.write("\n".join([f"Command: `{command}`", ""] + [f"    {x}" for x in header(
                 results["environment"], results["load_before"])] + [""] + lines + [""] + footer) + "\n")
     return 0
+
+
+@contextmanager
+def _thread_limit(threads, use_torch):
+    """Cap NumPy's BLAS and PyTorch's intra-op threads (``--threads``)."""
+    if not threads:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    torch = _import_torch() if use_torch else None
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
 
 
 def _json_default(o):

@@ -162,8 +162,12 @@ def _multirun_job(cfg: DictConfig, out_dir: Path):
     try:
         container = _container(cfg)
     except Exception as exc:  # noqa: BLE001 - e.g. a missing value or a bad interpolation
-        raw = OmegaConf.to_container(cfg, resolve=False)
-        return _record_failure(raw, out_dir, exc, start).get("final_mean", {}).get("val_loss")
+        try:
+            raw = OmegaConf.to_container(cfg, resolve=False)
+        except Exception:  # noqa: BLE001
+            raw = None
+        _record_failure(raw, out_dir, exc, start)
+        return None
     with threadpool_limits(limits=1):
         summary = execute(container, out_dir, multirun=True)
     return summary.get("final_mean", {}).get("val_loss")

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
                         help="output folder (default: a new folder compare/ in the current directory)")
     parser.add_argument("--no-plots", action="store_true", help="write the tables and summary only")
     args = parser.parse_args(argv)
-    from .aggregate import IncompleteRunWarning, summary_lines
+    from .aggregate import IncompleteRunWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", IncompleteRunWarning)

@@ -482,8 +482,9 @@ def _dot_plot(arm_table, settings, metric, label, path, title, ylim=None):
         ax.set_ylim(*ylim)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncol=min(len(arms), 5), loc="best")
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, ncol=min(len(arms), 5), loc="lower center", frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -564,8 +565,8 @@ def _tally(verdicts) -> str:
     return ", ".join(f"{verdicts.count(v)} {v}" for v in (*S.VERDICTS, "n/a") if verdicts.count(v))
 
 
-def _claim_text(study: Study, net, arm_tab, comp, settings, figures, tables, extra="") -> tuple[str, str, str]:
-    """Markdown for a claim section, its overall verdict and a headline."""
+def _claim_text(study: Study, net, arm_tab, comp, settings, figures, tables, extra="") -> tuple[str, str, str, str]:
+    """Markdown for a claim section, its overall verdict, and the primary and secondary headlines."""
     lines = [f"**Question.** {study.question}", ""]
     if study.notes:
         lines += [study.notes, ""]

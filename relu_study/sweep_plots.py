@@ -33,7 +33,7 @@ __all__ = ["PLOT_FILES", "plot_curves", "plot_final_vs_alpha", "plot_heatmap", "
 
 PLOT_FILES = ("sweep_loss.png", "sweep_dead.png", "sweep_final_vs_alpha.png", "sweep_heatmap.png")
 
-_MAX_FACETS = 6
+_MAX_FACETS = 12
 _LINESTYLES = ("-", "--", ":", "-.")
 
 _KEY_LABELS = {
@@ -84,16 +84,26 @@ def _n_networks(table: pd.DataFrame) -> int:
     return table.groupby(["run_dir", "seed"]).ngroups if len(table) else 0
 
 
-def _facet(keys, table: pd.DataFrame, n_arms: int):
-    """The key whose values split the curves into panel rows (many arms), or None."""
-    if n_arms > 10 and len(keys) > 1 and table[keys[0]].nunique() <= _MAX_FACETS:
-        return keys[0]
-    return None
+_MAX_LINES = 8  # lines per panel before the curves are split into panel rows
+_MAX_ROWS = 8
+
+
+def _facet_keys(keys, arms) -> list[str]:
+    """The shortest prefix of ``keys`` whose values, one panel row each, leave at
+    most ``_MAX_LINES`` arms per panel (``[]``: one row holds every arm)."""
+    if len(arms) <= _MAX_LINES:
+        return []
+    for p in range(1, len(keys)):
+        counts = pd.Series([v[:p] for v, _ in arms]).value_counts()
+        if counts.max() <= _MAX_LINES:
+            return list(keys[:p])
+    return []
 
 
 def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str = "loss") -> Path | None:
     """Per-epoch curves per arm (mean and 95% band over seeds): ``kind`` "loss"
-    (train, validation) or "dead" (dead fraction, zero-gradient fraction)."""
+    (train, validation) or "dead" (dead fraction, zero-gradient fraction).
+    With many arms, a row of panels per value of the leading arm keys."""
     if kind == "loss":
         panels = [("train_loss", "training loss (mean over minibatches)"), ("val_loss", "validation loss")]
         ylabel = f"loss ({_loss_unit(metrics)})"
@@ -109,22 +119,21 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
+    keys = list(keys)
     arms = list(_groups(metrics, keys))
-    facet = _facet(keys, metrics, len(arms))
-    if facet is None:
-        rows = [(None, arms)]
-    else:
-        rows = []
-        for value in pd.unique(metrics[facet]):
-            rows.append((value, [(v, g) for v, g in arms if v[0] == value]))
-    line_keys = [k for k in keys if k != facet]
-    colors = {}
-    for v, _ in arms:
-        lv = tuple(x for k, x in zip(keys, v) if k != facet)
-        colors.setdefault(lv, None)
-    palette = _colors(len(colors))
-    colors = {lv: palette[i] for i, lv in enumerate(colors)}
-    # line style by the value of the last line key, so arms whose curves coincide stay visible
+    fkeys = _facet_keys(keys, arms)
+    nf = len(fkeys)
+    line_keys = keys[nf:]
+    rows: dict = {}
+    for values, g in arms:
+        rows.setdefault(values[:nf], []).append((values, g))
+    n_rows_all = len(rows)
+    rows = list(rows.items())[:_MAX_ROWS]
+    # one colour per line position (the same arm keys get the same colour in every row),
+    # line style by the value of the last line key, so coinciding curves stay visible
+    line_values = list(dict.fromkeys(v[nf:] for v, _ in arms))
+    palette = _colors(max(len({v for v in line_values}), 1))
+    colors = {lv: palette[i] for i, lv in enumerate(line_values)}
     styles = {}
     if line_keys:
         last_values = list(pd.unique(metrics[line_keys[-1]]))
@@ -136,13 +145,15 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
             bands[(values, col)] = band[band["n"] > 0]
     limits = {col: _loss_limits([bands[(v, col)] for v, _ in arms]) for col, _ in panels} if kind == "loss" else {}
     ncol = len(panels)
-    fig, axes = plt.subplots(len(rows), ncol, figsize=(5.2 * ncol + 3.2, 3.6 * len(rows) + 1.2),
+    per_row = max(len(r) for _, r in rows)
+    legend_cols = 2 if per_row > 12 else 1
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(5.2 * ncol + 3.4 * legend_cols, 3.4 * len(rows) + 1.2),
                              squeeze=False, constrained_layout=True)
-    for r, (fvalue, row_arms) in enumerate(rows):
+    for r, (fvalues, row_arms) in enumerate(rows):
         for c, (col, ptitle) in enumerate(panels):
             ax = axes[r, c]
             for values, g in row_arms:
-                lv = tuple(x for k, x in zip(keys, values) if k != facet)
+                lv = values[nf:]
                 n = _n_networks(g)
                 n_div = int(g.loc[g["diverged"].astype(bool)].groupby(["run_dir", "seed"]).ngroups) \
                     if "diverged" in g else 0
@@ -167,11 +178,12 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
                     ax.text(0.98, 0.98, f"clipped at {hi:.3g}\n(diverging networks)", transform=ax.transAxes,
                             ha="right", va="top", fontsize=7, color="0.3")
             ax.grid(alpha=0.3)
-            ax.set_title(ptitle + (f"\n{arm_label([facet], (fvalue,))}" if facet else ""), fontsize=9)
-        axes[r, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+            ax.set_title(ptitle + (f"\n{arm_label(fkeys, fvalues)}" if fkeys else ""), fontsize=9)
+        axes[r, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=legend_cols,
                            title="arm (networks)", title_fontsize=7)
-    fig.suptitle(_title(f"{what} per arm: mean and 95% CI over seeds", metrics if len(runs) == 0 else runs,
-                        keys), fontsize=9)
+    extra = f" (first {_MAX_ROWS} of {n_rows_all} panel rows)" if n_rows_all > _MAX_ROWS else ""
+    fig.suptitle(_title(f"{what} per arm: mean and 95% CI over seeds", runs if len(runs) else metrics,
+                        keys, extra), fontsize=9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
@@ -221,9 +233,39 @@ def _final_label(metric: str, runs: pd.DataFrame) -> str:
     return f"final {metric}"
 
 
+def _wrap(label: str, width: int = 44) -> str:
+    """Break a ``k=v, k=v`` label at commas into lines of about ``width`` characters."""
+    lines, cur = [], ""
+    for part in label.split(", "):
+        if cur and len(cur) + 2 + len(part) > width:
+            lines.append(cur + ",")
+            cur = part
+        else:
+            cur = f"{cur}, {part}" if cur else part
+    return "\n".join(lines + [cur])
+
+
+def _facet_axes(plt, n_facets: int, n_metrics: int, panel_w: float, panel_h: float):
+    """A grid with ``n_metrics`` panels side by side per facet, two facets per row.
+    Returns ``(fig, ax_for)`` with ``ax_for(facet, metric)``."""
+    per_row = 1 if n_facets == 1 else 2
+    nrows = -(-n_facets // per_row)
+    fig, axes = plt.subplots(nrows, per_row * n_metrics, squeeze=False, constrained_layout=True,
+                             figsize=(panel_w * per_row * n_metrics + 0.6, panel_h * nrows + 1.3))
+
+    def ax_for(f, m):
+        return axes[f // per_row, (f % per_row) * n_metrics + m]
+
+    for f in range(n_facets, nrows * per_row):
+        for m in range(n_metrics):
+            ax_for(f, m).set_visible(False)
+    return fig, ax_for
+
+
 def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
     """Final validation loss and dead fraction against alpha, one line per
-    activation (mean over networks), every network a point."""
+    activation (mean over networks), every network a point; a pair of panels per
+    value of the other arm keys."""
     xkey = _alpha_key(keys)
     if xkey is None:
         return None
@@ -235,20 +277,21 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
 
     line_key = "activation.name" if "activation.name" in data.columns else None
     facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
-    facets = list(_groups(data, facet_keys))[:_MAX_FACETS]
+    all_facets = list(_groups(data, facet_keys))
+    facets = all_facets[:_MAX_FACETS]
     metrics = [m for m in ("val_loss", "dead_frac") if data[f"final_{m}"].notna().any()]
     if not metrics:
         return None
     x_all = data[xkey].astype(float)
     logx = bool((x_all > 0).all() and x_all.max() / x_all.min() >= 10)
+    xs = np.sort(x_all.unique())
     acts = list(pd.unique(data[line_key])) if line_key else [None]
     palette = dict(zip(acts, _colors(len(acts))))
     rng = np.random.default_rng(0)
-    fig, axes = plt.subplots(len(facets), len(metrics), figsize=(5.4 * len(metrics) + 2.6, 3.7 * len(facets) + 1.2),
-                             squeeze=False, constrained_layout=True)
-    for r, (fvalues, g) in enumerate(facets):
+    fig, ax_for = _facet_axes(plt, len(facets), len(metrics), 4.6, 3.5)
+    for f, (fvalues, g) in enumerate(facets):
         for c, m in enumerate(metrics):
-            ax = axes[r, c]
+            ax = ax_for(f, c)
             for a_i, act in enumerate(acts):
                 sub = g if act is None else g[g[line_key] == act]
                 if sub.empty:
@@ -263,26 +306,28 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
                 mean = sub.groupby(xkey)[f"final_{m}"].mean().sort_index()
                 label = (f"{act}" if act is not None else "mean") + f" (n={len(sub)}"
                 label += f", {n_div} diverged)" if n_div else ")"
-                ax.plot(mean.index.astype(float), mean.to_numpy(float), "-o", ms=4, color=palette[act], label=label)
+                if len(mean) == 1 and len(xs) > 1:  # e.g. relu, which has no alpha: its mean as a level
+                    label = label[:-1] + f"; only {xkey}={mean.index[0]:g}: dashed = mean)"
+                    ax.axhline(float(mean.iloc[0]), ls="--", lw=1.2, color=palette[act], label=label)
+                else:
+                    ax.plot(mean.index.astype(float), mean.to_numpy(float), "-o", ms=4, color=palette[act],
+                            label=label)
             if logx:
                 ax.set_xscale("log")
-            xs = np.sort(x_all.unique())
             if len(xs) <= 8:  # ticks at the swept values
                 ax.set_xticks(xs, [f"{v:g}" for v in xs])
                 ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xlabel(_key_label(xkey))
-            ax.set_ylabel(_final_label(m, runs))
+            ax.set_ylabel(_final_label(m, runs), fontsize=8)
             if m == "dead_frac":
                 _fraction_ylim(ax, data["final_dead_frac"])
             ax.grid(alpha=0.3)
             sub_title = "final validation loss" if m == "val_loss" else "final dead fraction"
             if facet_keys:
-                sub_title += f"\n{arm_label(facet_keys, fvalues)}"
-            ax.set_title(sub_title, fontsize=9)
-        axes[r, -1].legend(fontsize=7, title="activation: mean line, networks as points", title_fontsize=7,
-                           loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    n_all = len(list(_groups(data, facet_keys)))
-    extra = f" (first {_MAX_FACETS} of {n_all} panels)" if n_all > _MAX_FACETS else ""
+                sub_title += "\n" + _wrap(arm_label(facet_keys, fvalues))
+            ax.set_title(sub_title, fontsize=8)
+        ax_for(f, 0).legend(fontsize=7, title="activation: mean, networks as points", title_fontsize=7)
+    extra = f" (first {_MAX_FACETS} of {len(all_facets)} panel pairs)" if len(all_facets) > _MAX_FACETS else ""
     fig.suptitle(_title(f"Final values against {xkey}", runs, keys, extra), fontsize=9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -300,71 +345,81 @@ def _numeric_keys(runs: pd.DataFrame, keys) -> list[str]:
 
 def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
     """Mean final validation loss and dead fraction over the grid of the first two
-    numeric arm keys (a panel per value of the other arm keys)."""
+    numeric arm keys; a pair of panels per value of the other arm keys (rows and
+    columns a panel has no run for are left out of it)."""
     num = _numeric_keys(runs, keys)
     if len(num) < 2:
         return None
     xkey, ykey = num[0], num[1]
+    metrics = [m for m in ("val_loss", "dead_frac") if runs[f"final_{m}"].notna().any()]
+    if not metrics:
+        return None
     plt = _pyplot()
     from matplotlib.colors import LogNorm, Normalize
 
     facet_keys = [k for k in keys if k not in (xkey, ykey)]
-    facets = list(_groups(runs, facet_keys))[:_MAX_FACETS]
-    xs = np.sort(runs[xkey].dropna().unique())
-    ys = np.sort(runs[ykey].dropna().unique())
-    metrics = [m for m in ("val_loss", "dead_frac") if runs[f"final_{m}"].notna().any()]
-    if not metrics:
-        return None
-    fig, axes = plt.subplots(len(metrics), len(facets), figsize=(3.2 * len(facets) + 2.4, 3.2 * len(metrics) + 1.3),
-                             squeeze=False, constrained_layout=True)
-    for r, m in enumerate(metrics):
-        grids = []
-        for _, g in facets:
+    all_facets = list(_groups(runs, facet_keys))
+    facets = all_facets[:_MAX_FACETS]
+    # per facet: its x and y values, and per metric (mean, count of finished networks, state)
+    cells = []
+    for _, g in facets:
+        xs = np.sort(g[xkey].dropna().unique())
+        ys = np.sort(g[ykey].dropna().unique())
+        per_metric = {}
+        for m in metrics:
             grid = np.full((len(ys), len(xs)), np.nan)
             count = np.zeros((len(ys), len(xs)), int)
-            state = np.full((len(ys), len(xs)), "", dtype=object)
+            state = np.full((len(ys), len(xs)), "no run", dtype=object)
             for (xv, yv), cell in g.groupby([xkey, ykey]):
                 i, j = np.searchsorted(ys, yv), np.searchsorted(xs, xv)
                 ok = cell[cell["status"] == "ok"]
                 count[i, j] = len(ok)
                 if len(ok):
                     grid[i, j] = ok[f"final_{m}"].mean()
+                    state[i, j] = ""
                 else:
                     state[i, j] = "failed" if (cell["status"] == "failed").all() else "diverged"
-            grids.append((grid, count, state))
-        finite = np.concatenate([gr[0][np.isfinite(gr[0])] for gr in grids]) if grids else np.array([])
+            per_metric[m] = (grid, count, state)
+        cells.append((xs, ys, per_metric))
+    norms = {}
+    for m in metrics:
+        finite = np.concatenate([c[2][m][0][np.isfinite(c[2][m][0])] for c in cells])
         if m == "dead_frac":
-            norm, cmap = Normalize(0, max(float(finite.max()) if len(finite) else 1.0, 1e-9)), "magma"
+            norms[m] = (Normalize(0, max(float(finite.max()) if len(finite) else 1.0, 1e-9)), "magma")
         elif len(finite) and (finite > 0).all() and finite.max() / finite.min() > 20:
-            norm, cmap = LogNorm(finite.min(), finite.max()), "viridis"
+            norms[m] = (LogNorm(finite.min(), finite.max()), "viridis")
         else:
             lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-            norm, cmap = Normalize(lo, hi if hi > lo else lo + 1e-9), "viridis"
-        for c, ((fvalues, _), (grid, count, state)) in enumerate(zip(facets, grids)):
-            ax = axes[r, c]
-            im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap=cmap, norm=norm)
+            norms[m] = (Normalize(lo, hi if hi > lo else lo + 1e-9), "viridis")
+    fig, ax_for = _facet_axes(plt, len(facets), len(metrics), 3.5, 3.2)
+    images = {}
+    for f, ((fvalues, _), (xs, ys, per_metric)) in enumerate(zip(facets, cells)):
+        for c, m in enumerate(metrics):
+            ax = ax_for(f, c)
+            grid, count, state = per_metric[m]
+            norm, cmap = norms[m]
+            images[m] = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap=cmap, norm=norm)
             ax.set_facecolor("0.85")
             for i in range(len(ys)):
                 for j in range(len(xs)):
                     if np.isfinite(grid[i, j]):
                         v = grid[i, j]
-                        shade = norm(v)
-                        txt = f"{v:.3g}\n(n={count[i, j]})"
-                        ax.text(j, i, txt, ha="center", va="center", fontsize=7,
-                                color="black" if shade > 0.55 else "white")
-                    elif state[i, j]:
+                        ax.text(j, i, f"{v:.3g}\n(n={count[i, j]})", ha="center", va="center", fontsize=7,
+                                color="black" if norm(v) > 0.55 else "white")
+                    else:
                         ax.text(j, i, state[i, j], ha="center", va="center", fontsize=7, color="0.2")
             ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
             ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
-            ax.set_xlabel(_key_label(xkey))
-            ax.set_ylabel(_key_label(ykey))
+            ax.set_xlabel(_key_label(xkey), fontsize=8)
+            ax.set_ylabel(_key_label(ykey), fontsize=8)
             t = "mean final validation loss" if m == "val_loss" else "mean final dead fraction"
             if facet_keys:
-                t += f"\n{arm_label(facet_keys, fvalues)}"
-            ax.set_title(t, fontsize=9)
-        fig.colorbar(im, ax=list(axes[r, :]), label=_final_label(m, runs), shrink=0.9)
-    n_all = len(list(_groups(runs, facet_keys)))
-    extra = f" (first {_MAX_FACETS} of {n_all} panels)" if n_all > _MAX_FACETS else ""
+                t += "\n" + _wrap(arm_label(facet_keys, fvalues), 40)
+            ax.set_title(t, fontsize=8)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    for m in metrics:
+        fig.colorbar(images[m], ax=visible, label=_final_label(m, runs), shrink=0.6, aspect=30)
+    extra = f" (first {_MAX_FACETS} of {len(all_facets)} panel pairs)" if len(all_facets) > _MAX_FACETS else ""
     fig.suptitle(_title(f"Final values over the {xkey} x {ykey} grid: mean over the non-diverged networks "
                         "of each cell (n); grey: no network finished", runs, keys, extra), fontsize=9)
     fig.savefig(path, dpi=110)

@@ -22,6 +22,7 @@ import ctypes
 import math
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,6 +122,43 @@ def retain_freed_memory() -> bool:
     return bool(ok)
 
 
+#: a network whose largest per-network matrix product in a training step has
+#: fewer multiply-adds than this trains with one BLAS thread (:func:`blas_threads_for`)
+SMALL_STEP_MACS = 1 << 23
+_CONTROLLER = None
+
+
+@contextmanager
+def blas_threads_for(net: MLP, batch: int):
+    """Run the block with one BLAS thread when ``net``'s products are small.
+
+    A minibatch product of a small network (64 x 128 x 128 is 1 M multiply-adds)
+    is no faster on two OpenBLAS threads than on one, and when the machine has
+    anything else to run (a second job of a sweep, another process) OpenBLAS's
+    spinning threads wait for each other and the same training run becomes
+    10-100x slower (measured on the 2-core reference machine).  Results do not
+    depend on the thread count (each thread computes whole output blocks).
+    Large layers keep the process's setting; ``RELU_STUDY_BLAS_THREADS=keep``
+    turns this off.  The limit is process-wide while the block runs.
+    """
+    global _CONTROLLER
+    macs = max(batch * i * o for i, o in zip(net.sizes[:-1], net.sizes[1:]))
+    if macs >= SMALL_STEP_MACS or os.environ.get("RELU_STUDY_BLAS_THREADS", "") == "keep":
+        yield
+        return
+    try:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER = ThreadpoolController()
+        limiter = _CONTROLLER.limit(limits=1, user_api="blas")
+    except Exception:  # threadpoolctl could not inspect the libraries: leave them
+        yield
+        return
+    with limiter:
+        yield
+
+
 def _check_positive_int(key, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{key} must be a positive integer, got {value!r}")
@@ -134,6 +172,12 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
 
     ``progress(epoch, row)`` is called after each epoch with that epoch's
     ``(S,)`` metric arrays (for progress bars and logs).
+
+    Speed (see ``docs/performance.md``): the group takes one batched step per
+    minibatch, in blocks of networks when it is large (every network computes
+    exactly what it would alone); small networks train with one BLAS thread
+    (:func:`blas_threads_for`); the first call tunes glibc's allocator
+    (:func:`retain_freed_memory`).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -176,6 +220,7 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
     # in the CPU caches (network_blocks); every network computes the same numbers
     blocks = network_blocks(S, min(batch_size, n), max(net.sizes[1:]))
     subnets = [net.select(b) for b in blocks]  # views: they see every update
+    block_noise = [None if noise is None else noise[b] for b in blocks]
     blocks = blocks if len(blocks) > 1 else None
     active = np.ones(S, dtype=bool)
     diverged_epoch = np.full(S, -1)
@@ -212,7 +257,8 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
         active[bad] = False
         return bad
 
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
+            blas_threads_for(net, min(batch_size, n)):
         init_loss = loss_fn(net.predict(X), y)
         bad = record(0, measure(0, init_loss), np.zeros(S, dtype=bool))
         if progress is not None:
@@ -233,8 +279,8 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
                     loss, dout = loss_fn(out, yb, grad=True)
                 else:  # forward and backward block by block into whole-group arrays
                     loss, grads = np.empty(S), [np.empty_like(p) for p in net.params()]
-                    for b, sub in zip(blocks, subnets):
-                        out, cache = sub.forward_t(XbT[b], train=True, noise_rngs=None if noise is None else noise[b])
+                    for b, sub, sub_noise in zip(blocks, subnets, block_noise):
+                        out, cache = sub.forward_t(XbT[b], train=True, noise_rngs=sub_noise)
                         loss[b], dout = loss_fn(out, yb[b], grad=True)
                         for g, g_b in zip(grads, sub.backward(cache, dout)):
                             g[b] = g_b
