@@ -63,7 +63,7 @@ SIZES = {
                  groups=(1, 16, 256, 1024), group_epochs=3, group_repeats=3, seq_runs=16,
                  group_probes=True, large_width=1024, large_samples=2560, large_epochs=2,
                  large_repeats=3),
-    "quick": dict(repeats=3, epochs=20, hidden=(128, 128), batch=64, probe_sweep=(256,),
+    "quick": dict(repeats=3, epochs=20, hidden=(128, 128), batch=64, probe_sweep=(128,),
                   groups=(1, 16, 256), group_epochs=2, group_repeats=2, seq_runs=8,
                   group_probes=False, large_width=1024, large_samples=1280, large_epochs=1,
                   large_repeats=2),
@@ -273,7 +273,9 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
     torch = _import_torch() if use_torch else None
     out = {"config": {"dataset": "digits", "hidden": list(size["hidden"]), "batch": size["batch"],
                       "epochs": size["epochs"], "lr": LR, "optimizer": "sgd (no momentum)"},
-           "torch_available": torch is not None, "dtypes": {}}
+           "torch_available": torch is not None,
+           "torch_note": None if torch is not None else ("not installed" if use_torch else "not requested"),
+           "dtypes": {}}
     if use_torch and torch is None:
         log("  PyTorch is not installed: item 2 skipped (pip install torch to compare; "
             "it is never a dependency of relu_study)")
@@ -288,11 +290,10 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
         }
         if torch is not None:
             variants["torch"] = lambda: _torch_run(torch, data, size["hidden"], dtype, **kw)[0]
-        if dtype == np.float64:
-            for m in size["probe_sweep"]:
-                variants[f"relu_study+probes@{m}"] = (
-                    lambda m=m: _relu_study_run(data, size["hidden"], dtype, probes=True,
-                                                probe_max_samples=m, **kw)[0])
+        for m in size["probe_sweep"]:
+            variants[f"relu_study+probes@{m}"] = (
+                lambda m=m: _relu_study_run(data, size["hidden"], dtype, probes=True,
+                                            probe_max_samples=m, **kw)[0])
         log(f"  {name}: {', '.join(variants)} x {repeats} rounds ...")
         times = _measure(variants, repeats, pause)
         sk_info = _sklearn_run(data, size["hidden"], dtype, epochs=1, batch=size["batch"])[1]
@@ -451,15 +452,20 @@ def report(results: dict) -> list[str]:
             lines.append(f"| {name} | {_fmt_s(b['relu_study']).strip()} | {_fmt_s(b['sklearn']).strip()} "
                          f"| {torch_t} | {r['speedup_sklearn']:.2f}x | {vs_t} | "
                          f"{_fmt_s(b['relu_study+probes']).strip()} | {100 * r['probe_overhead']:+.0f}% |")
-        sweep = fw["dtypes"].get("float64", {}).get("probe_sweep", {})
-        if sweep:
+        sizes = list(next(iter(fw["dtypes"].values())).get("probe_sweep", {}))
+        if sizes:
             lines.append("")
-            lines.append("Probe overhead against probe-set size (float64; default 1024 = "
-                         f"{100 * fw['dtypes']['float64']['probe_overhead']:+.0f}%): " + ", ".join(
-                             f"{m}: {100 * v:+.0f}%" for m, v in sweep.items()))
+            lines.append("Probe overhead against probe-set size (`probe.max_samples`; digits has "
+                         f"{next(iter(fw['dtypes'].values()))['n_train']} training samples):")
+            lines.append("")
+            lines.append("| dtype | 1024 (default) | " + " | ".join(str(m) for m in sizes) + " |")
+            lines.append("|---|---|" + "---|" * len(sizes))
+            for name, r in fw["dtypes"].items():
+                lines.append(f"| {name} | {100 * r['probe_overhead']:+.0f}% | " + " | ".join(
+                    f"{100 * r['probe_sweep'][m]:+.0f}%" for m in sizes) + " |")
         if not fw["torch_available"]:
             lines.append("")
-            lines.append("PyTorch not installed: item 2 skipped.")
+            lines.append(f"PyTorch {fw.get('torch_note') or 'not installed'}: item 2 skipped.")
         lines.append("")
     gr = results.get("groups")
     if gr:
@@ -572,6 +578,7 @@ def run_benchmark(size_name: str = "full", repeats: int | None = None, pause: fl
     if 5 in only:
         log("item 5: large layers")
         results["large"] = bench_large(size, pause, log)
+    results["unstable"] = _unstable(results)
     wall = time.perf_counter() - wall0
     cpu1 = _cpu_times()
     results["wall_s"] = wall
@@ -579,6 +586,27 @@ def run_benchmark(size_name: str = "full", repeats: int | None = None, pause: fl
         other = (cpu1[0] - cpu0[0]) - (_own_cpu() - own0)
         results["background_cores"] = max(0.0, other / wall)
     return results
+
+
+def _unstable(results, spread: float = 2.0) -> list[str]:
+    """Variants whose slowest round took more than ``spread`` x their best: the
+    machine was busy during part of the run (their best round still counts)."""
+    found = []
+
+    def check(prefix, times):
+        for name, ts in times.items():
+            if len(ts) > 1 and max(ts) > spread * min(ts):
+                found.append(f"{prefix}{name} ({max(ts) / min(ts):.1f}x)")
+
+    for dt, r in results.get("frameworks", {}).get("dtypes", {}).items():
+        check(f"{dt} ", r["times"])
+    for arch, a in results.get("groups", {}).get("archs", {}).items():
+        for mode in ("no_probes", "probes"):
+            if mode in a:
+                check(f"{arch}, {mode.replace('_', ' ')}: ", a[mode]["times"])
+    if "large" in results:
+        check("large ", results["large"]["times"])
+    return found
 
 
 def main(argv=None) -> int:
@@ -611,6 +639,8 @@ def main(argv=None) -> int:
         f"; other processes used {bg:.2f} cores on average during the run" if bg is not None else "")]
     if bg is not None and bg > 0.25:
         footer.append("warning: the machine was not idle; figures are noisier than usual")
+    if results.get("unstable"):
+        footer.append("rounds spread over 2x (busy machine; best round used): " + ", ".join(results["unstable"]))
     print()
     print("\n".join(lines + [""] + footer))
     if args.json:

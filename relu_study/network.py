@@ -12,14 +12,15 @@ Every network is initialised from its own generator, so network ``s`` of a group
 holds exactly the parameters it would hold alone.  Each step is one batched
 matrix product per layer for the whole group.
 
-Memory layout (an implementation detail, invisible in the values): activations
-are computed *feature-major*, ``Z[l]^T = W[l]^T @ A[l-1]^T + b[l]^T`` of shape
-``(S, h_l, n)``, and the cache holds ``(S, n, h_l)`` views of them.  The bias
-then broadcasts along the contiguous sample axis and the backward products
-``W[l] @ delta^T`` read ``W`` as stored, which for narrow layers (width 2 in the
-deep-and-narrow study) is several times faster than the sample-major layout; for
-wide layers it is the same BLAS work either way.  Every product is one matrix
-per network, computed the same way whatever the group size.
+Memory layout (an implementation detail, invisible in the values): narrow
+networks (every layer at most :data:`FEATURE_MAJOR_MAX_WIDTH` wide) compute
+*feature-major* activations, ``Z[l]^T = W[l]^T @ A[l-1]^T + b[l]^T`` of shape
+``(S, h_l, n)``: the bias then broadcasts along the contiguous sample axis and
+the backward products ``W[l] @ delta^T`` read ``W`` as stored, which for width-2
+layers is several times faster than the sample-major layout.  Wide networks
+keep the sample-major ``(S, n, h_l)`` layout, for which OpenBLAS's kernels are
+faster.  The cache holds ``(S, n, h_l)`` views either way.  Every product is one
+matrix per network, computed the same way whatever the group size.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from .activations import Activation, make_activation
 from .init import init_layer
 
 __all__ = ["MLP", "ForwardCache", "network_blocks", "network_rngs", "seed_generator"]
+
+#: networks whose inputs and hidden layers are at most this wide compute
+#: feature-major activations (see :attr:`MLP.feature_major`)
+FEATURE_MAJOR_MAX_WIDTH = 256
 
 #: target number of (network, sample, unit) activations per layer that one pass
 #: over a block of networks handles; large groups are processed block by block
@@ -226,6 +231,16 @@ class MLP:
         return self.W[0].shape[0]
 
     @property
+    def feature_major(self) -> bool:
+        """Whether the forward and backward passes compute feature-major
+        ``(S, width, n)`` activations (narrow networks, every layer at most
+        :data:`FEATURE_MAJOR_MAX_WIDTH` wide) or sample-major ``(S, n, width)``
+        ones (wide layers, where OpenBLAS is faster with the samples as rows).
+        A property of the architecture only: the same for a network alone and
+        in any group."""
+        return max(self.sizes[:-1]) <= FEATURE_MAJOR_MAX_WIDTH
+
+    @property
     def widths(self) -> list[int]:
         return self.sizes[1:-1]
 
@@ -284,10 +299,14 @@ class MLP:
         gathers minibatches straight into this layout)."""
         act = self.activation
         aT = XT
+        fm = self.feature_major
         inputs, derivs, pre, post = [], [], [], []
         stochastic = train and act.stochastic and noise_rngs is not None
         for l in range(self.n_hidden):
-            zT = np.matmul(_t(self.W[l]), aT)  # (S, h, n)
+            if fm:
+                zT = np.matmul(_t(self.W[l]), aT)  # (S, h, n)
+            else:
+                zT = _t(np.matmul(_t(aT), self.W[l]))  # a (S, n, h) array, seen as (S, h, n)
             zT += _t(self.b[l])
             d = None
             if self.slopes is not None:
@@ -301,8 +320,12 @@ class MLP:
                 # each network draws its slopes for its (n, h) block in C order,
                 # exactly as it would alone
                 pairs = [act.train_forward(_t(zT[s]), noise_rngs[s]) for s in range(zT.shape[0])]
-                a_next = np.stack([_t(p[0]) for p in pairs])
-                d = np.stack([_t(p[1]) for p in pairs])
+                if fm:
+                    a_next = np.stack([_t(p[0]) for p in pairs])
+                    d = np.stack([_t(p[1]) for p in pairs])
+                else:
+                    a_next = _t(np.stack([p[0] for p in pairs]))
+                    d = _t(np.stack([p[1] for p in pairs]))
             elif keep:
                 a_next, d = act.value_and_derivative(zT)
             else:
@@ -313,9 +336,13 @@ class MLP:
                 pre.append(zT)
                 post.append(a_next)
             aT = a_next
-        outT = np.matmul(_t(self.W[-1]), aT)
-        outT += _t(self.b[-1])
-        out = np.ascontiguousarray(_t(outT))
+        if fm:
+            outT = np.matmul(_t(self.W[-1]), aT)
+            outT += _t(self.b[-1])
+            out = np.ascontiguousarray(_t(outT))
+        else:
+            out = np.matmul(_t(aT), self.W[-1])
+            out += self.b[-1]
         if not keep:
             return out, None
         inputs.append(aT)
@@ -340,7 +367,9 @@ class MLP:
         gb = [None] * n_layers
         gslope = [None] * self.n_hidden if self.slopes is not None else None
         inputsT, derivsT, preT, _ = cache.transposed()
-        deltaT = np.ascontiguousarray(_t(dout))  # (S, k, n)
+        fm = self.feature_major
+        # (S, k, n): contiguous for feature-major networks, else a view of (S, n, k)
+        deltaT = np.ascontiguousarray(_t(dout)) if fm else _t(np.ascontiguousarray(dout))
         # bias gradients as ``delta^T @ ones(n, 1)``: one matrix-vector product
         # per network instead of a strided reduction over the sample axis
         ones = np.ones((deltaT.shape[-1], 1), dtype=deltaT.dtype)
@@ -349,7 +378,10 @@ class MLP:
             gb[l] = _t(np.matmul(deltaT, ones))
             if l == 0:
                 break
-            daT = np.matmul(self.W[l], deltaT)  # (delta @ W^T)^T
+            if fm:
+                daT = np.matmul(self.W[l], deltaT)  # (delta @ W^T)^T
+            else:
+                daT = _t(np.matmul(_t(deltaT), _t(self.W[l])))  # delta @ W^T
             if gslope is not None:
                 factor = self.activation.slope_grad_factor(preT[l - 1])
                 gslope[l - 1] = _t((daT * factor).sum(axis=-1, keepdims=True))

@@ -112,8 +112,8 @@ def _probe(net, X, y, task, near_zero_rel, collapse_tol, state, spread):
     totals = {k: 0.0 for k in ("dead", "zero_grad", "exact", "near", "active", "revived")}
     n_units = 0
     sq_total = 0.0
-    # the forward pass's feature-major (S, width, n) arrays: each network's
-    # block is contiguous and every reduction below runs along memory
+    # the forward pass's arrays as (S, width, n): each network's block is
+    # contiguous (feature-major for narrow networks, sample-major for wide ones)
     _, derivs, pre, post = cache.transposed()
     for l in range(net.n_hidden):
         z, a, d = pre[l], post[l], derivs[l]
@@ -123,7 +123,8 @@ def _probe(net, X, y, task, near_zero_rel, collapse_tol, state, spread):
         n_pos = _count(z > 0, axis=2)  # (S, width): samples with z > 0
         dead = n_pos == 0
         zero_grad = _count(d != 0, axis=2) == 0  # f'(z) == 0 on every sample
-        a = a.reshape(S, n_cells)
+        # all (sample, unit) cells of each network, read in memory order
+        a = a.reshape(S, n_cells) if a.flags.c_contiguous else np.swapaxes(a, 1, 2).reshape(S, n_cells)
         n_exact = n_cells - _count(a != 0, axis=1)
         eps = near_zero_rel * _std(a)  # (S,)
         # |a| < eps already contains a == 0 when eps > 0; with eps == 0 (or NaN)
