@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m relu_study.bench                 # full run, about 4 minutes on 2 cores
-    python -m relu_study.bench --quick         # fewer repeats and groups, about 1.5 minutes
+    python -m relu_study.bench                 # full run, about 2 minutes on an idle 2-core machine
+    python -m relu_study.bench --quick         # fewer repeats and groups, under a minute
     python -m relu_study.bench --json out.json --markdown out.md
 
 Everything is measured in one process, side by side, so the printed ratios are
@@ -59,10 +59,10 @@ __all__ = ["SIZES", "TARGETS", "main", "run_benchmark"]
 
 #: preset sizes: ``full`` is what the README figures come from
 SIZES = {
-    "full": dict(repeats=5, epochs=20, hidden=(128, 128), batch=64, probe_sweep=(512, 256, 128),
+    "full": dict(repeats=7, epochs=20, hidden=(128, 128), batch=64, probe_sweep=(512, 256, 128),
                  groups=(1, 16, 256, 1024), group_epochs=3, group_repeats=3, seq_runs=16,
                  group_probes=True, large_width=1024, large_samples=2560, large_epochs=2,
-                 large_repeats=3),
+                 large_repeats=5),
     "quick": dict(repeats=3, epochs=20, hidden=(128, 128), batch=64, probe_sweep=(128,),
                   groups=(1, 16, 256), group_epochs=2, group_repeats=2, seq_runs=8,
                   group_probes=False, large_width=1024, large_samples=1280, large_epochs=1,
@@ -611,7 +611,7 @@ def _unstable(results, spread: float = 2.0) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m relu_study.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller groups (~1.5 min)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller groups (< 1 min)")
     parser.add_argument("--size", choices=sorted(SIZES), default=None,
                         help="preset: full (default), quick, tiny (smoke test)")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per variant (items 1-3)")

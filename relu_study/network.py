@@ -85,7 +85,9 @@ class ForwardCache:
     ``(n, d)`` input), ``derivs``, ``pre`` and ``post`` are f'(Z[l]), Z[l] and A[l]
     for every hidden layer, all ``(S, n, width)``; ``out`` is ``(S, n, k)``.
 
-    The forward pass stores its feature-major ``(S, width, n)`` arrays and the
+    The forward pass stores its arrays with the last two axes swapped,
+    ``(S, width, n)`` (contiguous for feature-major networks, views of
+    sample-major memory otherwise, see :attr:`MLP.feature_major`); the
     ``(S, n, width)`` lists above are views of them, made on first access (the
     training loop's backward pass never needs them).
     """
@@ -98,7 +100,7 @@ class ForwardCache:
         self.out = out
 
     @classmethod
-    def feature_major(cls, inputsT, derivsT, preT, postT, out) -> "ForwardCache":
+    def from_transposed(cls, inputsT, derivsT, preT, postT, out) -> "ForwardCache":
         """A cache from ``(S, width, n)`` arrays (the first input may be ``(d, n)``)."""
         self = cls.__new__(cls)
         self._views = None
@@ -112,7 +114,7 @@ class ForwardCache:
         return self._views
 
     def transposed(self):
-        """``(inputsT, derivsT, preT, postT)``: the feature-major arrays."""
+        """``(inputsT, derivsT, preT, postT)``: the arrays as ``(S, width, n)``."""
         if self._fm is None:
             self._fm = tuple([_t(x) for x in arrays] for arrays in self._views)
         return self._fm
@@ -294,9 +296,9 @@ class MLP:
         return self.forward_t(_t(np.asarray(X)), train=train, noise_rngs=noise_rngs, keep=keep)
 
     def forward_t(self, XT: np.ndarray, train: bool = False, noise_rngs=None, keep: bool = True):
-        """:meth:`forward` on feature-major inputs ``XT`` = ``X`` with its last two
-        axes swapped, ``(d, n)`` or ``(S, d, n)`` (any strides; the training loop
-        gathers minibatches straight into this layout)."""
+        """:meth:`forward` on ``XT`` = ``X`` with its last two axes swapped,
+        ``(d, n)`` or ``(S, d, n)``, any strides (the training loop passes a view
+        of its gathered ``(S, batch, d)`` minibatch)."""
         act = self.activation
         aT = XT
         fm = self.feature_major
@@ -346,7 +348,7 @@ class MLP:
         if not keep:
             return out, None
         inputs.append(aT)
-        return out, ForwardCache.feature_major(inputs, derivs, pre, post, out)
+        return out, ForwardCache.from_transposed(inputs, derivs, pre, post, out)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Evaluation-mode outputs, ``(S, n, k)`` (large groups block by block)."""

@@ -133,16 +133,16 @@ def _probe(net, X, y, task, near_zero_rel, collapse_tol, state, spread):
         n_near = np.where(eps > 0, n_below, n_exact)
         if first:
             state.ever_dead.append(np.zeros_like(dead))
-        revived = (state.ever_dead[l] & ~dead).sum(axis=1)
+        revived = np.add.reduce(state.ever_dead[l] & ~dead, axis=1)
         state.ever_dead[l] = state.ever_dead[l] | dead
         sq = np.einsum("sij,sij->s", grads[l], grads[l])
         sq_total = sq_total + sq
         layer = {
-            "dead_frac": dead.mean(axis=1),
-            "zero_grad_frac": zero_grad.mean(axis=1),
+            "dead_frac": np.add.reduce(dead, axis=1) / width,
+            "zero_grad_frac": np.add.reduce(zero_grad, axis=1) / width,
             "exact_zero_frac": n_exact / n_cells,
             "near_zero_frac": n_near / n_cells,
-            "active_rate": n_pos.sum(axis=1) / n_cells,
+            "active_rate": np.add.reduce(n_pos, axis=1, dtype=np.int64) / n_cells,
             "grad_norm": np.sqrt(sq),
             "revived": revived,
         }
