@@ -109,6 +109,14 @@ def _median(ts) -> float:
     return float(statistics.median(ts))
 
 
+def _ratio(numerator, denominator) -> float:
+    """Median over rounds of ``numerator[r] / denominator[r]``: the variants of
+    a round run seconds apart, so a drift in the machine's speed (another
+    process, a noisy neighbour) cancels in each ratio, and a disturbed round is
+    outvoted by the others."""
+    return float(statistics.median(a / b for a, b in zip(numerator, denominator)))
+
+
 @contextmanager
 def _quiet():
     with warnings.catch_warnings():
@@ -297,16 +305,16 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
         log(f"  {name}: {', '.join(variants)} x {repeats} rounds ...")
         times = _measure(variants, repeats, pause)
         sk_info = _sklearn_run(data, size["hidden"], dtype, epochs=1, batch=size["batch"])[1]
-        base = _best(times["relu_study"])
+        base = times["relu_study"]
         res = {"n_train": data.n_train, "times": times,
                "best": {k: _best(v) for k, v in times.items()},
                "median": {k: _median(v) for k, v in times.items()},
                "sklearn_dtype": sk_info["dtype"]}
-        res["speedup_sklearn"] = _best(times["sklearn"]) / base
+        res["speedup_sklearn"] = _ratio(times["sklearn"], base)
         if "torch" in times:
-            res["speedup_torch"] = _best(times["torch"]) / base
-        res["probe_overhead"] = _best(times["relu_study+probes"]) / base - 1.0
-        res["probe_sweep"] = {m: _best(times[f"relu_study+probes@{m}"]) / base - 1.0
+            res["speedup_torch"] = _ratio(times["torch"], base)
+        res["probe_overhead"] = _ratio(times["relu_study+probes"], base) - 1.0
+        res["probe_sweep"] = {m: _ratio(times[f"relu_study+probes@{m}"], base) - 1.0
                               for m in size["probe_sweep"] if f"relu_study+probes@{m}" in times}
         out["dtypes"][name] = res
     return out
@@ -344,7 +352,8 @@ def bench_groups(size: dict, pause: float, log) -> dict:
                 group = _best(times[f"S={S}"])
                 rows[S] = {"group_s": group, "group_per_net_s": group / S,
                            "sequential_s": seq * S, "sequential_per_net_s": seq,
-                           "speedup": seq / (group / S), "sequential_scaled": S > m}
+                           "speedup": S * _ratio(times["sequential"], times[f"S={S}"]),
+                           "sequential_scaled": S > m}
             arch["probes" if probes else "no_probes"] = {"times": times, "rows": rows}
         # the group computes exactly what the networks compute alone
         _, group = _relu_study_run(data, widths, np.float64, seeds=range(3), epochs=1, batch=32,
@@ -419,7 +428,7 @@ def bench_large(size: dict, pause: float, log) -> dict:
     return {"config": {"sizes": sizes, "batch": batch, "epochs": epochs, "n_train": n, "n_val": n_val,
                        "steps": steps, "products": len(products), "gflop": flops / 1e9},
             "times": times, "relu_study_gflops": flops / ours / 1e9, "numpy_gflops": flops / ref / 1e9,
-            "share": ref / ours}
+            "share": _ratio(times["numpy_matmul"], times["relu_study"])}
 
 
 # ---------------------------------------------------------------- report
@@ -440,7 +449,8 @@ def report(results: dict) -> list[str]:
     if fw:
         c = fw["config"]
         lines.append(f"## 1-3. digits, hidden {tuple(c['hidden'])}, batch {c['batch']}, {c['epochs']} epochs, "
-                     f"SGD lr {c['lr']} (best of {results['repeats']} rounds)")
+                     f"SGD lr {c['lr']} (times: best of {results['repeats']} rounds; ratios: median "
+                     "of the per-round ratios)")
         lines.append("")
         lines.append("| dtype | relu_study | scikit-learn | PyTorch | vs sklearn | vs PyTorch | "
                      "probes on | probe overhead |")
@@ -471,7 +481,8 @@ def report(results: dict) -> list[str]:
     if gr:
         c = gr["config"]
         lines.append(f"## 4. Seed groups: abs ({c['n_train']} training samples), batch {c['batch']}, "
-                     f"{c['epochs']} epochs, float64 (per-network time, best of {results['group_repeats']} rounds)")
+                     f"{c['epochs']} epochs, float64 (per-network times: best of {results['group_repeats']} "
+                     "rounds; speed-up: median of the per-round ratios)")
         lines.append("")
         lines.append("| architecture | probes | S | group | per network | sequential per network | speed-up |")
         lines.append("|---|---|---|---|---|---|---|")
@@ -496,7 +507,7 @@ def report(results: dict) -> list[str]:
         lines.append(f"## 5. Large layers: {'-'.join(map(str, c['sizes']))}, batch {c['batch']}, "
                      f"{c['steps']} SGD steps ({c['gflop']:.2f} GFLOP in {c['products']} products)")
         lines.append("")
-        lines.append("| relu_study training run | NumPy matmul, same products | share |")
+        lines.append("| relu_study training run | NumPy matmul, same products | share (median of rounds) |")
         lines.append("|---|---|---|")
         lines.append(f"| {lg['relu_study_gflops']:.1f} GFLOP/s | {lg['numpy_gflops']:.1f} GFLOP/s | "
                      f"{100 * lg['share']:.0f}% |")
@@ -640,7 +651,8 @@ def main(argv=None) -> int:
     if bg is not None and bg > 0.25:
         footer.append("warning: the machine was not idle; figures are noisier than usual")
     if results.get("unstable"):
-        footer.append("rounds spread over 2x (busy machine; best round used): " + ", ".join(results["unstable"]))
+        footer.append("rounds spread over 2x (times use the best round, ratios the median of rounds): "
+                      + ", ".join(results["unstable"]))
     print()
     print("\n".join(lines + [""] + footer))
     if args.json:
