@@ -527,11 +527,13 @@ def _target_values(results):
     fw = results.get("frameworks")
     if fw:
         for name, r in fw["dtypes"].items():
-            yield "sklearn", f"{TARGETS['sklearn'][0]} ({name})", r["speedup_sklearn"], f"{r['speedup_sklearn']:.2f}x"
-            if "speedup_torch" in r:
-                yield "torch", f"{TARGETS['torch'][0]} ({name})", r["speedup_torch"], f"{r['speedup_torch']:.2f}x"
+            for key in ("sklearn", "torch"):
+                if f"speedup_{key}" in r:
+                    v = r[f"speedup_{key}"]
+                    yield key, f"{TARGETS[key][0]} ({name})", v, f"{v:.2f}x"
         for name, r in fw["dtypes"].items():
-            yield "probes", f"{TARGETS['probes'][0]} ({name})", r["probe_overhead"], f"{100 * r['probe_overhead']:+.0f}%"
+            v = r["probe_overhead"]
+            yield "probes", f"{TARGETS['probes'][0]} ({name})", v, f"{100 * v:+.0f}%"
     gr = results.get("groups")
     if gr:
         arch = gr["archs"]["width 2, depth 10"]
@@ -540,7 +542,8 @@ def _target_values(results):
             S = 256 if 256 in rows else max(rows) if rows else None
             if S is not None:
                 v = rows[S]["speedup"]
-                label = TARGETS["groups"][0].replace("S=256", f"S={S}") + f", probes {'on' if mode == 'probes' else 'off'}"
+                label = (TARGETS["groups"][0].replace("S=256", f"S={S}")
+                         + f", probes {'on' if mode == 'probes' else 'off'}")
                 yield "groups", label, v, f"{v:.1f}x"
     lg = results.get("large")
     if lg:
@@ -638,7 +641,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     size = args.size or ("quick" if args.quick else "full")
     only = [int(x) for x in args.only.split(",")] if args.only else None
-    command = "python -m relu_study.bench" + (f" --size {size}" if args.size else " --quick" if args.quick else "")
+    command = "python -m relu_study.bench"
+    command += f" --size {size}" if args.size else " --quick" if args.quick else ""
     if args.threads:
         command += f" --threads {args.threads}"
     with _thread_limit(args.threads, not args.no_torch):
