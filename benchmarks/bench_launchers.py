@@ -7,7 +7,9 @@ Runs the same sweep twice as a user would (``python -m relu_study -m ...``, a
 fresh process each, aggregate included), first with ``hydra/launcher=basic``,
 then with ``hydra/launcher=joblib hydra.launcher.n_jobs=N``; prints both times
 and the speed-up, and checks that the two sweep tables are identical (every
-multirun job runs BLAS on one thread, whatever the launcher).
+multirun job runs BLAS on one thread, whatever the launcher).  "jobs' own time"
+adds up the training time each job measured itself: if it grows under joblib,
+the jobs slowed each other down (shared cores, other load), not the launcher.
 
 The figure quoted in docs/sweeps.md comes from this script.  Run it on an
 otherwise idle machine: other processes competing for the cores lower the ratio.
@@ -38,6 +40,13 @@ def run_sweep(sweep_dir: Path, launcher: list[str], args) -> float:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
         raise SystemExit(f"sweep failed ({' '.join(launcher) or 'basic'}), exit {proc.returncode}")
     return elapsed
+
+
+def job_seconds(sweep_dir: Path) -> float:
+    """Sum of the jobs' own wall times (summary.json ``wall_time_s``: training only)."""
+    import json
+
+    return sum(json.loads(p.read_text()).get("wall_time_s", 0.0) for p in sweep_dir.glob("*/summary.json"))
 
 
 def tables_equal(a: Path, b: Path) -> bool:
@@ -72,10 +81,12 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         for i in range(args.repeat):
             basic.append(run_sweep(tmp / f"basic{i}", ["hydra/launcher=basic"], args))
-            print(f"basic launcher:              {basic[-1]:7.1f} s", flush=True)
+            print(f"basic launcher:              {basic[-1]:7.1f} s   "
+                  f"(jobs' own time {job_seconds(tmp / f'basic{i}'):6.1f} s)", flush=True)
             joblib.append(run_sweep(tmp / f"joblib{i}", ["hydra/launcher=joblib",
                                                          f"hydra.launcher.n_jobs={args.n_jobs}"], args))
-            print(f"joblib launcher, {args.n_jobs} workers:   {joblib[-1]:7.1f} s", flush=True)
+            print(f"joblib launcher, {args.n_jobs} workers:   {joblib[-1]:7.1f} s   "
+                  f"(jobs' own time {job_seconds(tmp / f'joblib{i}'):6.1f} s)", flush=True)
         same = all(tables_equal(tmp / "basic0", tmp / d) for d in
                    [f"joblib{i}" for i in range(args.repeat)] + [f"basic{i}" for i in range(1, args.repeat)])
     t_basic, t_joblib = min(basic), min(joblib)
