@@ -41,13 +41,16 @@ __all__ = [
     "SiLU",
     "Softplus",
     "Tanh",
+    "activation_class",
     "activation_names",
+    "check_finite",
     "leaky_relu",
     "make_activation",
 ]
 
 
-def _check_finite(name: str, value: float) -> float:
+def check_finite(name: str, value) -> float:
+    """``float(value)``, or ``ValueError`` naming ``name`` when it is not a finite number."""
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -199,7 +202,7 @@ class LeakyReLU(Activation):
     params = ("alpha",)
 
     def __init__(self, alpha: float = 0.01):
-        self.alpha = _check_finite("alpha", alpha)
+        self.alpha = check_finite("alpha", alpha)
 
     def forward(self, z):
         return leaky_relu(z, self.alpha)
@@ -260,8 +263,8 @@ class RReLU(Activation):
     stochastic = True
 
     def __init__(self, lower: float = 1.0 / 8.0, upper: float = 1.0 / 3.0):
-        self.lower = _check_finite("lower", lower)
-        self.upper = _check_finite("upper", upper)
+        self.lower = check_finite("lower", lower)
+        self.upper = check_finite("upper", upper)
         if self.lower > self.upper:
             raise ValueError(f"rrelu needs lower <= upper, got lower={lower!r} > upper={upper!r}")
 
@@ -297,7 +300,7 @@ class ELU(Activation):
     params = ("alpha",)
 
     def __init__(self, alpha: float = 1.0):
-        self.alpha = _check_finite("alpha", alpha)
+        self.alpha = check_finite("alpha", alpha)
 
     def forward(self, z):
         return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
@@ -345,7 +348,7 @@ class Softplus(Activation):
     params = ("beta",)
 
     def __init__(self, beta: float = 1.0):
-        self.beta = _check_finite("beta", beta)
+        self.beta = check_finite("beta", beta)
         if self.beta <= 0:
             raise ValueError(f"softplus beta must be > 0, got {beta!r}")
 
@@ -399,6 +402,16 @@ def activation_names() -> list[str]:
     return list(ACTIVATIONS)
 
 
+def activation_class(name: str) -> type[Activation]:
+    """The registered class for ``name``; ``ValueError`` listing the valid choices otherwise."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; valid choices: {', '.join(ACTIVATIONS)}"
+        ) from None
+
+
 def make_activation(name: str, **params) -> Activation:
     """Build a registered activation.
 
@@ -409,12 +422,7 @@ def make_activation(name: str, **params) -> Activation:
     strict = params.pop("strict", False)
     if isinstance(name, Activation):
         return name
-    try:
-        cls = ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown activation {name!r}; valid choices: {', '.join(ACTIVATIONS)}"
-        ) from None
+    cls = activation_class(name)
     unknown = set(params) - set(cls.params)
     if strict and unknown:
         raise ValueError(

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import math
 import os
 import re
 import sys
@@ -42,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS, Activation, make_activation
+from .activations import ACTIVATIONS, Activation, activation_class, check_finite, make_activation
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -155,22 +154,6 @@ def param_defaults(activation: str | None = None) -> dict[str, float]:
     return out
 
 
-def _finite(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return v
-
-
-def _check_activation_name(name: str) -> str:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid choices: {', '.join(ACTIVATIONS)}")
-    return name
-
-
 def _validate_params(params: dict[str, float]) -> None:
     """Every registered activation must accept the parameter values it takes."""
     for cls in ACTIVATIONS.values():
@@ -257,15 +240,15 @@ class ActivationExplorer:
         use_pyplot: bool = True,
     ):
         # ---- validate everything before any figure exists
-        self._name = _check_activation_name(activation)
+        self._name = activation_class(activation).name
         if theme not in THEMES:
             raise ValueError(f"unknown theme {theme!r}; valid choices: {', '.join(THEMES)}")
-        xmin, xmax = (_finite("xmin", x_range[0]), _finite("xmax", x_range[1]))
+        xmin, xmax = (check_finite("xmin", x_range[0]), check_finite("xmax", x_range[1]))
         if not xmin < xmax:
             raise ValueError(f"xmin must be less than xmax, got xmin={xmin:g}, xmax={xmax:g}")
         if isinstance(points, bool) or int(points) != points or points < 2:
             raise ValueError(f"points must be an integer >= 2, got {points!r}")
-        dpi = _finite("dpi", dpi)
+        dpi = check_finite("dpi", dpi)
         if dpi <= 0:
             raise ValueError(f"dpi must be positive, got {dpi!r}")
 
@@ -278,7 +261,7 @@ class ActivationExplorer:
             )
         values = param_defaults(self._name)
         for k, v in given.items():
-            values[k] = _finite(k, v)
+            values[k] = check_finite(k, v)
         for a, b in _ORDERED_PAIRS:  # a value given alone drags the default of its partner
             if a in values and b in values and values[a] > values[b]:
                 if a in given and b in given:
@@ -440,7 +423,7 @@ class ActivationExplorer:
 
     def set_activation(self, name: str) -> None:
         """Show the registered activation ``name`` (keeps the parameter values)."""
-        self._name = _check_activation_name(name)
+        self._name = activation_class(name).name
         if self.selector is not None and self.selector.value_selected != name:
             self._silently(self.selector, lambda: self.selector.set_active(list(ACTIVATIONS).index(name)))
         self._update_data()
@@ -456,7 +439,7 @@ class ActivationExplorer:
         """
         if name not in self._params:
             raise ValueError(f"unknown parameter {name!r}; parameters: {', '.join(PARAM_NAMES)}")
-        value = _finite(name, value)
+        value = check_finite(name, value)
         new = dict(self._params)
         new[name] = value
         for a, b in _ORDERED_PAIRS:
@@ -643,12 +626,9 @@ class ActivationExplorer:
 
 def _finite_float(text: str) -> float:
     try:
-        v = float(text)
+        return check_finite("value", text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return v
 
 
 def _positive_float(text: str) -> float:
