@@ -157,7 +157,7 @@ def resolve_seeds(cfg: dict) -> list[int]:
     return list(range(seed, seed + seeds))
 
 
-def _finite(cfg, key, value, minimum=None, strict=False):
+def _finite(key, value, minimum=None, strict=False):
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(key, value, "must be a finite number")
     if minimum is not None and (value <= minimum if strict else value < minimum):
@@ -187,7 +187,7 @@ def validate(cfg: dict) -> dict:
     from .optim import OPTIMIZERS, SCHEDULES
 
     resolve_seeds(cfg)
-    _finite(cfg, "alpha", cfg["alpha"])
+    _finite("alpha", cfg["alpha"])
     _positive_int("batch_size", cfg["batch_size"])
     if isinstance(cfg["epochs"], bool) or not isinstance(cfg["epochs"], int) or cfg["epochs"] < 0:
         raise ConfigError("epochs", cfg["epochs"], "must be a non-negative integer")
@@ -196,17 +196,17 @@ def validate(cfg: dict) -> dict:
     act = cfg["activation"]
     _choice("activation.name", act["name"], list(ACTIVATIONS))
     for key in ACTIVATIONS[act["name"]].params:
-        _finite(cfg, f"activation.{key}", act[key])
+        _finite(f"activation.{key}", act[key])
     if act["name"] == "rrelu" and act["lower"] > act["upper"]:
         raise ConfigError("activation.lower", act["lower"], f"must be <= activation.upper={act['upper']!r}")
     if act["name"] == "softplus":
-        _finite(cfg, "activation.beta", act["beta"], 0, strict=True)
+        _finite("activation.beta", act["beta"], 0, strict=True)
 
     data = cfg["dataset"]
     _choice("dataset.name", data["name"], list(DATASETS))
     _positive_int("dataset.n_samples", data["n_samples"], allow_none=True)
     if data["noise"] is not None:
-        _finite(cfg, "dataset.noise", data["noise"], 0)
+        _finite("dataset.noise", data["noise"], 0)
     vf = data["val_fraction"]
     if not (isinstance(vf, (int, float)) and 0 < vf < 1):
         raise ConfigError("dataset.val_fraction", vf, "must be strictly between 0 and 1")
@@ -233,27 +233,27 @@ def validate(cfg: dict) -> dict:
     init = cfg["init"]
     _choice("init.weight", init["weight"], list(WEIGHT_INITS))
     _choice("init.bias", init["bias"], list(BIAS_INITS))
-    _finite(cfg, "init.bias_value", init["bias_value"])
-    _finite(cfg, "init.bias_std", init["bias_std"], 0)
+    _finite("init.bias_value", init["bias_value"])
+    _finite("init.bias_std", init["bias_std"], 0)
 
     opt = cfg["optimizer"]
     _choice("optimizer.name", opt["name"], list(OPTIMIZERS))
-    _finite(cfg, "optimizer.lr", opt["lr"], 0, strict=True)
-    _finite(cfg, "optimizer.weight_decay", opt["weight_decay"], 0)
-    _finite(cfg, "optimizer.min_lr", opt["min_lr"], 0)
+    _finite("optimizer.lr", opt["lr"], 0, strict=True)
+    _finite("optimizer.weight_decay", opt["weight_decay"], 0)
+    _finite("optimizer.min_lr", opt["min_lr"], 0)
     for key in ("momentum", "beta1", "beta2"):
-        _finite(cfg, f"optimizer.{key}", opt[key], 0)
+        _finite(f"optimizer.{key}", opt[key], 0)
         if opt[key] >= 1:
             raise ConfigError(f"optimizer.{key}", opt[key], "must be < 1")
-    _finite(cfg, "optimizer.eps", opt["eps"], 0, strict=True)
+    _finite("optimizer.eps", opt["eps"], 0, strict=True)
     if opt["clip_norm"] is not None:
-        _finite(cfg, "optimizer.clip_norm", opt["clip_norm"], 0, strict=True)
+        _finite("optimizer.clip_norm", opt["clip_norm"], 0, strict=True)
     _choice("optimizer.schedule", opt["schedule"], SCHEDULES)
 
     probe = cfg["probe"]
     _positive_int("probe.max_samples", probe["max_samples"], allow_none=True)
-    _finite(cfg, "probe.near_zero_rel", probe["near_zero_rel"], 0)
-    _finite(cfg, "probe.collapse_tol", probe["collapse_tol"], 0)
+    _finite("probe.near_zero_rel", probe["near_zero_rel"], 0)
+    _finite("probe.collapse_tol", probe["collapse_tol"], 0)
     return cfg
 
 

@@ -61,16 +61,21 @@ def _curve(ax, table, column, label, color=None, by="epoch", band_on=True):
     return line
 
 
+#: config columns named in a run plot's title when they hold one value, with their labels
+_TITLE_KEYS = {"activation.name": "activation", "activation.alpha": "alpha", "dataset.name": "dataset",
+               "optimizer.name": "optimizer", "optimizer.lr": "lr"}
+
+
 def _title(table: pd.DataFrame) -> str:
+    activation = table["activation.name"].iloc[0] if "activation.name" in table else ""
     parts = []
-    for key in ("activation.name", "activation.alpha", "dataset.name", "optimizer.name", "optimizer.lr"):
-        if key in table and table[key].nunique() == 1:
-            value = table[key].iloc[0]
-            if key == "activation.alpha" and table.get("activation.name", pd.Series([""])).iloc[0] not in (
-                    "leaky", "prelu", "elu"):
-                continue
-            parts.append(f"{key.split('.')[-1] if key != 'activation.name' else 'activation'}={value:g}"
-                         if isinstance(value, float) else f"{key.split('.')[0] if key.endswith('.name') else key}={value}")
+    for key, label in _TITLE_KEYS.items():
+        if key not in table or table[key].nunique() != 1:
+            continue
+        if key == "activation.alpha" and activation not in ("leaky", "prelu", "elu"):
+            continue  # alpha means nothing to the other activations
+        value = table[key].iloc[0]
+        parts.append(f"{label}={value:g}" if isinstance(value, float) else f"{label}={value}")
     seeds = table["seed"].nunique()
     parts.append(f"{seeds} seed{'s' if seeds != 1 else ''}")
     return ", ".join(parts)

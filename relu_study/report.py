@@ -435,6 +435,12 @@ def _plt():
     return _pyplot()
 
 
+def _save(fig, path) -> None:
+    """Write a report figure and free it."""
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+
+
 def _int_locator():
     from matplotlib.ticker import MaxNLocator
 
@@ -485,8 +491,7 @@ def _dot_plot(arm_table, settings, metric, label, path, title, ylim=None):
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, ncol=min(len(arms), 5), loc="lower center", frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _curves_plot(metrics, settings, column, label, path, title, logy=False):
@@ -529,8 +534,7 @@ def _curves_plot(metrics, settings, column, label, path, title, logy=False):
     fig.legend(handles, labels, loc="lower center", ncol=len(arms), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 # --------------------------------------------------------------------------- sections
@@ -818,8 +822,7 @@ def _layer_grad_plot(metrics, settings, path):
     fig.legend(handles, labels, loc="lower center", ncol=len(arms), fontsize=8, frameon=False)
     fig.suptitle("C2: gradient norm per hidden layer at the end of training", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 # ---- C3
@@ -912,8 +915,7 @@ def _c3_grid_plot(grid, path, chance):
     axes[0][0].legend(fontsize=7)
     fig.suptitle("C3: final validation loss over the lr x init grid (dotted: chance)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _c3_spread_plot(net, path):
@@ -933,8 +935,7 @@ def _c3_spread_plot(net, path):
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("C3: one dot per network seed; bar = mean", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 # ---- Lu collapse
@@ -1009,8 +1010,7 @@ def _lu_rate_plot(rates, path):
     ax.legend(fontsize=8)
     ax.set_title("Width 2, depth 10, f(x) = |x|: born dead and collapsed", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _lu_spread_plot(net, path):
@@ -1026,8 +1026,7 @@ def _lu_spread_plot(net, path):
         ax.set_xlabel("log10 output spread", fontsize=8)
     axes[0][0].set_ylabel("networks", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 # ---- born dead
@@ -1151,8 +1150,7 @@ def _born_dead_plot(tab, path):
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle("Born-dead ReLU networks (zero biases, He-normal weights): estimate vs formula", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 # --------------------------------------------------------------------------- the report
