@@ -2,16 +2,39 @@
 
 Pure-NumPy multilayer perceptrons with pluggable activations, per-epoch and
 per-layer probes of dead units, and tables that load straight into pandas.
+
+The package is layered; each layer imports only from the ones above it in
+this list (``tests/test_layout.py`` checks it):
+
+``data``, ``_version``
+    datasets (registry, split, scaling) and the version stamp;
+``engine``
+    the NumPy core: activations, initialisers, losses, optimisers, the MLP
+    with a leading seed axis, probes, the training loop;
+``runs``
+    one experiment from a config: schema and validation, run folders,
+    per-run plots, the Hydra command line;
+``sweeps``
+    many runs into one table: aggregation, arms, sweep plots, compare;
+``claims``
+    statistics, the claim studies and their report, reproduce;
+``tools``
+    what stands on everything: the activation explorer, the benchmark.
+
+The modules at the top (``report``, ``compare``, ``reproduce``, ``explore``,
+``bench``, ``__main__``) are thin entry points for ``python -m relu_study.<name>``.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+__all__ = ["__version__", "run"]
 
 
 def run(overrides=None, output_dir=None):
     """Run one experiment with Hydra overrides and return its metrics table.
 
-    ``relu_study.run(["activation=leaky", "alpha=0.1"])``; see :func:`relu_study.cli.run`.
+    ``relu_study.run(["activation=leaky", "alpha=0.1"])``; see :func:`relu_study.runs.cli.run`.
     """
-    from .cli import run as _run
+    from .runs.cli import run as _run
 
     return _run(overrides, output_dir)

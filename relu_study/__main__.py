@@ -1,6 +1,6 @@
-"""``python -m relu_study``: see :mod:`relu_study.cli`."""
+"""``python -m relu_study``: the Hydra command line (:mod:`relu_study.runs.cli`)."""
 
-from relu_study.cli import main
+from relu_study.runs.cli import main
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from relu_study.activations import (
+from relu_study.engine.activations import (
     ACTIVATIONS,
     Identity,
     LeakyReLU,
@@ -259,7 +259,7 @@ def test_smooth_gains_known_values():
 
 
 def test_leaky_derivative_of_integer_input_keeps_the_slope():
-    from relu_study.activations import make_activation
+    from relu_study.engine.activations import make_activation
 
     act = make_activation("leaky", alpha=0.1)
     np.testing.assert_array_equal(act.derivative(np.array([-2, 0, 3])), [0.1, 0.1, 1.0])

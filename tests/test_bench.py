@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from relu_study import bench
+from relu_study.tools import bench
 
 
 def _finite_positive(x):

@@ -17,9 +17,9 @@ import pytest
 from omegaconf import OmegaConf
 
 import relu_study
-from relu_study.activations import ACTIVATIONS
-from relu_study.cli import compose
-from relu_study.config import ConfigError, validate
+from relu_study.engine.activations import ACTIVATIONS
+from relu_study.runs.cli import compose
+from relu_study.runs.config import ConfigError, validate
 
 CONF = Path(relu_study.__file__).resolve().parent.parent / "conf"
 try:  # installed non-editable: configs are inside the package
@@ -266,7 +266,7 @@ def test_progress_bar_in_a_terminal(tmp_path):
 
 
 def test_dataset_loader_options_pass_through():
-    from relu_study.cli import _container
+    from relu_study.runs.cli import _container
 
     cfg = _container(compose(["dataset=spirals", "+dataset.options.n_classes=3"]))
     assert cfg["dataset"]["options"] == {"n_classes": 3}

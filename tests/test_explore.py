@@ -16,8 +16,8 @@ import pytest  # noqa: E402
 from matplotlib.backend_bases import MouseEvent  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from relu_study.activations import ACTIVATIONS, make_activation  # noqa: E402
-from relu_study.explore import PARAM_NAMES, THEMES, ActivationExplorer, main  # noqa: E402
+from relu_study.engine.activations import ACTIVATIONS, make_activation  # noqa: E402
+from relu_study.tools.explore import PARAM_NAMES, THEMES, ActivationExplorer, main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import pytest
 from scipy.special import logsumexp
 from scipy.special import softmax as sp_softmax
 
-from relu_study.losses import LOSSES, cross_entropy, mse, softmax
+from relu_study.engine.losses import LOSSES, cross_entropy, mse, softmax
 
 
 def _ce_reference(out, y):

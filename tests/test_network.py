@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import fd_gradients
-from relu_study.activations import make_activation
-from relu_study.init import (
+from relu_study.engine.activations import make_activation
+from relu_study.engine.init import (
     BIAS_INITS,
     RAI_SIGMA,
     WEIGHT_INITS,
@@ -18,8 +18,8 @@ from relu_study.init import (
     init_layer,
     init_weights,
 )
-from relu_study.losses import LOSSES
-from relu_study.network import MLP, network_rngs
+from relu_study.engine.losses import LOSSES
+from relu_study.engine.network import MLP, network_rngs
 
 GRAD_ACTIVATIONS = ["relu", "leaky", "prelu", "elu", "tanh", "gelu"]
 ACT_PARAMS = {"leaky": {"alpha": 0.2}, "prelu": {"alpha": 0.25}, "elu": {"alpha": 1.3}}

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from relu_study.optim import OPTIMIZERS, Adam, Momentum, SGD, learning_rate, make_optimizer
+from relu_study.engine.optim import OPTIMIZERS, Adam, Momentum, SGD, learning_rate, make_optimizer
 
 
 def _arr(*rows):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from relu_study.activations import make_activation
-from relu_study.losses import cross_entropy
-from relu_study.network import MLP
-from relu_study.probes import LAYER_METRICS, NETWORK_METRICS, ProbeState, probe, target_spread
+from relu_study.engine.activations import make_activation
+from relu_study.engine.losses import cross_entropy
+from relu_study.engine.network import MLP
+from relu_study.engine.probes import LAYER_METRICS, NETWORK_METRICS, ProbeState, probe, target_spread
 
 # 4 samples, 2 features
 X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.5], [0.5, -1.0]])

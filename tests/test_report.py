@@ -1,4 +1,4 @@
-"""relu_study.report on synthetic sweep tables with known answers, and on a tiny real sweep."""
+"""relu_study.claims.report on synthetic sweep tables with known answers, and on a tiny real sweep."""
 
 import subprocess
 import sys
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relu_study import report as R
-from relu_study import stats as S
+from relu_study.claims import report as R
+from relu_study.claims import stats as S
 
 
 def _write_sweep(folder, networks, epochs=2):

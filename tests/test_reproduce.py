@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 
 from relu_study import __version__
-from relu_study.reproduce import QUICK, STUDIES
+from relu_study.claims.reproduce import QUICK, STUDIES
 
 VERDICT = r"\*\*(supported|not supported|contradicted|inconclusive)\*\*"
 

@@ -1,4 +1,4 @@
-"""relu_study.stats on synthetic data with known answers, and the born-dead estimator
+"""relu_study.claims.stats on synthetic data with known answers, and the born-dead estimator
 on a single input point against Lu et al.'s exact formula."""
 
 import math
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relu_study import stats as S
-from relu_study.network import MLP
-from relu_study.probes import probe
+from relu_study.claims import stats as S
+from relu_study.engine.network import MLP
+from relu_study.engine.probes import probe
 
 
 def _verdict_of(a, b, min_effect, direction=-1, kind="superiority", n_comparisons=1):

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relu_study.aggregate import IncompleteRunWarning, arm_keys, collect, swept_keys
+from relu_study.sweeps.aggregate import IncompleteRunWarning, collect
+from relu_study.sweeps.arms import arm_keys, swept_keys
 
 FAST = ["epochs=2", "dataset.n_samples=200", "model.width=8", "plots=false", "save_params=false"]
 NO_PLOTS = "++hydra.callbacks.aggregate.plots=false"  # sweep plots are checked once, in the basic sweep
@@ -139,7 +140,7 @@ def test_slurm_example_config_builds_an_sbatch_script(tmp_path, monkeypatch):
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    import relu_study.cli  # noqa: F401 - registers the schema (base_config)
+    import relu_study.runs.cli  # noqa: F401 - registers the schema (base_config)
 
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="relu_study.conf", version_base="1.3"):
@@ -192,9 +193,9 @@ def test_failed_job_is_recorded_and_the_sweep_exits_nonzero(failed_sweep):
 
 
 def test_any_exception_in_a_sweep_job_is_a_failed_job(tmp_path, monkeypatch):
-    import relu_study.cli as cli
-    from relu_study.config import default_config
-    from relu_study.runs import read_summary
+    import relu_study.runs.cli as cli
+    from relu_study.runs.config import default_config
+    from relu_study.runs.folders import read_summary
 
     def boom(cfg, progress=None):
         raise RuntimeError("out of cheese")
@@ -209,8 +210,8 @@ def test_any_exception_in_a_sweep_job_is_a_failed_job(tmp_path, monkeypatch):
 
 
 def test_diverged_networks_are_data_not_failures(tmp_path):
-    from relu_study.cli import execute
-    from relu_study.config import default_config
+    from relu_study.runs.cli import execute
+    from relu_study.runs.config import default_config
 
     cfg = default_config(**{"epochs": 3, "seeds": 2, "dataset.n_samples": 200, "model.width": 8,
                             "activation.name": "leaky", "optimizer.lr": 50.0, "plots": False})
@@ -260,7 +261,7 @@ def test_compare_two_sweeps(basic_sweep, failed_sweep, tmp_path, monkeypatch):
                                    ("relu", "0.1"), ("relu", "-1")])
     assert (tmp_path / "cmp" / "sweep_loss.png").is_file()
     # default output: a new compare/ folder in the working directory, never overwritten
-    from relu_study.compare import main
+    from relu_study.sweeps.compare import main
 
     monkeypatch.chdir(tmp_path)
     assert main([str(a / "0"), "--no-plots"]) == 0 and main([str(a / "0"), "--no-plots"]) == 0

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from conftest import make_classification, make_regression
-from relu_study.activations import make_activation
-from relu_study.losses import LOSSES
-from relu_study.network import MLP
-from relu_study.optim import make_optimizer
-from relu_study.probes import LAYER_METRICS, probe
-from relu_study.train import COLUMNS, train
+from relu_study.engine.activations import make_activation
+from relu_study.engine.losses import LOSSES
+from relu_study.engine.network import MLP
+from relu_study.engine.optim import make_optimizer
+from relu_study.engine.probes import LAYER_METRICS, probe
+from relu_study.engine.train import COLUMNS, train
 
 PROBE_COLUMNS = ["dead_frac", "zero_grad_frac", "exact_zero_frac", "near_zero_frac",
                  "active_rate", "grad_norm", "revived", "collapsed"]
@@ -336,7 +336,7 @@ def test_minibatch_order_and_noise_come_from_each_networks_generators(act):
     """lr = 1e-300 leaves the parameters unchanged (to 1e-250), so the epoch-1 train_loss is
     the sample-weighted mean of minibatch losses in training mode, with each network's
     order and RReLU slopes drawn from network_rngs(seed)['order'] / ['noise']."""
-    from relu_study.network import network_rngs
+    from relu_study.engine.network import network_rngs
     data = make_classification(n_train=30)
     net = _net(data, act, seeds=[1, 2])
     ref = _net(data, act, seeds=[1, 2])

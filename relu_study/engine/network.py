@@ -156,7 +156,7 @@ class MLP:
     n_inputs, widths, n_outputs : layer sizes (``widths`` are the hidden layers).
     activation : an :class:`Activation` or a registered name.
     seeds : one integer seed per network (``S = len(seeds)``).
-    weight_init, bias_init, bias_value, bias_std : see :mod:`relu_study.init`.
+    weight_init, bias_init, bias_value, bias_std : see :mod:`relu_study.engine.init`.
         Hidden layers use the activation's He gain; the output layer gain 1 and
         zero bias (RAI sets its own biases).
     """

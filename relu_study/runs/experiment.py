@@ -1,6 +1,6 @@
 """One run from a configuration: dataset, networks, optimiser, training, summary.
 
-``run_experiment(cfg)`` takes a plain nested dict (see :mod:`relu_study.config`)
+``run_experiment(cfg)`` takes a plain nested dict (see :mod:`relu_study.runs.config`)
 and returns a :class:`RunResult`; it writes nothing.  The command line and the
 notebook entry point both end here.
 """
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from .._version import __version__
 from .config import flatten, hidden_widths, resolve_seeds, validate
-from .data import load_dataset
-from .network import MLP
-from .optim import make_optimizer
-from .train import TrainResult, train
+from ..data import load_dataset
+from ..engine.network import MLP
+from ..engine.optim import make_optimizer
+from ..engine.train import TrainResult, train
 
 __all__ = ["CONFIG_COLUMNS_EXCLUDED", "RunResult", "build", "config_columns", "run_experiment", "summarize"]
 
@@ -61,7 +61,7 @@ def build(cfg: dict):
 
 
 def _activation(act: dict):
-    from .activations import make_activation
+    from ..engine.activations import make_activation
 
     return make_activation(act["name"], **{k: v for k, v in act.items() if k != "name"})
 

@@ -5,7 +5,7 @@ ConfigStore, so a wrong type or an unknown key is caught before anything runs;
 :func:`validate` adds the checks a type cannot express (finite alpha, positive
 learning rate, known names) and names the offending key and value.  Nothing
 here imports Hydra: notebooks build a config with :func:`default_config` and
-pass a plain dict to :func:`relu_study.experiment.run_experiment`.
+pass a plain dict to :func:`relu_study.runs.experiment.run_experiment`.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class ModelConfig:
 
 @dataclass
 class InitConfig:
-    """Weight initialiser (``relu_study.init.WEIGHT_INITS``) and bias initialiser."""
+    """Weight initialiser (``relu_study.engine.init.WEIGHT_INITS``) and bias initialiser."""
 
     name: str = "he"
     weight: str = "he_normal"
@@ -181,10 +181,10 @@ def validate(cfg: dict) -> dict:
 
     Returns ``cfg`` (unchanged) so it can be chained.
     """
-    from .activations import ACTIVATIONS
-    from .data import DATASETS
-    from .init import BIAS_INITS, WEIGHT_INITS
-    from .optim import OPTIMIZERS, SCHEDULES
+    from ..engine.activations import ACTIVATIONS
+    from ..data import DATASETS
+    from ..engine.init import BIAS_INITS, WEIGHT_INITS
+    from ..engine.optim import OPTIMIZERS, SCHEDULES
 
     resolve_seeds(cfg)
     _finite("alpha", cfg["alpha"])

@@ -20,7 +20,7 @@ both tables, and :func:`swept_keys` reports ``max_epochs`` when epochs were swep
 *Arms* are the swept config keys other than the seed (:func:`arm_keys` also drops
 keys that follow from the others, such as ``activation.alpha`` when ``alpha`` and
 ``activation.name`` are swept).  :func:`write_sweep` writes the tables and the
-comparison plots (:mod:`relu_study.sweep_plots`) into a folder, and
+comparison plots (:mod:`relu_study.sweeps.plots`) into a folder, and
 :class:`AggregateCallback` does it at the end of every Hydra multirun.
 
 Nothing here imports Hydra at module level: notebooks can use :func:`collect`
@@ -40,11 +40,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .runs import METRICS_FILE, SUMMARY_FILE, load_run, read_summary, write_table
+from ..runs.folders import METRICS_FILE, SUMMARY_FILE, load_run, read_summary, write_table
+from .arms import RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, swept_keys
 
 __all__ = [
-    "FINAL_METRICS", "AggregateCallback", "IncompleteRunWarning", "arm_keys", "arm_label", "collect",
-    "fixed_description", "summary_lines", "swept_keys", "write_sweep",
+    "FINAL_METRICS", "AggregateCallback", "IncompleteRunWarning", "collect", "summary_lines", "write_sweep",
 ]
 
 log = logging.getLogger("relu_study")
@@ -53,8 +53,6 @@ log = logging.getLogger("relu_study")
 FINAL_METRICS = ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "zero_grad_frac",
                  "exact_zero_frac", "near_zero_frac", "active_rate", "grad_norm", "output_spread", "collapsed")
 
-#: runs-table columns that are results, not configuration
-RESULT_COLUMNS = ("seed", "run_dir", "status", "error", "diverged_epoch", "epochs", "best_val_loss", "task")
 
 SWEEP_METRICS_FILE = "sweep_metrics.parquet"
 SWEEP_RUNS_FILE = "sweep_runs.parquet"
@@ -94,7 +92,7 @@ def _skip(folder, reason, warn):
 
 
 def _config_keys(summary: dict, table: pd.DataFrame | None) -> list[str]:
-    from .experiment import config_columns
+    from ..runs.experiment import config_columns
 
     cfg = summary.get("config")
     if isinstance(cfg, dict):
@@ -102,7 +100,7 @@ def _config_keys(summary: dict, table: pd.DataFrame | None) -> list[str]:
         return [k for k in keys if table is None or k in table.columns]
     if table is None:
         return []
-    from .train import COLUMNS  # no config in the summary: everything that is not a metric
+    from ..engine.train import COLUMNS  # no config in the summary: everything that is not a metric
 
     metric = set(COLUMNS) | {"task"}
     return [c for c in table.columns if c not in metric and not re.fullmatch(r".+_l\d+", c)]
@@ -147,7 +145,7 @@ def _run_rows(folder: str, table: pd.DataFrame, summary: dict) -> pd.DataFrame:
 
 
 def _failed_row(folder: str, summary: dict) -> dict:
-    from .experiment import config_columns
+    from ..runs.experiment import config_columns
 
     cfg = summary.get("config")
     row = {}
@@ -239,141 +237,12 @@ def collect(paths, warn: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     return metrics, _finish_runs(runs)
 
 
-# --------------------------------------------------------------------------- arms
-
-def swept_keys(runs: pd.DataFrame) -> list[str]:
-    """Config columns of ``runs`` that take more than one value (seed, run_dir,
-    status and result columns excluded)."""
-    keys = []
-    for c in runs.columns:
-        if c in RESULT_COLUMNS or c.startswith("final_"):
-            continue
-        values = runs[c].map(lambda v: None if _isna(v) else v)
-        if values.nunique(dropna=False) > 1:
-            keys.append(c)
-    return keys
-
-
-def _isna(v) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def _preferred(key: str) -> bool:
-    """Keys a user sweeps directly: group choices (``activation.name``) and top-level keys."""
-    return key.endswith(".name") or "." not in key
-
-
-def arm_keys(runs: pd.DataFrame, by=None) -> list[str]:
-    """The keys that define an arm: ``by`` (a list or "a,b" string) if given, else
-    the swept keys minus nested keys determined by the others (``activation.alpha``
-    is dropped when ``activation.name`` and ``alpha`` are swept; ``dataset.noise``
-    when ``dataset.name`` is); top-level keys and group choices (``*.name``) always
-    stay.  Group choices come first."""
-    if by:
-        keys = [k.strip() for k in by.split(",")] if isinstance(by, str) else list(by)
-        missing = [k for k in keys if k not in runs.columns]
-        if missing:
-            raise KeyError(f"unknown key(s) {', '.join(missing)}; swept keys: {', '.join(swept_keys(runs)) or 'none'}")
-        return keys
-    keys = swept_keys(runs)
-    filled = runs[keys].map(lambda v: "<none>" if _isna(v) else v) if keys else runs[[]]
-    # only nested non-choice keys (values a config group or an interpolation sets) may
-    # go; try the deepest and the last first
-    order = sorted((k for k in keys if not _preferred(k)), key=lambda k: (-k.count("."), -keys.index(k)))
-    kept = list(keys)
-    for k in order:
-        rest = [x for x in kept if x != k]
-        if not rest:
-            break
-        if filled.groupby(rest, dropna=False)[k].nunique(dropna=False).max() <= 1:
-            kept.remove(k)
-    return sorted(kept, key=lambda k: (not k.endswith(".name"), keys.index(k)))
-
-
-def _short(key: str) -> str:
-    return key[:-5] if key.endswith(".name") else key
-
-
-def _fmt(v) -> str:
-    if _isna(v):
-        return "none"
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):g}"
-    return str(v)
-
-
-def arm_label(keys, values) -> str:
-    """``"activation=leaky, alpha=0.3"``."""
-    if not keys:
-        return "all runs"
-    if not isinstance(values, tuple):
-        values = (values,)
-    return ", ".join(f"{_short(k)}={_fmt(v)}" for k, v in zip(keys, values))
-
-
-#: keys named in "held fixed" descriptions, in this order
-_FIXED_KEYS = ("dataset.name", "activation.name", "alpha", "model", "init.name", "optimizer.name",
-               "optimizer.lr", "max_epochs", "batch_size")
-
-
-def fixed_description(runs: pd.DataFrame, keys) -> str:
-    """What the plotted runs share, e.g. ``"dataset=moons, model=2x32, init=he,
-    sgd lr=0.1, 30 epochs"`` (keys in ``keys`` left out; differing values as "mixed")."""
-    keys = set(keys)
-    parts = []
-
-    def one(col):
-        if col not in runs.columns:
-            return None
-        vals = runs[col].dropna().unique()
-        return vals[0] if len(vals) == 1 else ("mixed" if len(vals) else None)
-
-    for key in _FIXED_KEYS:
-        if key in keys:
-            continue
-        if key == "model":
-            if keys & {"model.name", "model.depth", "model.width", "model.widths"}:
-                continue
-            widths, depth, width = one("model.widths"), one("model.depth"), one("model.width")
-            if widths not in (None, "mixed"):
-                parts.append(f"hidden={widths}")
-            elif depth is not None and width is not None:
-                parts.append("model=mixed" if "mixed" in (depth, width) else f"hidden={depth}x{width}")
-            continue
-        if key == "alpha":
-            act = one("activation.name")
-            if act in ("relu", None) or "activation.alpha" in keys:
-                continue
-        v = one(key)
-        if v is None:
-            continue
-        if key == "max_epochs":
-            parts.append(f"{_fmt(v)} epochs")
-        else:
-            parts.append(f"{_short(key)}={_fmt(v)}")
-    return ", ".join(parts)
-
-
-def _groups(runs: pd.DataFrame, keys):
-    """``(values tuple, sub-frame)`` per arm, in first-appearance order."""
-    if not keys:
-        yield (), runs
-        return
-    filled = runs[keys].map(lambda v: "\0none" if _isna(v) else v)
-    for values, idx in filled.groupby(keys, sort=False, dropna=False).groups.items():
-        values = values if isinstance(values, tuple) else (values,)
-        yield tuple(None if v == "\0none" else v for v in values), runs.loc[idx]
-
-
 def summary_lines(runs: pd.DataFrame, keys=None) -> list[str]:
     """One line per arm: mean final validation loss, dead fraction and task metric
     over the arm's non-diverged seeds, with counts of diverged and failed jobs."""
     keys = arm_keys(runs) if keys is None else list(keys)
     lines = []
-    for values, g in _groups(runs, keys):
+    for values, g in groups(runs, keys):
         ok = g[g["status"] == "ok"]
         n_fail = int((g["status"] == "failed").sum())
         n_div = int((g["status"] == "diverged").sum())
@@ -406,8 +275,8 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
     ``by``: the arm keys (default :func:`arm_keys`).  Plot files of an earlier
     aggregate that do not apply any more are removed.
     """
-    from . import sweep_plots
-    from .runs import atomic_path
+    from . import plots as sweep_plots
+    from ..runs.folders import atomic_path
 
     sweep_dir = Path(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -499,7 +368,7 @@ def _overrides_note(run_dir) -> str:
 
 
 class AggregateCallback:
-    """Hydra callback (``hydra.callbacks.aggregate._target_: relu_study.aggregate.AggregateCallback``).
+    """Hydra callback (``hydra.callbacks.aggregate._target_: relu_study.sweeps.aggregate.AggregateCallback``).
 
     Implements the interface of ``hydra.experimental.callback.Callback`` without
     importing Hydra here.  ``on_job_end`` logs one progress line per finished job;

@@ -1,10 +1,10 @@
 """The training loop: minibatches, probes, divergence detection, the metrics table.
 
-All S networks of an :class:`~relu_study.network.MLP` train together.  Each one
+All S networks of an :class:`~relu_study.engine.network.MLP` train together.  Each one
 draws its own minibatch order from its own generator, so a network trained in a
 group follows exactly the path it would follow alone.  After every epoch (and at
 epoch 0, before any step) the loop measures losses and probes
-(:mod:`relu_study.probes`), one row per (network, epoch).
+(:mod:`relu_study.engine.probes`), one row per (network, epoch).
 
 A network whose minibatch loss, validation loss or probe becomes NaN or infinite
 is *diverged*: its parameters are restored to the start of that epoch and frozen,
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .data import Dataset
+from ..data import Dataset
 from .losses import LOSSES
 from .network import MLP, network_blocks, seed_generator
 from .optim import Optimizer, learning_rate, make_optimizer

@@ -2,8 +2,8 @@
 
 This is the only module that knows Hydra.  It composes the configs shipped as
 the package ``relu_study.conf`` (the checkout's ``conf/`` folder) against the
-schema :class:`relu_study.config.ExperimentConfig`, runs
-:func:`relu_study.experiment.run_experiment` and writes the run folder.
+schema :class:`relu_study.runs.config.ExperimentConfig`, runs
+:func:`relu_study.runs.experiment.run_experiment` and writes the run folder.
 
 ``run(overrides)`` is the same thing for notebooks: it composes the same
 configs with Hydra's compose API and returns the metrics table.
@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, ExperimentConfig
 from .experiment import run_experiment
-from .runs import SUMMARY_FILE, is_complete, read_summary, write_json, write_run
+from .folders import SUMMARY_FILE, is_complete, read_summary, write_json, write_run
 
 __all__ = ["compose", "main", "run"]
 

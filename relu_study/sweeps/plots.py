@@ -1,10 +1,10 @@
-"""Comparison plots across the arms of a sweep (see :mod:`relu_study.aggregate`).
+"""Comparison plots across the arms of a sweep (see :mod:`relu_study.sweeps.aggregate`).
 
 ``plot_sweep(metrics, runs, keys, folder)`` writes, when they apply:
 
 ``sweep_loss.png``
     training and validation loss per epoch, one line per arm: mean over the
-    arm's networks (seeds) and a 95% t-band (:func:`relu_study.plots.mean_band`);
+    arm's networks (seeds) and a 95% t-band (:func:`relu_study.runs.plots.mean_band`);
 ``sweep_dead.png``
     the same for the dead fraction and the zero-gradient (truly dead) fraction;
 ``sweep_final_vs_alpha.png``
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .aggregate import _groups, arm_label, fixed_description
-from .plots import _pyplot, mean_band
+from .arms import arm_label, fixed_description, groups
+from ..runs.plots import pyplot, mean_band
 
 __all__ = ["PLOT_FILES", "plot_curves", "plot_final_vs_alpha", "plot_heatmap", "plot_sweep"]
 
@@ -64,7 +64,7 @@ def _loss_unit(table: pd.DataFrame) -> str:
 
 
 def _colors(n: int):
-    plt = _pyplot()
+    plt = pyplot()
     if n <= 10:
         return [plt.get_cmap("tab10")(i) for i in range(n)]
     return [plt.get_cmap("viridis")(x) for x in np.linspace(0, 0.95, n)]
@@ -116,11 +116,11 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
     panels = [(c, t) for c, t in panels if c in metrics.columns and metrics[c].notna().any()]
     if not panels:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     keys = list(keys)
-    arms = list(_groups(metrics, keys))
+    arms = list(groups(metrics, keys))
     fkeys = _facet_keys(keys, arms)
     nf = len(fkeys)
     line_keys = keys[nf:]
@@ -272,12 +272,12 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
     data = runs[runs["status"] != "failed"]
     if data.empty or data[xkey].nunique() < 2:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import NullLocator
 
     line_key = "activation.name" if "activation.name" in data.columns else None
     facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
-    all_facets = list(_groups(data, facet_keys))
+    all_facets = list(groups(data, facet_keys))
     facets = all_facets[:_MAX_FACETS]
     metrics = [m for m in ("val_loss", "dead_frac") if data[f"final_{m}"].notna().any()]
     if not metrics:
@@ -354,11 +354,11 @@ def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
     metrics = [m for m in ("val_loss", "dead_frac") if runs[f"final_{m}"].notna().any()]
     if not metrics:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.colors import LogNorm, Normalize
 
     facet_keys = [k for k in keys if k not in (xkey, ykey)]
-    all_facets = list(_groups(runs, facet_keys))
+    all_facets = list(groups(runs, facet_keys))
     facets = all_facets[:_MAX_FACETS]
     # per facet: its x and y values, and per metric (mean, count of finished networks, state)
     cells = []
@@ -429,7 +429,7 @@ def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
 
 def plot_sweep(metrics: pd.DataFrame, runs: pd.DataFrame, keys, folder) -> list[Path]:
     """Every plot that applies, written atomically into ``folder``."""
-    from .runs import atomic_path
+    from ..runs.folders import atomic_path
 
     folder = Path(folder)
     jobs = [

@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["layer_columns", "mean_band", "plot_dead", "plot_loss", "plot_run"]
+__all__ = ["layer_columns", "mean_band", "plot_dead", "plot_loss", "plot_run", "pyplot"]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot``, on the Agg backend when there is no display (figures are
+    written to files; nothing here opens a window)."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo") and not _has_display():
@@ -82,7 +84,7 @@ def _title(table: pd.DataFrame) -> str:
 
 
 def plot_loss(table: pd.DataFrame, path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
     _curve(ax, table, "train_loss", "train (mean over minibatches)")
     _curve(ax, table, "val_loss", "validation")
@@ -103,7 +105,7 @@ def plot_loss(table: pd.DataFrame, path) -> Path:
 
 
 def plot_dead(table: pd.DataFrame, path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
     cols = layer_columns(table, "dead_frac")
     few = len(cols) <= 4  # with many layers only the overall curve gets a band
@@ -128,7 +130,7 @@ def plot_dead(table: pd.DataFrame, path) -> Path:
 
 def plot_run(table: pd.DataFrame, folder) -> list[Path]:
     """``loss.png`` and (with probes) ``dead.png`` in ``folder``, written atomically."""
-    from .runs import atomic_path
+    from .folders import atomic_path
 
     folder = Path(folder)
     written = []
