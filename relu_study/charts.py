@@ -1,0 +1,231 @@
+"""Figures as data: a chart is panels of series, each series points with an
+optional interval and the number of networks behind each point.
+
+Why a data model instead of drawing straight into matplotlib: the same figure
+appears as a PNG (in ``REPORT.md``, run and sweep folders) and as an
+interactive chart in the HTML pages (hover, toggle a series, switch the
+theme).  Both are drawn from one :class:`Chart`, saved beside the PNG as JSON,
+so the picture and the page can never show different numbers.
+
+Kinds of chart:
+
+``lines``
+    numeric x (epochs, learning rates, alpha); each series a line, its
+    interval a band.
+``points``
+    categorical x (settings); each series a marker with an error bar, series
+    side by side within a category.
+``bars``
+    categorical x; each series a bar with an error bar.
+
+Rules every renderer keeps (the reader must be able to trust the figure):
+missing values (None/NaN) leave gaps, never zeros; an interval is drawn only
+where it was given; a panel with no finite value shows :attr:`Panel.empty`
+in words instead of blank axes; legends carry ``n`` when the series says it.
+
+:func:`save_png` renders with matplotlib's object-oriented API (``Figure``,
+no ``pyplot``), so it changes no process-wide state and opens no window.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["KINDS", "Chart", "Panel", "Series", "load_chart", "save_json", "save_png"]
+
+KINDS = ("lines", "points", "bars")
+STYLES = ("solid", "dashed", "dotted")
+
+
+def _clean(values) -> list | None:
+    """A JSON-safe list: NaN and infinities become None (a gap)."""
+    if values is None:
+        return None
+    out = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            out.append(None)
+        else:
+            out.append(v)
+    return out
+
+
+@dataclass
+class Series:
+    """One legend entry.  ``x`` numbers (lines) or category labels (points,
+    bars); ``lo``/``hi`` the interval around ``y`` (None where there is none);
+    ``n`` the number of networks behind each point, shown on hover."""
+
+    name: str
+    x: list
+    y: list
+    lo: list | None = None
+    hi: list | None = None
+    n: list | None = None
+    style: str = "solid"
+    color: str | None = None
+
+    def __post_init__(self):
+        self.x, self.y = _clean(self.x), _clean(self.y)
+        self.lo, self.hi, self.n = _clean(self.lo), _clean(self.hi), _clean(self.n)
+        for key in ("y", "lo", "hi", "n"):
+            v = getattr(self, key)
+            if v is not None and len(v) != len(self.x):
+                raise ValueError(f"series {self.name!r}: {key} has {len(v)} values for {len(self.x)} x values")
+        if self.style not in STYLES:
+            raise ValueError(f"series {self.name!r}: style must be one of {STYLES}, got {self.style!r}")
+
+
+@dataclass
+class Panel:
+    """One set of axes.  ``categories`` fixes the order of categorical x;
+    ``empty`` is the sentence shown when no series has a finite value."""
+
+    title: str
+    series: list[Series]
+    xlabel: str = ""
+    ylabel: str = ""
+    logx: bool = False
+    logy: bool = False
+    ylim: tuple | None = None
+    categories: list | None = None
+    hline: float | None = None
+    empty: str = "no data to show"
+
+    def has_data(self) -> bool:
+        return any(v is not None for s in self.series for v in s.y)
+
+
+@dataclass
+class Chart:
+    """A figure: ``panels`` in a grid of ``columns`` columns."""
+
+    name: str
+    title: str
+    kind: str
+    panels: list[Panel]
+    caption: str = ""
+    columns: int = 2
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"chart {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+        if not self.panels:
+            raise ValueError(f"chart {self.name!r} has no panels")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Chart":
+        panels = [Panel(**{**p, "series": [Series(**s) for s in p["series"]],
+                           "ylim": tuple(p["ylim"]) if p.get("ylim") else None}) for p in d["panels"]]
+        return cls(**{**d, "panels": panels})
+
+
+def save_json(chart: Chart, path) -> Path:
+    """Write ``chart`` as JSON (the data an HTML page draws)."""
+    path = Path(path)
+    path.write_text(json.dumps(chart.to_dict(), allow_nan=False, separators=(",", ":")) + "\n")
+    return path
+
+
+def load_chart(path) -> Chart:
+    return Chart.from_dict(json.loads(Path(path).read_text()))
+
+
+# ------------------------------------------------------------------ matplotlib
+
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+            "#7f7f7f", "#bcbd22")
+_LINESTYLE = {"solid": "-", "dashed": "--", "dotted": ":"}
+
+
+def _f(v) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _draw_panel(ax, panel: Panel, kind: str) -> None:
+    if not panel.has_data():
+        ax.text(0.5, 0.5, panel.empty, transform=ax.transAxes, ha="center", va="center", wrap=True,
+                fontsize=9, color="0.3")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        cats = panel.categories
+        if kind != "lines" and cats is None:
+            cats = list(dict.fromkeys(x for s in panel.series for x in s.x))
+        k = len(panel.series)
+        for i, s in enumerate(panel.series):
+            color = s.color or _PALETTE[i % len(_PALETTE)]
+            y = [_f(v) for v in s.y]
+            label = s.name
+            if kind == "lines":
+                x = [_f(v) for v in s.x]
+                ax.plot(x, y, _LINESTYLE[s.style], color=color, lw=1.6, label=label)
+                if s.lo is not None and s.hi is not None:
+                    ax.fill_between(x, [_f(v) for v in s.lo], [_f(v) for v in s.hi], color=color, alpha=0.18,
+                                    linewidth=0)
+                continue
+            width = 0.8 / max(k, 1)
+            pos = [cats.index(x) - 0.4 + width * (i + 0.5) for x in s.x]
+            err = None
+            if s.lo is not None and s.hi is not None:
+                err = [[max(0.0, yy - _f(lo)) if lo is not None else 0.0 for yy, lo in zip(y, s.lo)],
+                       [max(0.0, _f(hi) - yy) if hi is not None else 0.0 for yy, hi in zip(y, s.hi)]]
+            if kind == "bars":
+                ax.bar(pos, y, width, color=color, label=label, yerr=err, capsize=3)
+            else:
+                ax.errorbar(pos, y, yerr=err, fmt="o", ms=5, capsize=3, color=color, label=label)
+        if kind != "lines":
+            ax.set_xticks(range(len(cats)), [str(c).replace(", ", "\n") for c in cats], fontsize=7)
+            ax.set_xlim(-0.5, len(cats) - 0.5)  # every category keeps its slot, with or without data
+        if panel.hline is not None:
+            ax.axhline(panel.hline, color="0.4", lw=1, ls="--")
+        if panel.logx:
+            ax.set_xscale("log")
+        if panel.logy:
+            ax.set_yscale("log")
+        if panel.ylim is not None:
+            ax.set_ylim(*panel.ylim)
+        ax.grid(alpha=0.3)
+    ax.set_title(panel.title, fontsize=9)
+    ax.set_xlabel(panel.xlabel, fontsize=8)
+    ax.set_ylabel(panel.ylabel, fontsize=8)
+
+
+def save_png(chart: Chart, path, dpi: int = 110) -> Path:
+    """Render ``chart`` to a PNG with matplotlib (one legend for the whole figure)."""
+    from matplotlib.figure import Figure
+
+    n = len(chart.panels)
+    ncol = max(1, min(chart.columns, n))
+    nrow = math.ceil(n / ncol)
+    fig = Figure(figsize=(4.4 * ncol, 3.2 * nrow + 1.0), layout="constrained")
+    axes = fig.subplots(nrow, ncol, squeeze=False)
+    for i, panel in enumerate(chart.panels):
+        _draw_panel(axes[i // ncol][i % ncol], panel, chart.kind)
+    for j in range(n, nrow * ncol):
+        axes[j // ncol][j % ncol].set_visible(False)
+    handles, labels = {}, []
+    for ax in fig.axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
+    if labels:
+        fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
+                   ncol=min(len(labels), 4), fontsize=8, frameon=False)
+    fig.suptitle(chart.title, fontsize=10)
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    return path

@@ -1,0 +1,67 @@
+"""Figures as data (relu_study.charts): JSON round trip, gaps for missing values,
+words instead of blank axes, PNGs drawn without pyplot."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from relu_study.charts import Chart, Panel, Series, load_chart, save_json, save_png
+
+
+def _chart(kind="lines", y=(1.0, float("nan"), 3.0)):
+    x = [0, 1, 2] if kind == "lines" else ["a", "b", "c"]
+    s = Series("ReLU (n=3)", x, list(y), lo=[0.5, None, 2.5], hi=[1.5, None, 3.5], n=[3, 0, 3])
+    return Chart("demo", "Demo", kind, [Panel("left", [s], xlabel="epoch", ylabel="loss")])
+
+
+def test_json_round_trip_keeps_everything_and_turns_nan_into_gaps(tmp_path):
+    chart = _chart()
+    path = save_json(chart, tmp_path / "c.json")
+    raw = json.loads(path.read_text())
+    assert raw["panels"][0]["series"][0]["y"] == [1.0, None, 3.0]  # NaN -> null, never 0
+    back = load_chart(path)
+    assert back == chart
+
+
+def test_series_lengths_are_checked():
+    with pytest.raises(ValueError, match="lo has 1 values for 2 x values"):
+        Series("s", [0, 1], [1, 2], lo=[0])
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Chart("c", "t", "pie", [Panel("p", [])])
+
+
+@pytest.mark.parametrize("kind", ["lines", "points", "bars"])
+def test_png_for_every_kind(kind, tmp_path):
+    path = save_png(_chart(kind), tmp_path / f"{kind}.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_panel_without_data_says_so_in_words(tmp_path, monkeypatch):
+    texts = []
+    from matplotlib.axes import Axes
+
+    original = Axes.text
+
+    def spy(self, x, y, s, *args, **kwargs):
+        texts.append(s)
+        return original(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "text", spy)
+    chart = _chart(y=(math.nan, math.nan, math.nan))
+    chart.panels[0].empty = "every network diverged"
+    save_png(chart, tmp_path / "empty.png")
+    assert "every network diverged" in texts
+
+
+def test_rendering_leaves_pyplot_alone(tmp_path):
+    code = ("import sys; from relu_study.charts import *; "
+            "save_png(Chart('c','t','lines',[Panel('p',[Series('s',[0,1],[1,2])])]), sys.argv[1]); "
+            "print('matplotlib.pyplot' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.png")], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
