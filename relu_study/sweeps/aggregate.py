@@ -47,9 +47,7 @@ import pandas as pd
 
 from ..provenance import provenance, table_columns
 from ..runs.folders import METRICS_FILE, SUMMARY_FILE, load_run, read_summary, write_table
-from .arms import (
-    PROVENANCE_COLUMNS, RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, is_missing, swept_keys,
-)
+from .arms import PROVENANCE_COLUMNS, RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, is_missing
 
 __all__ = [
     "FINAL_METRICS", "AggregateCallback", "IncompleteRunWarning", "collect", "summary_lines", "write_sweep",

@@ -348,7 +348,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             self._encoder = LabelEncoder().fit(y)
             self.classes_ = self._encoder.classes_
             if len(self.classes_) < 2:
-                raise ValueError(f"MLPClassifier needs samples of at least 2 classes, got 1 class: {self.classes_[0]!r}")
+                raise ValueError(f"MLPClassifier needs samples of at least 2 classes, "
+                                 f"got 1 class: {self.classes_[0]!r}")
         else:
             unknown = np.setdiff1d(np.unique(y), self.classes_)
             if len(unknown):
