@@ -65,6 +65,13 @@ def test_grid_search_over_slope_and_activation_on_digits(digits):
     assert best.alpha == search.best_params_["mlpclassifier__alpha"] and 0.0 <= best.dead_frac_ <= 1.0
 
 
+def test_numpy_scalars_from_parameter_grids_are_accepted(digits):
+    X, y = digits
+    clf = MLPClassifier(epochs=np.int64(1), batch_size=np.arange(64, 65)[0], lr=np.float32(0.1),
+                        hidden_layer_sizes=np.array([8]), random_state=np.int64(0)).fit(X[:100] / 16, y[:100])
+    assert clf.n_iter_ == 1 and clf.seed_ == 0
+
+
 def test_cross_val_score_regression():
     X, y = make_regression(300, 6, noise=5.0, random_state=0)
     pipe = make_pipeline(StandardScaler(), MLPRegressor(activation="leaky", epochs=20, random_state=0, lr=0.01))

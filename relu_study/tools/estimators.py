@@ -220,10 +220,14 @@ class _MLPBase(BaseEstimator):
         sizes = values["hidden_layer_sizes"]
         values["hidden_layer_sizes"] = [int(w) if isinstance(w, numbers.Integral) and not isinstance(w, bool) else w
                                         for w in (sizes if isinstance(sizes, (list, tuple, np.ndarray)) else [sizes])]
+        # NumPy scalars (from np.arange / np.logspace grids) as the plain numbers the config holds
         for name in ("alpha", "lr", "momentum", "beta1", "beta2", "eps", "weight_decay", "min_lr",
                      "bias_value", "bias_std", "near_zero_rel", "collapse_tol", "clip_norm"):
-            if isinstance(values[name], numbers.Real) and not isinstance(values[name], bool):
+            if isinstance(values[name], numbers.Real) and not isinstance(values[name], (bool, np.bool_)):
                 values[name] = float(values[name])
+        for name in ("epochs", "batch_size", "probe_max_samples"):
+            if isinstance(values[name], numbers.Integral) and not isinstance(values[name], (bool, np.bool_)):
+                values[name] = int(values[name])
         cfg = default_config(**{PARAMETER_KEYS[k]: v for k, v in values.items() if k != "validation_fraction"})
         cfg["dataset"]["seed"] = cfg["seed"]
         cfg["dataset"]["val_fraction"] = values["validation_fraction"]
