@@ -114,8 +114,12 @@ def provenance(command: list[str] | str | None = None) -> dict:
     ``command`` defaults to this process's ``sys.argv``; the BLAS threads and
     the working directory's git state are read at each call (they can change).
     """
-    if command is None:
-        command = [Path(sys.executable).name, *sys.argv] if sys.argv and sys.argv[0] else [sys.executable]
+    if command is None:  # sys.orig_argv keeps `-m relu_study`, which sys.argv turns into a file path
+        argv = getattr(sys, "orig_argv", None)
+        if argv:
+            command = [Path(argv[0]).name, *argv[1:]]
+        else:
+            command = [Path(sys.executable).name, *sys.argv] if sys.argv and sys.argv[0] else [sys.executable]
     if not isinstance(command, str):
         command = shlex.join(str(c) for c in command)
     return {**_static(), "blas": _blas(), "cwd_git": git_state(Path.cwd()), "command": command}

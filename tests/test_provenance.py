@@ -95,5 +95,6 @@ def test_summaries_and_sweep_tables_record_provenance(tmp_path):
     assert arm_keys(runs) == ["optimizer.lr"]
     for name in ("sweep_runs.parquet", "sweep_metrics.parquet"):
         meta = pd.read_parquet(sweep_dir / name).attrs["provenance"]
-        assert meta["cwd_git"] == {"commit": head, "dirty": True} and "-m" in meta["command"]
+        assert meta["cwd_git"] == {"commit": head, "dirty": True}
+        assert " -m relu_study -m optimizer.lr=0.1,-1 " in meta["command"]  # the sweep's command line
         assert meta["packages"]["scikit-learn"] and meta["relu_study"] == __version__
