@@ -15,7 +15,7 @@ As everywhere in relu_study, ``alpha`` is the *negative slope* of ``leaky``
 regularisation is ``weight_decay``.
 
 Same settings, same numbers: ``fit`` turns the parameters into the command
-line's config (:meth:`_MLPBase.to_config`: ``hidden_layer_sizes`` is
+line's config (``to_config()``: ``hidden_layer_sizes`` is
 ``model.widths``, ``lr`` is ``optimizer.lr``, ``random_state`` is ``seed`` and
 ``dataset.seed``, ...), validates it with the command line's validator and
 builds the network, optimiser and training options with the very functions the
