@@ -19,7 +19,8 @@ this list (``tests/test_layout.py`` checks it):
 ``claims``
     statistics, the claim studies and their report, reproduce;
 ``tools``
-    what stands on everything: the activation explorer, the benchmark.
+    what stands on everything: the activation explorer, the benchmark, the
+    scikit-learn estimators.
 
 The modules at the top (``report``, ``compare``, ``reproduce``, ``explore``,
 ``bench``, ``__main__``) are thin entry points for ``python -m relu_study.<name>``.
@@ -27,7 +28,25 @@ The modules at the top (``report``, ``compare``, ``reproduce``, ``explore``,
 
 from ._version import __version__
 
-__all__ = ["__version__", "run"]
+__all__ = ["MLPClassifier", "MLPRegressor", "__version__", "run"]
+
+#: names :func:`__getattr__` imports on first use, so that ``import relu_study``
+#: loads neither scikit-learn nor Hydra
+_LAZY = ("MLPClassifier", "MLPRegressor")
+
+
+def __getattr__(name):
+    """``relu_study.MLPClassifier`` / ``MLPRegressor``: the scikit-learn estimators
+    (:mod:`relu_study.tools.estimators`), imported when first asked for."""
+    if name in _LAZY:
+        from .tools import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def run(overrides=None, output_dir=None):

@@ -10,6 +10,11 @@ working directory (the researcher's project), when there is one.  Each is
 ``{"commit": <sha>, "dirty": <bool>}`` or ``None``.  ``dirty`` means tracked
 files differ from the commit (untracked files, such as outputs, do not count).
 
+Sweep tables carry the per-run essentials as columns (:func:`table_columns`:
+``relu_study_version``, ``code_git_commit``/``code_git_dirty``,
+``cwd_git_commit``/``cwd_git_dirty``), which are never arm keys, and the
+aggregating process's whole :func:`provenance` as Parquet metadata.
+
 Nothing here changes state: it reads package metadata, ``/proc/cpuinfo`` and
 asks git; it never imports Hydra (its version comes from package metadata).
 """
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from ._version import __version__
 
-__all__ = ["PACKAGES", "git_state", "provenance"]
+__all__ = ["PACKAGES", "TABLE_COLUMNS", "git_state", "provenance", "table_columns"]
 
 #: distributions whose versions are recorded (absent ones are recorded as None)
 PACKAGES = ("numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "matplotlib", "hydra-core", "omegaconf")
@@ -109,8 +114,27 @@ def provenance(command: list[str] | str | None = None) -> dict:
     ``command`` defaults to this process's ``sys.argv``; the BLAS threads and
     the working directory's git state are read at each call (they can change).
     """
-    if command is None:
-        command = [Path(sys.executable).name, *sys.argv] if sys.argv and sys.argv[0] else [sys.executable]
+    if command is None:  # sys.orig_argv keeps `-m relu_study`, which sys.argv turns into a file path
+        argv = getattr(sys, "orig_argv", None)
+        if argv:
+            command = [Path(argv[0]).name, *argv[1:]]
+        else:
+            command = [Path(sys.executable).name, *sys.argv] if sys.argv and sys.argv[0] else [sys.executable]
     if not isinstance(command, str):
         command = shlex.join(str(c) for c in command)
     return {**_static(), "blas": _blas(), "cwd_git": git_state(Path.cwd()), "command": command}
+
+
+#: per-run provenance columns of the sweep runs table (results, not config: never arm keys)
+TABLE_COLUMNS = ("relu_study_version", "code_git_commit", "code_git_dirty", "cwd_git_commit", "cwd_git_dirty")
+
+
+def table_columns(prov: dict | None) -> dict:
+    """The :data:`TABLE_COLUMNS` values of one :func:`provenance` record (None where unknown)."""
+    prov = prov or {}
+    out = {"relu_study_version": prov.get("relu_study")}
+    for where in ("code", "cwd"):
+        git = prov.get(f"{where}_git") or {}
+        out[f"{where}_git_commit"] = git.get("commit")
+        out[f"{where}_git_dirty"] = git.get("dirty")
+    return out

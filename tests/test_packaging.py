@@ -30,6 +30,7 @@ def test_wheel_contains_every_config_and_module(tmp_path):
     assert expected, "no configs found in conf/"
     assert expected <= names, sorted(expected - names)
     assert "relu_study/conf/config.yaml" in names
+    assert "relu_study/py.typed" in names  # PEP 561 marker
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "relu_study").rglob("*.py")}
     assert "relu_study/runs/cli.py" in modules
     assert modules <= names, f"modules missing from the wheel (list their package in pyproject.toml): " \

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +53,48 @@ def test_provenance_records_the_working_directory_repository(tmp_path, monkeypat
     assert isinstance(p["cores"], int) and p["cores"] >= 1
     assert p["cpu"]
     assert p["blas"] and all(b["threads"] >= 1 for b in p["blas"])  # NumPy's BLAS, even if not yet loaded
+
+
+@needs_git
+def test_summaries_and_sweep_tables_record_provenance(tmp_path):
+    """A sweep run from a researcher's repository (one job ok, one failed): every
+    ``summary.json`` holds the provenance record, the runs table its per-run
+    columns (which never become arm keys), both tables the whole record as
+    Parquet metadata; the commit is the repository's ``git rev-parse HEAD``."""
+    import json
+    import sys
+
+    import pandas as pd
+
+    from relu_study.provenance import TABLE_COLUMNS
+    from relu_study.sweeps.arms import arm_keys
+
+    git = _repo(tmp_path)
+    head = git("rev-parse", "HEAD").strip()
+    (tmp_path / "a.txt").write_text("edited, not committed\n")  # a dirty tree
+    sweep_dir = tmp_path / "sweep"
+    fast = ["epochs=1", "dataset.n_samples=100", "model.width=4", "plots=false", "save_params=false"]
+    proc = subprocess.run([sys.executable, "-m", "relu_study", "-m", "optimizer.lr=0.1,-1", *fast,
+                           "++hydra.callbacks.aggregate.plots=false", f"hydra.sweep.dir={sweep_dir}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 1, proc.stderr[-2000:]  # job 1 failed (lr=-1)
+    for job, lr in (("0", "0.1"), ("1", "-1")):
+        p = json.loads((sweep_dir / job / "summary.json").read_text())["provenance"]
+        assert p["cwd_git"] == {"commit": head, "dirty": True}
+        # the command that reruns the job alone (Hydra writes the booleans as False)
+        assert p["command"].lower() == f"python -m relu_study optimizer.lr={lr} " + " ".join(fast)
+        assert p["relu_study"] == __version__ and p["python"] == platform.python_version()
+        assert all(p["packages"][d] for d in ("numpy", "scipy", "scikit-learn", "pandas", "hydra-core"))
+        assert p["blas"] and p["cpu"] and p["cores"] >= 1
+    runs = pd.read_parquet(sweep_dir / "sweep_runs.parquet")
+    assert list(runs.columns[-len(TABLE_COLUMNS):]) == list(TABLE_COLUMNS)
+    assert (runs["cwd_git_commit"] == head).all() and runs["cwd_git_dirty"].all()
+    assert (runs["relu_study_version"] == __version__).all()
+    code = git_state(Path(__import__("relu_study").__file__).resolve().parent.parent)
+    assert runs["code_git_commit"].tolist() == [code and code["commit"]] * 2
+    assert arm_keys(runs) == ["optimizer.lr"]
+    for name in ("sweep_runs.parquet", "sweep_metrics.parquet"):
+        meta = pd.read_parquet(sweep_dir / name).attrs["provenance"]
+        assert meta["cwd_git"] == {"commit": head, "dirty": True}
+        assert " -m relu_study -m optimizer.lr=0.1,-1 " in meta["command"]  # the sweep's command line
+        assert meta["packages"]["scikit-learn"] and meta["relu_study"] == __version__

@@ -12,6 +12,8 @@ configs with Hydra's compose API and returns the metrics table.
 from __future__ import annotations
 
 import logging
+import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -22,11 +24,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from ..provenance import provenance
 from .config import ConfigError, ExperimentConfig
 from .experiment import run_experiment
 from .folders import SUMMARY_FILE, is_complete, read_summary, write_json, write_run
 
-__all__ = ["compose", "main", "run"]
+__all__ = ["compose", "main", "run", "sweep_objective"]
 
 log = logging.getLogger("relu_study")
 
@@ -80,12 +83,14 @@ def _final_line(summary: dict) -> str:
     return text
 
 
-def execute(cfg: dict, out_dir: Path, multirun: bool = False) -> dict:
+def execute(cfg: dict, out_dir: Path, multirun: bool = False, command: str | None = None) -> dict:
     """Run one config into ``out_dir`` and return its summary.
 
     In a multirun, a job whose folder already holds a complete run of the same
     config is skipped (resume), and an error is recorded as a failed job
     (``summary.json`` with ``status: failed``) instead of stopping the sweep.
+    ``summary.json`` records :func:`relu_study.provenance.provenance` with
+    ``command`` (default: this process's command line).
     """
     out_dir = Path(out_dir)
     if multirun and is_complete(out_dir):
@@ -98,36 +103,38 @@ def execute(cfg: dict, out_dir: Path, multirun: bool = False) -> dict:
     try:
         result = run_experiment(cfg, progress=update)
         if multirun:  # inside the try: in a sweep, an error while writing is a failed job too
-            _write_result(cfg, out_dir, result)
+            _write_result(cfg, out_dir, result, command)
     except Exception as exc:  # noqa: BLE001 - in a sweep any error is recorded, not raised
         if not multirun:
             raise
-        return _record_failure(cfg, out_dir, exc, start)
+        return _record_failure(cfg, out_dir, exc, start, command)
     finally:
         if bar is not None:
             bar.close()
     if not multirun:
-        _write_result(cfg, out_dir, result)
+        _write_result(cfg, out_dir, result, command)
     log.info("%s", _final_line(result.summary))
     return result.summary
 
 
-def _write_result(cfg: dict, out_dir: Path, result) -> None:
+def _write_result(cfg: dict, out_dir: Path, result, command=None) -> None:
     from .plots import plot_run
 
+    result.summary["provenance"] = provenance(command)
     plot = (lambda folder: plot_run(result.table, folder)) if cfg.get("plots", True) else None
     state = result.net.state_dict() if cfg.get("save_params", True) else None
     write_run(out_dir, result.table, result.summary, state=state, plot=plot, csv=cfg.get("save_csv", False))
 
 
-def _record_failure(cfg, out_dir: Path, exc: BaseException, start: float) -> dict:
+def _record_failure(cfg, out_dir: Path, exc: BaseException, start: float, command=None) -> dict:
     """Write a failed job's ``summary.json`` (status failed, the error, the config)."""
     if isinstance(exc, (ConfigError, FileNotFoundError)):
         log.error("job failed: %s: %s", type(exc).__name__, exc)
     else:  # unexpected: keep the traceback in the job's log
         log.exception("job failed: %s: %s", type(exc).__name__, exc)
     summary = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "config": cfg,
-               "complete": False, "wall_time_s": round(time.perf_counter() - start, 4)}
+               "complete": False, "wall_time_s": round(time.perf_counter() - start, 4),
+               "provenance": provenance(command)}
     write_json(out_dir / SUMMARY_FILE, summary)
     return summary
 
@@ -166,11 +173,29 @@ def _multirun_job(cfg: DictConfig, out_dir: Path):
             raw = OmegaConf.to_container(cfg, resolve=False)
         except Exception:  # noqa: BLE001
             raw = None
-        _record_failure(raw, out_dir, exc, start)
-        return None
+        _record_failure(raw, out_dir, exc, start, command=_job_command())
+        return math.inf
     with threadpool_limits(limits=1):
-        summary = execute(container, out_dir, multirun=True)
-    return summary.get("final_mean", {}).get("val_loss")
+        summary = execute(container, out_dir, multirun=True, command=_job_command())
+    return sweep_objective(summary)
+
+
+def sweep_objective(summary: dict) -> float:
+    """What a sweep job returns to Hydra's sweeper (Optuna minimises it): the
+    mean final validation loss of the job's networks, or +inf when the job
+    failed or any of its networks diverged (every network counts: a setting at
+    which a seed diverges is not a usable one).  Always a float, so a sweeper
+    never sees a job without a value and the sweep goes on to its aggregate."""
+    value = summary.get("final_mean", {}).get("val_loss")
+    if summary.get("status") != "ok" or value is None or not math.isfinite(value):
+        return math.inf
+    return float(value)
+
+
+def _job_command() -> str:
+    """The command that reruns this sweep job alone: ``python -m relu_study`` and the job's overrides."""
+    overrides = list(HydraConfig.get().overrides.task)
+    return shlex.join(["python", "-m", "relu_study", *overrides])
 
 
 def main() -> None:

@@ -22,7 +22,10 @@ from ..engine.network import MLP
 from ..engine.optim import make_optimizer
 from ..engine.train import TrainResult, train
 
-__all__ = ["CONFIG_COLUMNS_EXCLUDED", "RunResult", "build", "config_columns", "run_experiment", "summarize"]
+__all__ = [
+    "CONFIG_COLUMNS_EXCLUDED", "RunResult", "build", "build_network", "build_optimizer", "config_columns",
+    "run_experiment", "summarize", "train_options",
+]
 
 #: config keys that are not experiment parameters, left out of the table
 CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv")
@@ -42,22 +45,47 @@ class RunResult:
 def build(cfg: dict):
     """``(dataset, network, optimizer)`` for a validated config."""
     data_cfg = cfg["dataset"]
-    dtype = np.float32 if cfg["dtype"] == "float32" else np.float64
     data = load_dataset(
         data_cfg["name"], seed=data_cfg["seed"], n_samples=data_cfg["n_samples"], noise=data_cfg["noise"],
         val_fraction=data_cfg["val_fraction"], standardize=data_cfg["standardize"], path=data_cfg["path"],
-        target=data_cfg["target"], task=data_cfg["task"], dtype=dtype, **(data_cfg.get("options") or {}),
+        target=data_cfg["target"], task=data_cfg["task"], dtype=_dtype(cfg), **(data_cfg.get("options") or {}),
     )
+    return data, build_network(cfg, data), build_optimizer(cfg)
+
+
+def _dtype(cfg: dict):
+    return np.float32 if cfg["dtype"] == "float32" else np.float64
+
+
+def build_network(cfg: dict, data) -> MLP:
+    """The config's networks (one per seed) sized for ``data``.  Shared with the
+    scikit-learn estimators, so the same settings build the same networks."""
     act = cfg["activation"]
-    net = MLP(
+    return MLP(
         data.n_features, hidden_widths(cfg), data.n_outputs,
         activation=_activation(act), seeds=resolve_seeds(cfg),
         weight_init=cfg["init"]["weight"], bias_init=cfg["init"]["bias"],
-        bias_value=cfg["init"]["bias_value"], bias_std=cfg["init"]["bias_std"], dtype=dtype,
+        bias_value=cfg["init"]["bias_value"], bias_std=cfg["init"]["bias_std"], dtype=_dtype(cfg),
     )
+
+
+def build_optimizer(cfg: dict):
+    """The config's optimiser (``optimizer.*`` keys)."""
     opt = cfg["optimizer"]
-    optimizer = make_optimizer(opt["name"], opt["lr"], **{k: v for k, v in opt.items() if k not in ("name", "lr")})
-    return data, net, optimizer
+    return make_optimizer(opt["name"], opt["lr"], **{k: v for k, v in opt.items() if k not in ("name", "lr")})
+
+
+def train_options(cfg: dict) -> dict:
+    """Keyword arguments of :func:`relu_study.engine.train.train` for ``cfg``
+    (epochs, batch size, schedule, probes; the probe subsample is drawn from
+    ``dataset.seed``)."""
+    probe = cfg["probe"]
+    return dict(
+        epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+        schedule=cfg["optimizer"]["schedule"], min_lr=cfg["optimizer"]["min_lr"],
+        probes=probe["enabled"], probe_max_samples=probe["max_samples"], probe_seed=cfg["dataset"]["seed"],
+        near_zero_rel=probe["near_zero_rel"], collapse_tol=probe["collapse_tol"],
+    )
 
 
 def _activation(act: dict):
@@ -125,13 +153,7 @@ def run_experiment(cfg: dict, progress=None) -> RunResult:
     validate(cfg)
     start = time.perf_counter()
     data, net, optimizer = build(cfg)
-    probe = cfg["probe"]
-    result = train(
-        net, data, epochs=cfg["epochs"], batch_size=cfg["batch_size"], optimizer=optimizer,
-        schedule=cfg["optimizer"]["schedule"], min_lr=cfg["optimizer"]["min_lr"],
-        probes=probe["enabled"], probe_max_samples=probe["max_samples"], probe_seed=cfg["dataset"]["seed"],
-        near_zero_rel=probe["near_zero_rel"], collapse_tol=probe["collapse_tol"], progress=progress,
-    )
+    result = train(net, data, optimizer=optimizer, progress=progress, **train_options(cfg))
     table = result.table
     for key, value in config_columns(cfg).items():
         table[key] = value

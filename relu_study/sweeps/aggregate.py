@@ -10,8 +10,13 @@ into two pandas tables:
     one row per (run, network seed), and one row per failed job (``seed`` <NA>):
     config columns (dotted keys, as in ``metrics``), ``run_dir``, ``status``
     (ok | diverged | failed), ``error``, ``diverged_epoch``, ``epochs`` (last
-    epoch reached), ``final_<metric>`` (the seed's last row; NaN when diverged)
-    and ``best_val_loss``.
+    epoch reached), ``final_<metric>`` (the seed's last row; NaN when diverged),
+    ``best_val_loss`` and the run's provenance (``relu_study_version``,
+    ``code_git_commit``, ``code_git_dirty``, ``cwd_git_commit``, ``cwd_git_dirty``;
+    see :mod:`relu_study.provenance`).
+
+:func:`write_sweep` stores the aggregating process's whole provenance record as
+Parquet metadata of both tables: ``pd.read_parquet(path).attrs["provenance"]``.
 
 The config key ``epochs`` (epochs asked for) collides with the result column
 ``epochs`` (last epoch reached); the asked-for value is kept as ``max_epochs`` in
@@ -40,8 +45,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..provenance import provenance, table_columns
 from ..runs.folders import METRICS_FILE, SUMMARY_FILE, load_run, read_summary, write_table
-from .arms import RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, swept_keys
+from .arms import PROVENANCE_COLUMNS, RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, is_missing
 
 __all__ = [
     "FINAL_METRICS", "AggregateCallback", "IncompleteRunWarning", "collect", "summary_lines", "write_sweep",
@@ -141,7 +147,17 @@ def _run_rows(folder: str, table: pd.DataFrame, summary: dict) -> pd.DataFrame:
             rows[f"final_{m}"] = pd.NA if m == "collapsed" else np.nan
     best = table.groupby("seed")["val_loss"].min() if "val_loss" in table else pd.Series(dtype=float)
     rows["best_val_loss"] = [float(best.get(s, np.nan)) for s in rows["seed"]]
+    for key, value in _provenance_columns(summary).items():
+        rows[key] = value
     return rows
+
+
+def _provenance_columns(summary: dict) -> dict:
+    """The run's provenance columns (``relu_study.provenance.TABLE_COLUMNS``); runs
+    written before provenance was recorded give their version and None."""
+    cols = table_columns(summary.get("provenance"))
+    cols["relu_study_version"] = cols["relu_study_version"] or summary.get("version")
+    return cols
 
 
 def _failed_row(folder: str, summary: dict) -> dict:
@@ -157,13 +173,14 @@ def _failed_row(folder: str, summary: dict) -> dict:
     if "epochs" in row:
         row["max_epochs"] = row.pop("epochs")
     row.update(seed=pd.NA, run_dir=folder, status="failed", error=str(summary.get("error") or "unknown error"))
+    row.update(_provenance_columns(summary))
     return row
 
 
 def _finish_runs(runs: pd.DataFrame) -> pd.DataFrame:
     head = [c for c in runs.columns if c not in RESULT_COLUMNS and not c.startswith("final_")]
     tail = ["seed", "run_dir", "status", "error", "diverged_epoch", "epochs",
-            *[f"final_{m}" for m in FINAL_METRICS], "best_val_loss"]
+            *[f"final_{m}" for m in FINAL_METRICS], "best_val_loss", *PROVENANCE_COLUMNS]
     if "task" in runs.columns:
         head.append("task")
     for c in tail:
@@ -181,6 +198,9 @@ def _finish_runs(runs: pd.DataFrame) -> pd.DataFrame:
     runs["run_dir"] = runs["run_dir"].astype(str)
     runs["status"] = runs["status"].astype(str)
     runs["error"] = pd.Series([None if pd.isna(v) else str(v) for v in runs["error"]], dtype=object)
+    for c in PROVENANCE_COLUMNS:
+        values = [None if is_missing(v) else v for v in runs[c]]
+        runs[c] = pd.array(values, dtype="boolean") if c.endswith("_dirty") else pd.Series(values, dtype=object)
     return runs
 
 
@@ -282,6 +302,7 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
     sweep_dir.mkdir(parents=True, exist_ok=True)
     keys = arm_keys(runs, by) if len(runs) else []
     written = []
+    metrics, runs = _with_provenance(metrics), _with_provenance(runs)
     write_table(sweep_dir / SWEEP_METRICS_FILE, metrics)
     written.append(sweep_dir / SWEEP_METRICS_FILE)
     write_table(sweep_dir / SWEEP_RUNS_FILE, runs)
@@ -298,6 +319,14 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
         if p not in figures and p.exists():
             p.unlink()
     return written + figures
+
+
+def _with_provenance(table: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy whose ``attrs["provenance"]`` is this process's provenance:
+    pandas stores ``attrs`` in the Parquet metadata and ``pd.read_parquet`` gives it back."""
+    table = table.copy(deep=False)
+    table.attrs = {**table.attrs, "provenance": provenance()}
+    return table
 
 
 def _summary_text(runs: pd.DataFrame, keys) -> str:

@@ -291,17 +291,19 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
         data = load_dataset("digits", dtype=dtype)
+        # the closures run within this iteration (``_measure``); defaults bind them to it all the same
         variants = {
-            "relu_study": lambda: _relu_study_run(data, size["hidden"], dtype, **kw)[0],
-            "relu_study+probes": lambda: _relu_study_run(data, size["hidden"], dtype, probes=True, **kw)[0],
-            "sklearn": lambda: _sklearn_run(data, size["hidden"], dtype, **kw)[0],
+            "relu_study": lambda data=data, dtype=dtype: _relu_study_run(data, size["hidden"], dtype, **kw)[0],
+            "relu_study+probes": lambda data=data, dtype=dtype: _relu_study_run(
+                data, size["hidden"], dtype, probes=True, **kw)[0],
+            "sklearn": lambda data=data, dtype=dtype: _sklearn_run(data, size["hidden"], dtype, **kw)[0],
         }
         if torch is not None:
-            variants["torch"] = lambda: _torch_run(torch, data, size["hidden"], dtype, **kw)[0]
+            variants["torch"] = lambda data=data, dtype=dtype: _torch_run(torch, data, size["hidden"], dtype, **kw)[0]
         for m in size["probe_sweep"]:
             variants[f"relu_study+probes@{m}"] = (
-                lambda m=m: _relu_study_run(data, size["hidden"], dtype, probes=True,
-                                            probe_max_samples=m, **kw)[0])
+                lambda m=m, data=data, dtype=dtype: _relu_study_run(data, size["hidden"], dtype, probes=True,
+                                                                    probe_max_samples=m, **kw)[0])
         log(f"  {name}: {', '.join(variants)} x {repeats} rounds ...")
         times = _measure(variants, repeats, pause)
         sk_info = _sklearn_run(data, size["hidden"], dtype, epochs=1, batch=size["batch"])[1]
@@ -332,7 +334,7 @@ def bench_groups(size: dict, pause: float, log) -> dict:
         for probes in modes:
             kw = dict(epochs=epochs, batch=32, probes=probes)
 
-            def sequential(kw=kw):
+            def sequential(kw=kw, widths=widths):
                 t = 0.0
                 for seed in range(m):
                     t += _relu_study_run(data, widths, np.float64, seeds=(seed,), **kw)[0]
@@ -340,7 +342,7 @@ def bench_groups(size: dict, pause: float, log) -> dict:
 
             variants = {"sequential": sequential}
             for S in size["groups"]:
-                variants[f"S={S}"] = (lambda S=S, kw=kw:
+                variants[f"S={S}"] = (lambda S=S, kw=kw, widths=widths:
                                       _relu_study_run(data, widths, np.float64, seeds=range(S), **kw)[0])
             log(f"  {label}, probes {'on' if probes else 'off'}: groups {list(size['groups'])} "
                 f"and {m} sequential runs x {repeats} rounds ...")
