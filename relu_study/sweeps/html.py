@@ -106,8 +106,8 @@ def _final_chart(runs: pd.DataFrame, keys) -> Chart | None:
     for fvalues, g in facets[:_MAX_FACETS]:
         for m in metrics:
             series = []
-            for act, sub in (groups(g, [line_key]) if line_key else [((None,), g)]):
-                name = arm_label([line_key], act) if line_key else "all networks"
+            for act, sub in (g.groupby(line_key, sort=False) if line_key else [(None, g)]):
+                name = arm_label([line_key], (act,)) if line_key else "all networks"
                 sub = sub.assign(**{xkey: sub[xkey].astype(float)})
                 series.append(_band_series(name, sub, f"final_{m}", xkey))
             what = "final validation loss" if m == "val_loss" else "final dead fraction"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import mimetypes
 import os
 import re
@@ -76,11 +77,10 @@ class _Figures:
         return note + (f'<figure class="rs-figure">{img}</figure>' if block else img)
 
 
-def _title(markdown: str) -> str:
-    m = re.search(r"^ {0,3}# +(.+?)\s*#*\s*$", markdown, re.M)
-    if not m:
-        return "relu_study report"
-    return re.sub(r"[*_`]", "", m.group(1))
+def _title(body: str) -> str:
+    """The text of the first level-1 heading of the rendered report."""
+    m = re.search(r"<h1[^>]*>(.*?)</h1>", body, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip() if m else "relu_study report"
 
 
 def report_html(report_dir) -> str:
@@ -92,8 +92,9 @@ def report_html(report_dir) -> str:
     markdown = md_path.read_text(encoding="utf-8")
     figures = _Figures(folder, markdown)
     body = render_markdown(markdown, image=figures)
+    title = _title(body)
     body = f'<article class="rs-report">\n{body}</article>'
-    return render_page(_title(markdown), body, data={"charts": figures.charts}, charts=True,
+    return render_page(title, body, data={"charts": figures.charts}, charts=True,
                        init="RS.renderAll();", heading="claims report")
 
 
