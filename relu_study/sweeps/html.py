@@ -11,8 +11,8 @@ per arm (one combination of the swept keys, seeds aside):
 * the final validation loss and dead fraction against alpha, one line per
   activation (when alpha is swept).
 
-Arms can be hidden and shown (the buttons above the charts, or any legend
-entry), which rescales the axes to what is left.  Non-finite values (a
+Arms can be hidden and shown with the buttons above the charts (which are the
+curves' legend, in their colours); the axes rescale to what is left.  Non-finite values (a
 diverged network's last loss) and epochs without a probe leave a network out
 of that point's mean, never count as 0; n says how many remain.
 
@@ -80,7 +80,8 @@ def _curve_chart(kind: str, metrics: pd.DataFrame, keys) -> Chart | None:
         ylabel = f"loss ({_loss_unit(metrics)})" if kind == "loss" else "fraction of hidden units"
         panels.append(Panel(ptitle, series, xlabel="epoch", ylabel=ylabel, logy=logy,
                             empty="no finite value: every network diverged, or nothing was measured"))
-    return Chart(f"sweep_{kind}", title, "lines", panels, columns=2)
+    # no legend of its own: the arm buttons above the charts are the legend (with the curves' colours)
+    return Chart(f"sweep_{kind}", title, "lines", panels, columns=2, meta={"legend": False})
 
 
 def _alpha_key(keys) -> str | None:
@@ -153,6 +154,7 @@ def _arm_buttons(runs: pd.DataFrame, keys) -> str:
 _CSS = """<style>
 .rs-arms { display: flex; flex-wrap: wrap; gap: 0.4em; margin: 0.6em 0 1em; }
 .rs-arms button[aria-pressed="false"] { opacity: 0.5; text-decoration: line-through; }
+.rs-arms .rs-swatch { margin-right: 0.4em; vertical-align: middle; }
 </style>"""
 
 
@@ -169,9 +171,14 @@ def sweep_report_html(metrics: pd.DataFrame, runs: pd.DataFrame, keys, *, title:
             f"{esc(', '.join(keys) or 'none (one arm)')}" + (f"; held fixed: {esc(fixed)}" if fixed else "") + ".</p>"]
     body = [_CSS, *head]
     if charts:
-        body.append("<p>Hide or show an arm with its button (or any legend entry); hover a curve for the value, "
+        body.append("<p>Hide or show an arm with its button (the buttons are the curves' legend); hover a curve for the value, "
                     "the 95% interval and n, the number of networks behind the point.</p>")
         body.append(_arm_buttons(runs, keys))
+        n_div = sum(int((g["status"] == "diverged").any()) for _, g in groups(runs, keys)) if len(runs) else 0
+        if n_div:
+            body.append(f'<p class="rs-muted">{n_div} arm{"s have" if n_div > 1 else " has"} diverged networks '
+                        "(counted on the buttons): their last finite losses can dwarf the other curves; hide such an "
+                        "arm to see the rest at scale.</p>")
         for chart in charts:
             body.append(f'<div data-chart="{esc(chart.name)}"></div>')
     else:

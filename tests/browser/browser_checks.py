@@ -25,6 +25,7 @@ def check_theme_switch(visit, chart_selector: str, shots: Path, name: str) -> No
     text, the chart and the controls, both ways, and the choice survives a reload."""
     page = visit.page
     first = styles(visit, chart_selector)
+    assert first["theme"] == visit.color_scheme, "the first load did not follow the system preference"
     assert first["plotText"] is not None, f"no chart found by {chart_selector!r}"
     page.screenshot(path=str(shots / f"{name}-{first['theme']}.png"), full_page=True)
     page.click("#rs-theme")

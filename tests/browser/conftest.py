@@ -77,6 +77,7 @@ class Visit:
 
     def __init__(self, browser, path: Path, color_scheme: str):
         self.url = Path(path).resolve().as_uri()
+        self.color_scheme = color_scheme
         self.context = browser.new_context(color_scheme=color_scheme, viewport={"width": 1200, "height": 900})
         self.blocked: list[str] = []
         self.errors: list[str] = []

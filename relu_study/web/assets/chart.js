@@ -302,6 +302,13 @@
     chart.panels.forEach(function (p) { p.series.forEach(function (s) { if (!(s.name in first)) { first[s.name] = s; out.push(s); } }); });
     return out;
   }
+  /* a short line in the series' colour and dash, as in the legend */
+  RS.swatch = function (parent, name) {
+    var s = { name: name, color: null, style: "solid" };
+    var sw = el("svg", { viewBox: "0 0 24 10", width: 24, height: 10, "aria-hidden": "true", "class": "rs-swatch" }, parent);
+    el("line", { x1: 1, x2: 23, y1: 5, y2: 5, style: "stroke:" + colorOf(s) + ";stroke-width:3", "stroke-dasharray": dashOf(s) || null }, sw);
+    return sw;
+  };
   function drawLegend(handle, parent) {
     var names = seriesNames(handle.chart);
     if (!names.length) return;
@@ -336,7 +343,7 @@
       host.textContent = "";
       host.classList.add("rs-figure");
       if (opts.title !== false && chart.title) html("div", "rs-chart-title", host, chart.title);
-      drawLegend(handle, host);
+      if (opts.legend !== false) drawLegend(handle, host);
       var grid = html("div", "rs-panels", host);
       var cols = Math.max(1, Math.min(chart.columns || 1, chart.panels.length));
       grid.style.gridTemplateColumns = "repeat(" + cols + ", minmax(0, 1fr))";
@@ -376,7 +383,7 @@
     (root || document).querySelectorAll("[data-chart]").forEach(function (host) {
       var chart = charts[host.dataset.chart];
       if (!chart) { console.error("relu_study: no chart data for " + host.dataset.chart); return; }
-      RS.drawChart(host, chart, { caption: host.dataset.caption !== "off" });
+      RS.drawChart(host, chart, { caption: host.dataset.caption !== "off", legend: !(chart.meta && chart.meta.legend === false) });
     });
   };
 })();

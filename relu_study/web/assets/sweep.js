@@ -13,6 +13,7 @@
   RS.setArm = setArm;
   RS.charts.forEach(function (h) { h.onToggle = setArm; });
   document.querySelectorAll("[data-arm]").forEach(function (b) {
+    b.insertBefore(RS.swatch(b, b.dataset.arm), b.firstChild);  /* the buttons are the curves' legend */
     b.addEventListener("click", function () { setArm(b.dataset.arm, b.getAttribute("aria-pressed") !== "true"); });
   });
   function all(visible) {
