@@ -1,4 +1,4 @@
-"""Checks shared by the browser tests (imported by name: pytest puts this folder on sys.path)."""
+"""Checks shared by the browser tests."""
 
 from __future__ import annotations
 

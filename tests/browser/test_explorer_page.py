@@ -13,7 +13,7 @@ from relu_study.engine import activations as registry
 from relu_study.engine.activations import ACTIVATIONS, make_activation
 from relu_study.tools.explore_html import write_explorer_html
 
-from browser_checks import check_theme_switch
+from .browser_checks import check_theme_switch
 
 #: parameter values tried per activation (others take their defaults)
 PARAMS = {

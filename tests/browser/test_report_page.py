@@ -10,7 +10,7 @@ import pytest
 from relu_study.charts import Chart, Panel, Series, save_json, save_png
 from relu_study.web.report import write_report_html
 
-from browser_checks import check_theme_switch
+from .browser_checks import check_theme_switch
 
 REPORT = """# relu_study: the claims about Leaky ReLU, tested
 

@@ -10,7 +10,7 @@ from relu_study.runs.experiment import run_experiment
 from relu_study.runs.folders import write_run
 from relu_study.sweeps.aggregate import collect, write_sweep
 
-from browser_checks import check_theme_switch
+from .browser_checks import check_theme_switch
 
 ARMS = [("relu", 0.0), ("leaky", 0.01), ("leaky", 0.3), ("leaky", 3.0)]  # alpha 3 at lr 1 diverges: data, not a crash
 
