@@ -296,13 +296,18 @@ def test_main_bad_arguments_in_process(tmp_path, capsys, monkeypatch, args, need
     monkeypatch.chdir(tmp_path)
     if "--save" not in args:
         args = [*args, "--save", str(tmp_path / "x.png")]
+    assert_one_line_error(capsys, args, needles)
+    assert list(tmp_path.iterdir()) == []
+
+
+def assert_one_line_error(capsys, args, needles):
+    """``main(args)`` exits 2 with one line ``error: ...`` holding every needle."""
     with pytest.raises(SystemExit) as exc:
         main(args)
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert all(n in err for n in needles), err
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_html_bad_arguments_create_nothing(tmp_path, capsys, monkeypatch):
@@ -318,12 +323,7 @@ def test_html_bad_arguments_create_nothing(tmp_path, capsys, monkeypatch):
         (["--html", "out/page.html", "--activation", "softplus", "--beta", "0"], ["beta", "0"]),
     ]
     for args, needles in cases:
-        with pytest.raises(SystemExit) as exc:
-            main(args)
-        assert exc.value.code == 2
-        err = capsys.readouterr().err
-        assert err.startswith("error: ") and err.count("\n") == 1, err
-        assert all(n in err for n in needles), err
+        assert_one_line_error(capsys, args, needles)
         assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "folder"]
 

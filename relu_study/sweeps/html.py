@@ -32,6 +32,7 @@ from ..charts import Chart, Panel, Series
 from ..runs.plots import mean_band
 from ..web import esc, render_page
 from .arms import arm_label, fixed_description, groups
+from .plots import _alpha_key  # the PNG and the page plot against the same key
 
 __all__ = ["SWEEP_REPORT_FILE", "sweep_charts", "sweep_report_html", "write_sweep_report"]
 
@@ -82,10 +83,6 @@ def _curve_chart(kind: str, metrics: pd.DataFrame, keys) -> Chart | None:
                             empty="no finite value: every network diverged, or nothing was measured"))
     # no legend of its own: the arm buttons above the charts are the legend (with the curves' colours)
     return Chart(f"sweep_{kind}", title, "lines", panels, columns=2, meta={"legend": False})
-
-
-def _alpha_key(keys) -> str | None:
-    return next((k for k in ("alpha", "activation.alpha") if k in keys), None)
 
 
 def _final_chart(runs: pd.DataFrame, keys) -> Chart | None:

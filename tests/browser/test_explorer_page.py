@@ -43,6 +43,12 @@ def _points(n_random=1000):
                            [0.0, -0.0, 1e-300, -1e-300, 1e-8, -1e-8, 40.0, -40.0, 700.0, -700.0]])
 
 
+def _type(page, param, text):
+    """Type ``text`` in the parameter's box and press Enter, as a reader would."""
+    page.fill(f"#rs-p-{param}", text)
+    page.press(f"#rs-p-{param}", "Enter")
+
+
 def _close(page_values, expected, exact):
     got = np.array([np.nan if v is None else v for v in page_values], dtype=float)
     if exact:
@@ -64,8 +70,7 @@ def test_leaky_with_alpha_2_typed_in_the_box(open_page, page_file):
     visit = open_page(page_file)
     page = visit.page
     page.select_option("#rs-act", "leaky")
-    page.fill("#rs-p-alpha", "2")
-    page.press("#rs-p-alpha", "Enter")
+    _type(page, "alpha", "2")
     series = page.evaluate("RS.explorer.handle.chart.panels[0].series")  # what the chart drew
     x = np.array(series[0]["x"])
     f, df = np.array(series[0]["y"]), np.array(series[1]["y"])
@@ -84,18 +89,15 @@ def test_leaky_with_alpha_2_typed_in_the_box(open_page, page_file):
 def test_typed_values_outside_the_slider_and_bad_values(open_page, page_file):
     visit = open_page(page_file)
     page = visit.page
-    page.fill("#rs-p-alpha", "-12")
-    page.press("#rs-p-alpha", "Enter")
+    _type(page, "alpha", "-12")
     assert float(page.get_attribute("#rs-p-alpha-range", "min")) <= -12  # the slider widened
     for text in ("abc", "1e999", ""):
-        page.fill("#rs-p-alpha", text)
-        page.press("#rs-p-alpha", "Enter")
+        _type(page, "alpha", text)
         assert page.get_attribute("#rs-p-alpha", "aria-invalid") == "true"
         assert "finite number" in page.text_content("#rs-p-alpha-err")
         assert page.evaluate("RS.explorer.state.params.alpha") == -12.0  # nothing changed
     page.select_option("#rs-act", "softplus")
-    page.fill("#rs-p-beta", "-1")
-    page.press("#rs-p-beta", "Enter")
+    _type(page, "beta", "-1")
     assert "beta must be > 0" in page.text_content("#rs-p-beta-err")
     assert page.evaluate("RS.explorer.state.params.beta") == 1.0
     page.select_option("#rs-act", "rrelu")
