@@ -69,7 +69,8 @@ def _loss_unit(table: pd.DataFrame) -> str:
 
 def _curve_chart(kind: str, metrics: pd.DataFrame, keys) -> Chart | None:
     title, columns = _CURVES[kind]
-    columns = [(c, t) for c, t in columns if c in metrics.columns and pd.to_numeric(metrics[c], errors="coerce").notna().any()]
+    columns = [(c, t) for c, t in columns
+               if c in metrics.columns and pd.to_numeric(metrics[c], errors="coerce").notna().any()]
     if not columns:
         return None
     arms = list(groups(metrics, keys))
@@ -148,13 +149,6 @@ def _arm_buttons(runs: pd.DataFrame, keys) -> str:
             '<button type="button" id="rs-arms-none">hide all</button></div>')
 
 
-_CSS = """<style>
-.rs-arms { display: flex; flex-wrap: wrap; gap: 0.4em; margin: 0.6em 0 1em; }
-.rs-arms button[aria-pressed="false"] { opacity: 0.5; text-decoration: line-through; }
-.rs-arms .rs-swatch { margin-right: 0.4em; vertical-align: middle; }
-</style>"""
-
-
 def sweep_report_html(metrics: pd.DataFrame, runs: pd.DataFrame, keys, *, title: str = "sweep",
                       summary: str = "") -> str:
     """The page as a string; ``summary`` is the text of ``sweep_summary.txt``."""
@@ -166,9 +160,10 @@ def sweep_report_html(metrics: pd.DataFrame, runs: pd.DataFrame, keys, *, title:
     head = [f"<h1>Sweep report: {esc(title)}</h1>",
             f'<p class="rs-muted">{n_jobs} run folders, {n_nets} networks; arms by: '
             f"{esc(', '.join(keys) or 'none (one arm)')}" + (f"; held fixed: {esc(fixed)}" if fixed else "") + ".</p>"]
-    body = [_CSS, *head]
+    body = list(head)
     if charts:
-        body.append("<p>Hide or show an arm with its button (the buttons are the curves' legend); hover a curve for the value, "
+        body.append("<p>Hide or show an arm with its button (the buttons are the curves' legend); hover a curve for "
+                    "the value, "
                     "the 95% interval and n, the number of networks behind the point.</p>")
         body.append(_arm_buttons(runs, keys))
         n_div = sum(int((g["status"] == "diverged").any()) for _, g in groups(runs, keys)) if len(runs) else 0

@@ -174,7 +174,8 @@ def _spec(activation: str, params: dict[str, float], show_derivative: bool, z_ra
 
 
 def _controls(spec: dict) -> str:
-    options = "".join(f'<option value="{esc(a["name"])}"{" selected" if a["name"] == spec["initial"]["activation"] else ""}>'
+    chosen = spec["initial"]["activation"]
+    options = "".join(f'<option value="{esc(a["name"])}"{" selected" if a["name"] == chosen else ""}>'
                       f'{esc(a["name"])} ({esc(a["cls"])})</option>' for a in spec["activations"])
     rows = []
     for p in spec["params"]:
@@ -182,8 +183,8 @@ def _controls(spec: dict) -> str:
         rows.append(
             f'<div class="rs-param" data-param="{esc(name)}">'
             f'<label for="rs-p-{esc(name)}">{esc(name)}<span class="rs-used"></span></label>'
-            f'<input type="range" id="rs-p-{esc(name)}-range" aria-label="{esc(name)} slider" min="{lo!r}" max="{hi!r}" '
-            f'step="{_step(lo, hi)!r}" value="{p["default"]!r}">'
+            f'<input type="range" id="rs-p-{esc(name)}-range" aria-label="{esc(name)} slider" '
+            f'min="{lo!r}" max="{hi!r}" step="{_step(lo, hi)!r}" value="{p["default"]!r}">'
             f'<input type="text" id="rs-p-{esc(name)}" inputmode="decimal" size="9" value="{p["default"]!r}" '
             f'aria-describedby="rs-p-{esc(name)}-err" title="type any finite value and press Enter">'
             f'<span class="rs-err" id="rs-p-{esc(name)}-err" role="alert"></span></div>')
@@ -206,24 +207,6 @@ press Enter. alpha is shared by leaky, prelu and elu, as in a config.</p>
 <p id="rs-readout" class="rs-muted"></p>
 </div>
 </section>"""
-
-
-_CSS = """<style>
-.rs-explorer { display: grid; grid-template-columns: minmax(230px, 300px) minmax(0, 1fr); gap: 1.2em; align-items: start; }
-@media (max-width: 760px) { .rs-explorer { grid-template-columns: minmax(0, 1fr); } }
-.rs-controls { background: var(--panel); border: 1px solid var(--border); border-radius: 8px; padding: 0.8em 1em; }
-.rs-row { margin: 0.4em 0 0.7em; display: flex; gap: 0.6em; align-items: center; flex-wrap: wrap; }
-.rs-param { margin: 0.5em 0 0.8em; display: grid; grid-template-columns: 1fr auto; gap: 0.2em 0.5em; align-items: center; }
-.rs-param label { grid-column: 1 / -1; font-weight: 600; }
-.rs-param input[type="range"] { width: 100%; }
-.rs-param .rs-err { grid-column: 1 / -1; color: var(--bad); font-size: 0.85em; }
-.rs-param.rs-unused label { color: var(--muted); font-weight: normal; }
-.rs-small { font-size: 0.85em; }
-.rs-formula { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.92em; margin-bottom: 0.4em; }
-.rs-claims > li { margin-bottom: 1.2em; }
-.rs-claim-text { font-style: italic; }
-.rs-explain { max-width: 860px; }
-</style>"""
 
 
 def _explainer(claims_html: str) -> str:
@@ -278,7 +261,7 @@ def explorer_html(*, activation: str = "leaky", params: dict[str, float] | None 
     values = param_defaults(activation)
     values.update(params or {})
     spec = _spec(activation, values, show_derivative, z_range)
-    body = _CSS + "\n" + _controls(spec) + "\n" + _explainer(_claims_html(claims, claims_source, report_href))
+    body = _controls(spec) + "\n" + _explainer(_claims_html(claims, claims_source, report_href))
     return render_page("Leaky ReLU, explored — relu_study", body, data={"explorer": spec}, charts=True,
                        scripts=("activations.js", "explorer.js"), heading="activation explorer")
 

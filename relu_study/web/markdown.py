@@ -43,6 +43,7 @@ _TABLE_SEP = re.compile(r"^ {0,3}\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?
 _COMMENT = re.compile(r"^ {0,3}<!--")
 _ESCAPABLE = r"!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~"
 _SAFE_TAGS = ("br", "sup", "sub", "kbd", "a", "span")
+_TAG = re.compile(r"""</?([A-Za-z][A-Za-z0-9]*)((?:\s+[a-z]+\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))*)\s*/?>""")
 _ATTR = re.compile(r"""\s+(id|name|href|title|class)\s*=\s*("[^"<>]*"|'[^'<>]*')""")
 
 
@@ -92,7 +93,7 @@ class _Inline:
         text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
         text = re.sub(r"<(https?://[^\s<>]+|mailto:[^\s<>]+)>",
                       lambda m: self.keep(f'<a href="{_esc(m.group(1))}">{_esc(m.group(1))}</a>'), text)
-        text = re.sub(r"</?([A-Za-z][A-Za-z0-9]*)((?:\s+[a-z]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))*)\s*/?>", self._tag, text)
+        text = _TAG.sub(self._tag, text)
         text = re.sub(r'!\[([^\]]*)\]\(\s*<?([^\s)>]*)>?(?:\s+"([^"]*)")?\s*\)',
                       lambda m: self.keep(self.image(m.group(2), m.group(1), m.group(3) or "", False)), text)
         text = re.sub(r'\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^\s)>]*)>?(?:\s+"([^"]*)")?\s*\)', self._link, text)

@@ -84,10 +84,14 @@ class Visit:
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("request", self._request)
-        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         self.page.goto(self.url)
         self.page.wait_for_load_state("load")
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(f"console.error: {message.text}")
 
     def _route(self, route):
         if route.request.url.split("#")[0] == self.url:
