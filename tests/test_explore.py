@@ -17,7 +17,7 @@ from matplotlib.backend_bases import MouseEvent  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from relu_study.engine.activations import ACTIVATIONS, make_activation  # noqa: E402
-from relu_study.tools.explore import PARAM_NAMES, THEMES, ActivationExplorer, main  # noqa: E402
+from relu_study.tools.explore import PARAM_NAMES, THEMES, ActivationExplorer, activation_title, main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def assert_plots(ex, name, **params):
     np.testing.assert_array_equal(ex.fn_line.get_xdata(), ex.x)
     np.testing.assert_array_equal(ex.fn_line.get_ydata(), act.forward(ex.x))
     np.testing.assert_array_equal(ex.deriv_line.get_ydata(), act.derivative(ex.x))
-    assert ex.ax.get_title() == repr(act)
+    assert ex.ax.get_title() == activation_title(act)
 
 
 def same_color(a, b):
@@ -258,35 +258,152 @@ def test_cli_headless_save(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args, option",
+    "args, option, value",
     [
-        (["--activation", "nope"], "--activation"),
-        (["--alpha", "abc"], "--alpha"),
-        (["--alpha", "nan"], "--alpha"),
+        (["--activation", "nope"], "--activation", "nope"),
+        (["--alpha", "abc"], "--alpha", "abc"),
+        (["--alpha", "nan"], "--alpha", "nan"),
     ],
 )
-def test_cli_bad_arguments(tmp_path, args, option):
-    proc = run_cli(*args, "--save", str(tmp_path / "x.png"))
+def test_cli_bad_arguments(tmp_path, args, option, value):
+    """A real process: exit 2, one line ``error: ...`` naming the argument and the value, no file."""
+    proc = run_cli(*args, "--save", str(tmp_path / "x.png"), "--html", str(tmp_path / "x.html"))
     assert proc.returncode == 2
-    assert option in proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert option in proc.stderr and value in proc.stderr
     if option == "--activation":
         assert all(name in proc.stderr for name in ACTIVATIONS)
-    assert not (tmp_path / "x.png").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
-    "args, needle",
+    "args, needles",
     [
-        (["--xmin", "2", "--xmax", "1"], "--xmin"),
-        (["--size", "640by480"], "--size"),
-        (["--size", "0x480"], "--size"),
-        (["--beta", "-1", "--activation", "softplus"], "beta"),
-        (["--points", "1"], "--points"),
+        (["--xmin", "2", "--xmax", "1"], ["--xmin", "2", "--xmax 1"]),
+        (["--size", "640by480"], ["--size", "640by480"]),
+        (["--size", "0x480"], ["--size", "0x480"]),
+        (["--beta", "-1", "--activation", "softplus"], ["beta", "-1"]),
+        (["--lower", "0.5", "--upper", "0.2"], ["lower", "0.5", "upper", "0.2"]),
+        (["--points", "1"], ["--points", "'1'"]),
+        (["--dpi", "0"], ["--dpi", "'0'"]),
+        (["--theme", "blue"], ["--theme", "'blue'"]),
+        (["--colour", "red"], ["unrecognized", "--colour"]),
+        (["--save", "x.nope"], ["--save", "'nope'"]),
+        (["--results", "somewhere"], ["--results", "somewhere", "--html"]),
     ],
 )
-def test_main_bad_arguments_in_process(tmp_path, capsys, args, needle):
+def test_main_bad_arguments_in_process(tmp_path, capsys, monkeypatch, args, needles):
+    monkeypatch.chdir(tmp_path)
+    if "--save" not in args:
+        args = [*args, "--save", str(tmp_path / "x.png")]
+    assert_one_line_error(capsys, args, needles)
+    assert list(tmp_path.iterdir()) == []
+
+
+def assert_one_line_error(capsys, args, needles):
+    """``main(args)`` exits 2 with one line ``error: ...`` holding every needle."""
     with pytest.raises(SystemExit) as exc:
-        main([*args, "--save", str(tmp_path / "x.png")])
+        main(args)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert needle in err and "error" in err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert all(n in err for n in needles), err
+
+
+def test_html_bad_arguments_create_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "claims.json").write_text('{"claims": [{"id": "C1", "title": "t", "verdict": "maybe"}]}')
+    cases = [
+        (["--html", "folder"], ["--html", "folder", "is a folder"]),
+        (["--html", "out/page.html", "--results", "nowhere"], ["--results", "nowhere", "claims.json"]),
+        (["--html", "out/page.html", "--results", "bad"], ["claims.json", "verdict='maybe'"]),
+        (["--html", "out/page.html", "--activation", "softplus", "--beta", "0"], ["beta", "0"]),
+    ]
+    for args, needles in cases:
+        assert_one_line_error(capsys, args, needles)
+        assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "folder"]
+
+
+def test_main_writes_the_html_page(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no results/ here: the page says how to make claims.json
+    out = tmp_path / "pages" / "explorer.html"
+    assert main(["--html", str(out), "--activation", "elu", "--alpha", "0.5"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    text = out.read_text()
+    assert '"activation":"elu"' in text and '"alpha":0.5' in text
+    assert 'id="rs-no-claims"' in text
+    assert plt.get_fignums() == []  # no figure for the page
+
+
+# ----------------------------------------------------------------- titles and the window toolbar
+
+
+def test_title_shows_rounded_parameter_values(explorer):
+    ex = explorer
+    ex.set_alpha(0.1 + 0.2)
+    assert ex.params["alpha"] == 0.30000000000000004  # the value used is exact ...
+    assert ex.ax.get_title() == "LeakyReLU(alpha=0.3)"  # ... the title is rounded
+    ex.set_activation("rrelu")
+    assert ex.ax.get_title() == "RReLU(lower=0.125, upper=0.3333)"
+    ex.set_activation("gelu")
+    assert ex.ax.get_title() == "GELU()"
+
+
+_TK_SCRIPT = """
+import json
+import matplotlib
+matplotlib.use("TkAgg")
+from relu_study.tools.explore import ActivationExplorer
+ex = ActivationExplorer("leaky", alpha=0.1, theme="dark")
+tb = ex.fig.canvas.manager.toolbar
+buttons = list(tb._buttons.values())
+def state():
+    return {"bar": tb.cget("background"), "button": buttons[0].cget("background"),
+            "text": buttons[0].cget("foreground"), "message": tb._message_label.cget("foreground"),
+            "light_icons": sorted({str(b.cget("image")) == str(b._ntimage_alt) for b in buttons})}
+out = {"dark": state()}
+ex.set_theme("light")
+out["light"] = state()
+out["title"] = ex.fig.canvas.manager.get_window_title()
+print(json.dumps(out))
+"""
+
+
+def test_toolbar_follows_the_theme_on_tk():
+    """The Tk window's toolbar takes the theme's colours, with light icons on the dark bar.
+
+    Needs a display: an X virtual framebuffer (``Xvfb``, installed by ``.ci/run``)."""
+    import json
+    import shutil
+    import time
+
+    pytest.importorskip("tkinter")
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb not installed (apt-get install xvfb): no display for a Tk window")
+    display = f":{100 + os.getpid() % 400}"
+    server = subprocess.Popen([xvfb, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        env = {**_env_without_display(), "DISPLAY": display}
+        for _ in range(50):  # wait for the server to accept clients
+            probe = subprocess.run([sys.executable, "-c", "import tkinter; tkinter.Tk().destroy()"], env=env,
+                                   capture_output=True, timeout=30)
+            if probe.returncode == 0:
+                break
+            time.sleep(0.1)
+        proc = subprocess.run([sys.executable, "-c", _TK_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    for theme in ("dark", "light"):
+        t = THEMES[theme]
+        assert out[theme] == {"bar": t["panel"], "button": t["panel"], "text": t["text"], "message": t["text"],
+                              "light_icons": [theme == "dark"]}
+    assert out["title"] == "relu_study explorer: LeakyReLU(alpha=0.1)"

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "relu_study"
 #: module or subpackage (relative to relu_study) -> layer rank; a module may
 #: import from its own rank or below, never above
 LAYERS = {
-    "_version": 0, "data": 0, "charts": 0, "provenance": 0,
+    "_version": 0, "data": 0, "charts": 0, "provenance": 0, "web": 0,
     "engine": 1,
     "runs": 2,
     "sweeps": 3,

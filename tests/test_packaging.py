@@ -35,6 +35,9 @@ def test_wheel_contains_every_config_and_module(tmp_path):
     assert "relu_study/runs/cli.py" in modules
     assert modules <= names, f"modules missing from the wheel (list their package in pyproject.toml): " \
                              f"{sorted(modules - names)}"
+    assets = {p.relative_to(ROOT).as_posix() for p in (ROOT / "relu_study" / "web" / "assets").iterdir()}
+    assert {"relu_study/web/assets/chart.js", "relu_study/web/assets/page.css"} <= assets
+    assert assets <= names, f"page assets missing from the wheel (pyproject package-data): {sorted(assets - names)}"
 
 
 @pytest.mark.slow

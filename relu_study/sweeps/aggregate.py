@@ -289,8 +289,8 @@ def summary_lines(runs: pd.DataFrame, keys=None) -> list[str]:
 
 def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, plots: bool = True) -> list[Path]:
     """Write ``sweep_metrics.parquet``, ``sweep_runs.parquet``, ``sweep_summary.txt``
-    and (unless ``plots`` is false) the comparison plots into ``sweep_dir``, each
-    atomically; return the paths written.
+    and (unless ``plots`` is false) the comparison plots and ``sweep_report.html``
+    into ``sweep_dir``, each atomically; return the paths written.
 
     ``by``: the arm keys (default :func:`arm_keys`).  Plot files of an earlier
     aggregate that do not apply any more are removed.
@@ -318,7 +318,9 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
         p = sweep_dir / name
         if p not in figures and p.exists():
             p.unlink()
-    return written + figures
+    from .html import write_sweep_report  # sweep_report.html: the same curves, interactive
+
+    return written + figures + [write_sweep_report(sweep_dir, metrics, runs, keys, summary=text)]
 
 
 def _with_provenance(table: pd.DataFrame) -> pd.DataFrame:

@@ -32,7 +32,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import re
 import sys
@@ -42,6 +41,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..engine.activations import ACTIVATIONS, Activation, activation_class, check_finite, make_activation
+from .explore_params import (
+    _FALLBACK_RANGE,
+    _ORDERED_PAIRS,
+    PARAM_NAMES,
+    SLIDER_RANGES,
+    _init_default,
+    _validate_params,
+    activation_title,
+    param_defaults,
+    resolve_params,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -51,10 +61,12 @@ __all__ = [
     "PARAM_NAMES",
     "SLIDER_RANGES",
     "THEMES",
+    "activation_title",
     "build_parser",
     "figsize_for_pixels",
     "main",
     "param_defaults",
+    "resolve_params",
 ]
 
 #: Colours of each theme.  Every key is used by :meth:`ActivationExplorer.set_theme`.
@@ -103,61 +115,10 @@ THEMES: dict[str, dict[str, str]] = {
     },
 }
 
-#: Every parameter name taken by some registered activation, in registry order.
-PARAM_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p for cls in ACTIVATIONS.values() for p in cls.params))
-
-#: Default slider span per parameter; a value outside it (from the CLI or
-#: :meth:`ActivationExplorer.set_param`) widens the slider to include it.
-SLIDER_RANGES: dict[str, tuple[float, float]] = {
-    "alpha": (-1.0, 2.0),  # negative, leaky (0..1) and steeper-than-identity slopes
-    "lower": (0.0, 1.0),
-    "upper": (0.0, 1.0),
-    "beta": (0.1, 5.0),  # softplus needs beta > 0
-}
-_FALLBACK_RANGE = (-2.0, 2.0)
-
-#: Pairs (a, b) that must satisfy a <= b; moving one past the other drags it along.
-_ORDERED_PAIRS = (("lower", "upper"),)
-
 _LABELS = {"x": "z (pre-activation)", "y": "f(z), f'(z)", "fn": "f(z)", "deriv": "f'(z)"}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _init_default(cls: type[Activation], param: str) -> float | None:
-    try:
-        default = inspect.signature(cls).parameters[param].default
-    except (KeyError, TypeError, ValueError):
-        return None
-    return None if default is inspect.Parameter.empty else float(default)
-
-
-def param_defaults(activation: str | None = None) -> dict[str, float]:
-    """Default value of every parameter in :data:`PARAM_NAMES`.
-
-    A parameter takes the constructor default of ``activation`` when that
-    activation has it, else that of the first registered activation having it
-    (so ``alpha`` is 0.01 for ``leaky``/``relu``, 0.25 for ``prelu``, 1 for ``elu``).
-    """
-    classes = list(ACTIVATIONS.values())
-    if activation in ACTIVATIONS:
-        classes.insert(0, ACTIVATIONS[activation])
-    out: dict[str, float] = {}
-    for p in PARAM_NAMES:
-        for cls in classes:
-            if p in cls.params and (d := _init_default(cls, p)) is not None:
-                out[p] = d
-                break
-        else:
-            out[p] = 0.0
-    return out
-
-
-def _validate_params(params: dict[str, float]) -> None:
-    """Every registered activation must accept the parameter values it takes."""
-    for cls in ACTIVATIONS.values():
-        cls(**{p: params[p] for p in cls.params})  # raises ValueError with the reason
 
 
 def figsize_for_pixels(width: int, height: int, dpi: float) -> tuple[float, float]:
@@ -253,24 +214,7 @@ class ActivationExplorer:
             raise ValueError(f"dpi must be positive, got {dpi!r}")
 
         given = {"alpha": alpha, "lower": lower, "upper": upper, "beta": beta, **(params or {})}
-        given = {k: v for k, v in given.items() if v is not None}
-        unknown = set(given) - set(PARAM_NAMES)
-        if unknown:
-            raise ValueError(
-                f"no registered activation takes {sorted(unknown)}; parameters: {', '.join(PARAM_NAMES)}"
-            )
-        values = param_defaults(self._name)
-        for k, v in given.items():
-            values[k] = check_finite(k, v)
-        for a, b in _ORDERED_PAIRS:  # a value given alone drags the default of its partner
-            if a in values and b in values and values[a] > values[b]:
-                if a in given and b in given:
-                    raise ValueError(f"{a} must be <= {b}, got {a}={values[a]:g} > {b}={values[b]:g}")
-                if a in given:
-                    values[b] = values[a]
-                else:
-                    values[a] = values[b]
-        _validate_params(values)
+        values = resolve_params(self._name, given)
         self._params = values
         self._theme = theme
         self._show_derivative = bool(show_derivative)
@@ -533,7 +477,11 @@ class ActivationExplorer:
         act = self.activation
         self.fn_line.set_ydata(np.array(act.forward(self.x), dtype=float))
         self.deriv_line.set_ydata(np.array(act.derivative(self.x), dtype=float))
-        self.ax.set_title(repr(act))
+        title = activation_title(act)
+        self.ax.set_title(title)
+        manager = getattr(self.fig.canvas, "manager", None)
+        if manager is not None:
+            manager.set_window_title(f"relu_study explorer: {title}")
         self._autoscale()
 
     def _autoscale(self) -> None:
@@ -581,6 +529,7 @@ class ActivationExplorer:
         self.fn_line.set_color(t["fn"])
         self.deriv_line.set_color(t["deriv"])
         self._update_legend()
+        self._style_toolbar()
         if not self.has_widgets:
             return
 
@@ -601,6 +550,35 @@ class ActivationExplorer:
         btn.label.set_color(t["text"])
         btn.label.set_text(f"theme: {self._theme} \u2192 {self._next_theme()}")
         self._style_sliders()
+
+    def _style_toolbar(self) -> None:
+        """Colour the window's navigation toolbar (and the window around the
+        canvas) with the theme, so a dark figure does not sit under a light bar.
+
+        Done for Tk, matplotlib's default interactive backend on Linux and
+        Windows: every toolbar widget takes the theme's panel and text colours,
+        and matplotlib redraws the icons, light on a dark background (its
+        ``_set_image_for_button`` picks them by the button's background).
+        Other backends keep their native toolbar (macOS's follows the system).
+        """
+        manager = getattr(self.fig.canvas, "manager", None)
+        toolbar = getattr(manager, "toolbar", None)
+        if toolbar is None or not hasattr(toolbar, "winfo_children"):
+            return
+        t = THEMES[self._theme]
+        colors = {"background": t["panel"], "foreground": t["text"], "activebackground": t["button_hover"],
+                  "activeforeground": t["text"], "selectcolor": t["button"], "highlightbackground": t["panel"]}
+        window = getattr(manager, "window", None)
+        if window is not None and hasattr(window, "configure"):
+            window.configure(background=t["figure"])
+        for widget in (toolbar, *toolbar.winfo_children()):
+            options = set(widget.keys())
+            if widget.winfo_class() == "Frame" and widget is not toolbar:  # the separators between button groups
+                widget.configure(background=t["muted"])
+                continue
+            widget.configure(**{k: v for k, v in colors.items() if k in options})
+        for button in getattr(toolbar, "_buttons", {}).values():
+            toolbar._set_image_for_button(button)
 
     def _style_sliders(self) -> None:
         """Colour the sliders; those the current activation does not take are greyed and inactive."""
@@ -667,6 +645,15 @@ def _takers(param: str) -> str:
     return ", ".join(out)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse prints the usage and then ``prog: error: ...``; relu_study's
+    commands print one line, ``error: ...`` naming the argument and the value,
+    and exit with status 2 (the usage stays in ``--help``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ranges = {p: SLIDER_RANGES.get(p, _FALLBACK_RANGE) for p in PARAM_NAMES}
 
@@ -677,12 +664,13 @@ def build_parser() -> argparse.ArgumentParser:
             f"The slider spans {lo:g}..{hi:g} and widens to include a value outside it."
         )
 
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m relu_study.explore",
         description=(
             "Plot a registered activation f(z) and its derivative f'(z). Opens an interactive "
-            "window (activation selector, parameter sliders, derivative toggle, theme switch), "
-            "or with --save writes the plot alone to a file without needing a display."
+            "window (activation selector, parameter sliders, derivative toggle, theme switch); "
+            "with --save writes the plot alone to a file, with --html writes the explorer as one "
+            "self-contained web page (neither needs a display)."
         ),
         epilog=(
             "example: python -m relu_study.explore --activation leaky --alpha 0.1 --theme dark "
@@ -715,6 +703,16 @@ def build_parser() -> argparse.ArgumentParser:
         "the extension (png when none). Works without a display.",
     )
     parser.add_argument(
+        "--html", metavar="PATH",
+        help="write the explorer as one self-contained web page (works offline: selector, sliders and a box "
+        "for any value, derivative, light/dark theme, the claims with their verdicts) instead of opening a window",
+    )
+    parser.add_argument(
+        "--results", metavar="DIR",
+        help="with --html: the folder holding claims.json, written by the claims report "
+        "(default: results/ in the current folder, when it has one)",
+    )
+    parser.add_argument(
         "--size", type=_size, default=(1000, 700), metavar="WxH",
         help="figure size in pixels; a saved picture has exactly this size (default: 1000x700)",
     )
@@ -726,15 +724,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.xmin < args.xmax:
-        parser.error(f"--xmin must be less than --xmax, got --xmin {args.xmin:g} --xmax {args.xmax:g}")
+        parser.error(f"argument --xmin: must be less than --xmax, got --xmin {args.xmin:g} --xmax {args.xmax:g}")
+    if args.results is not None and args.html is None:
+        parser.error(f"argument --results: only used with --html, got --results {args.results}")
+    for option, value in (("--html", args.html), ("--save", args.save)):
+        if value is not None and Path(value).is_dir():
+            parser.error(f"argument {option}: {value} is a folder; give a file name")
 
-    headless = args.save is not None
+    headless = args.save is not None or args.html is not None
     if not headless and not _have_display():
-        parser.error("no display available (DISPLAY is not set); use --save PATH to write the plot to a file")
+        parser.error("no display available (DISPLAY is not set); use --save PATH to write the plot to a file, "
+                     "or --html PATH for the web page")
 
     import matplotlib
 
-    if headless:
+    if args.save is not None:
         if "matplotlib.pyplot" not in sys.modules:
             matplotlib.use("Agg")  # before pyplot is imported; the save path never imports it
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -744,33 +748,51 @@ def main(argv: list[str] | None = None) -> int:
             supported = ", ".join(sorted(FigureCanvasAgg.get_supported_filetypes()))
             parser.error(f"argument --save: unsupported file type {fmt!r}; supported: {supported}")
 
+    given = {"alpha": args.alpha, "lower": args.lower, "upper": args.upper, "beta": args.beta}
+    page = None
     try:
-        explorer = ActivationExplorer(
-            args.activation,
-            alpha=args.alpha,
-            lower=args.lower,
-            upper=args.upper,
-            beta=args.beta,
-            theme=args.theme,
-            show_derivative=args.derivative,
-            x_range=(args.xmin, args.xmax),
-            points=args.points,
-            figsize=figsize_for_pixels(*args.size, args.dpi),
-            dpi=args.dpi,
-            widgets=not headless,
-            use_pyplot=not headless,
-        )
+        if args.html is not None:  # everything the page needs is read and checked before anything is written
+            from .explore_html import find_claims, load_claims
+
+            try:
+                claims_path = find_claims(args.results)
+            except FileNotFoundError as exc:
+                parser.error(f"argument --results: {exc}")
+            page = {"activation": args.activation, "params": resolve_params(args.activation, given),
+                    "show_derivative": args.derivative, "claims_path": claims_path,
+                    "claims": load_claims(claims_path) if claims_path is not None else None}
+        explorer = None
+        if not headless or args.save is not None:
+            explorer = ActivationExplorer(
+                args.activation, **given, theme=args.theme, show_derivative=args.derivative,
+                x_range=(args.xmin, args.xmax), points=args.points, figsize=figsize_for_pixels(*args.size, args.dpi),
+                dpi=args.dpi, widgets=not headless, use_pyplot=not headless,
+            )
     except ValueError as exc:
         parser.error(str(exc))
 
-    if headless:
+    if args.save is not None:
         try:
             path = explorer.save(args.save)
         except OSError as exc:
-            print(f"{parser.prog}: error: cannot write {args.save}: {exc}", file=sys.stderr)
+            print(f"error: cannot write {args.save}: {exc}", file=sys.stderr)
             return 1
         w, h = args.size
         print(f"wrote {path} ({w}x{h} px)")
+    if page is not None:
+        from .explore_html import write_explorer_html
+
+        try:
+            path = write_explorer_html(args.html, results=page["claims_path"], activation=page["activation"],
+                                       params=page["params"], show_derivative=page["show_derivative"])
+        except OSError as exc:
+            print(f"error: cannot write {args.html}: {exc}", file=sys.stderr)
+            return 1
+        size = path.stat().st_size
+        note = f"claims from {page['claims_path']}" if page["claims"] is not None else \
+            "no claims.json found: the page says how to make one"
+        print(f"wrote {path} ({size / 1024:.0f} KiB; {note})")
+    if headless:
         return 0
 
     import matplotlib.pyplot as plt

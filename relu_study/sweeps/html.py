@@ -1,0 +1,195 @@
+"""``sweep_report.html``: a sweep's curves as one interactive, self-contained page.
+
+Written beside the sweep tables by :func:`relu_study.sweeps.aggregate.write_sweep`
+(so by the multirun callback and by ``python -m relu_study.compare``).  It shows,
+per arm (one combination of the swept keys, seeds aside):
+
+* training and validation loss per epoch, and the dead and zero-gradient
+  fractions per epoch: the mean over the arm's networks with a 95% t-band
+  (:func:`relu_study.runs.plots.mean_band`), and on hover the epoch, the mean,
+  the band and n, the number of networks with a finite value there;
+* the final validation loss and dead fraction against alpha, one line per
+  activation (when alpha is swept).
+
+Arms can be hidden and shown with the buttons above the charts (which are the
+curves' legend, in their colours); the axes rescale to what is left.  Non-finite values (a
+diverged network's last loss) and epochs without a probe leave a network out
+of that point's mean, never count as 0; n says how many remain.
+
+The figures are :class:`relu_study.charts.Chart` objects drawn in the browser
+by ``relu_study/web/assets/chart.js``; the page needs no other file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..charts import Chart, Panel, Series
+from ..runs.plots import mean_band
+from ..web import esc, render_page
+from .arms import arm_label, fixed_description, groups
+from .plots import _alpha_key  # the PNG and the page plot against the same key
+
+__all__ = ["SWEEP_REPORT_FILE", "sweep_charts", "sweep_report_html", "write_sweep_report"]
+
+SWEEP_REPORT_FILE = "sweep_report.html"
+_MAX_FACETS = 12
+
+_CURVES = {
+    "loss": ("Loss per epoch: mean over each arm's networks, 95% t-band",
+             [("train_loss", "training loss (mean over the epoch's minibatches)"), ("val_loss", "validation loss")]),
+    "dead": ("Dead units per epoch: mean over each arm's networks, 95% t-band",
+             [("dead_frac", "dead fraction: units never positive on the probe set"),
+              ("zero_grad_frac", "zero-gradient fraction: f'(z) = 0 on every probe sample")]),
+}
+
+
+def _finite(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``table`` with non-finite values of ``column`` as NaN (left out of means and n)."""
+    values = pd.to_numeric(table[column], errors="coerce").astype(float)
+    return table.assign(**{column: values.replace([np.inf, -np.inf], np.nan)})
+
+
+def _band_series(name: str, table: pd.DataFrame, column: str, by: str) -> Series:
+    band = mean_band(_finite(table, column), column, by)
+    band = band[band["n"] > 0]  # epochs without a probe, or where every network had diverged
+    return Series(name, [float(v) for v in band.index], band["mean"].tolist(), lo=band["lo"].tolist(),
+                  hi=band["hi"].tolist(), n=[int(v) for v in band["n"]])
+
+
+def _loss_unit(table: pd.DataFrame) -> str:
+    tasks = set(table["task"].dropna().unique()) if "task" in table else set()
+    return {frozenset({"classification"}): "cross-entropy, nats",
+            frozenset({"regression"}): "mean squared error"}.get(frozenset(tasks), "cross-entropy or MSE, by task")
+
+
+def _curve_chart(kind: str, metrics: pd.DataFrame, keys) -> Chart | None:
+    title, columns = _CURVES[kind]
+    columns = [(c, t) for c, t in columns
+               if c in metrics.columns and pd.to_numeric(metrics[c], errors="coerce").notna().any()]
+    if not columns:
+        return None
+    arms = list(groups(metrics, keys))
+    panels = []
+    for col, ptitle in columns:
+        series = [_band_series(arm_label(keys, values), g, col, "epoch") for values, g in arms]
+        ys = [v for s in series for v in (s.lo or []) + s.y if v is not None]
+        logy = kind == "loss" and bool(ys) and min(ys) > 0 and max(ys) / min(ys) > 1000  # more than 3 decades
+        ylabel = f"loss ({_loss_unit(metrics)})" if kind == "loss" else "fraction of hidden units"
+        panels.append(Panel(ptitle, series, xlabel="epoch", ylabel=ylabel, logy=logy,
+                            empty="no finite value: every network diverged, or nothing was measured"))
+    # no legend of its own: the arm buttons above the charts are the legend (with the curves' colours)
+    return Chart(f"sweep_{kind}", title, "lines", panels, columns=2, meta={"legend": False})
+
+
+def _final_chart(runs: pd.DataFrame, keys) -> Chart | None:
+    xkey = _alpha_key(keys)
+    if xkey is None:
+        return None
+    data = runs[runs["status"] != "failed"]
+    if data.empty or data[xkey].nunique() < 2:
+        return None
+    metrics = [m for m in ("val_loss", "dead_frac") if data[f"final_{m}"].notna().any()]
+    if not metrics:
+        return None
+    line_key = "activation.name" if "activation.name" in data.columns else None
+    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
+    x_all = data[xkey].astype(float)
+    logx = bool((x_all > 0).all() and x_all.max() / x_all.min() >= 10)
+    facets = list(groups(data, facet_keys))
+    panels = []
+    for fvalues, g in facets[:_MAX_FACETS]:
+        for m in metrics:
+            series = []
+            for act, sub in (g.groupby(line_key, sort=False) if line_key else [(None, g)]):
+                name = arm_label([line_key], (act,)) if line_key else "all networks"
+                sub = sub.assign(**{xkey: sub[xkey].astype(float)})
+                series.append(_band_series(name, sub, f"final_{m}", xkey))
+            what = "final validation loss" if m == "val_loss" else "final dead fraction"
+            title = what + (f" ({arm_label(facet_keys, fvalues)})" if facet_keys else "")
+            panels.append(Panel(title, series, xlabel=xkey, ylabel=what, logx=logx,
+                                empty="no network finished (all diverged or failed)"))
+    more = f" (first {_MAX_FACETS} of {len(facets)} settings)" if len(facets) > _MAX_FACETS else ""
+    return Chart("sweep_final_vs_alpha", f"Final values against {xkey}: mean over the networks that finished, "
+                 f"95% t-interval{more}", "lines", panels, columns=2)
+
+
+def sweep_charts(metrics: pd.DataFrame, runs: pd.DataFrame, keys) -> list[Chart]:
+    """The page's figures as data: loss curves, dead-unit curves, final values
+    against alpha (each only when it applies)."""
+    keys = list(keys)
+    out = []
+    if len(metrics) and "epoch" in metrics.columns:
+        out += [c for c in (_curve_chart("loss", metrics, keys), _curve_chart("dead", metrics, keys)) if c]
+    if len(runs):
+        chart = _final_chart(runs, keys)
+        if chart is not None:
+            out.append(chart)
+    return out
+
+
+def _arm_buttons(runs: pd.DataFrame, keys) -> str:
+    if runs.empty:
+        return ""
+    buttons = []
+    for values, g in groups(runs, keys):
+        label = arm_label(keys, values)
+        nets = int((g["status"] != "failed").sum())
+        div = int((g["status"] == "diverged").sum())
+        failed = int((g["status"] == "failed").sum())
+        count = f"n={nets}" + (f", {div} diverged" if div else "") + (f", {failed} failed jobs" if failed else "")
+        buttons.append(f'<button type="button" data-arm="{esc(label)}" aria-pressed="true">{esc(label)} '
+                       f'<span class="rs-muted">({count})</span></button>')
+    return ('<div class="rs-arms" role="group" aria-label="arms">' + "".join(buttons) +
+            '<button type="button" id="rs-arms-all">show all</button>'
+            '<button type="button" id="rs-arms-none">hide all</button></div>')
+
+
+def sweep_report_html(metrics: pd.DataFrame, runs: pd.DataFrame, keys, *, title: str = "sweep",
+                      summary: str = "") -> str:
+    """The page as a string; ``summary`` is the text of ``sweep_summary.txt``."""
+    keys = list(keys)
+    charts = sweep_charts(metrics, runs, keys)
+    n_nets = int((runs["status"] != "failed").sum()) if len(runs) else 0
+    n_jobs = runs["run_dir"].nunique() if len(runs) else 0
+    fixed = fixed_description(runs, keys) if len(runs) else ""
+    head = [f"<h1>Sweep report: {esc(title)}</h1>",
+            f'<p class="rs-muted">{n_jobs} run folders, {n_nets} networks; arms by: '
+            f"{esc(', '.join(keys) or 'none (one arm)')}" + (f"; held fixed: {esc(fixed)}" if fixed else "") + ".</p>"]
+    body = list(head)
+    if charts:
+        body.append("<p>Hide or show an arm with its button (the buttons are the curves' legend); hover a curve for "
+                    "the value, "
+                    "the 95% interval and n, the number of networks behind the point.</p>")
+        body.append(_arm_buttons(runs, keys))
+        n_div = sum(int((g["status"] == "diverged").any()) for _, g in groups(runs, keys)) if len(runs) else 0
+        if n_div:
+            body.append(f'<p class="rs-muted">{n_div} arm{"s have" if n_div > 1 else " has"} diverged networks '
+                        "(counted on the buttons): their last finite losses can dwarf the other curves; hide such an "
+                        "arm to see the rest at scale.</p>")
+        for chart in charts:
+            body.append(f'<div data-chart="{esc(chart.name)}"></div>')
+    else:
+        body.append('<p class="rs-note">No finished run to draw.</p>')
+    if summary:
+        body.append(f"<h2>Summary</h2><pre>{esc(summary)}</pre>")
+    body.append(f'<p class="rs-muted">Written by relu_study {esc(__version__)} with the sweep tables '
+                "(sweep_metrics.parquet, sweep_runs.parquet) in this folder.</p>")
+    return render_page(f"{title}: sweep report", "\n".join(body), charts=True, scripts=("sweep.js",),
+                       data={"charts": {c.name: c.to_dict() for c in charts}}, heading=f"sweep report: {title}")
+
+
+def write_sweep_report(folder, metrics: pd.DataFrame, runs: pd.DataFrame, keys, summary: str = "") -> Path:
+    """Write ``sweep_report.html`` into ``folder`` (atomically) and return its path."""
+    from ..runs.folders import atomic_path
+
+    folder = Path(folder)
+    path = folder / SWEEP_REPORT_FILE
+    text = sweep_report_html(metrics, runs, keys, title=folder.resolve().name, summary=summary)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
