@@ -262,19 +262,22 @@ class SlurmLauncher(_HydraSlurmLauncher):
             sys.exit(2)
         for job, slurm_job in zip(todo, submitted):
             job.slurm = slurm_job
-        array = submitted[0].job_id.split("_")[0]
-        at_once = min(len(todo), int(self.params.get("array_parallelism") or len(todo)))
-        log.info("submitted %d job%s as SLURM job array %s (%d at once); logs in %s",
-                 len(todo), "s" if len(todo) != 1 else "", array, at_once, submitted[0].paths.folder.parent)
+        if len(todo) > 1:
+            at_once = min(len(todo), int(self.params.get("array_parallelism") or len(todo)))
+            log.info("submitted %d jobs as %s (%d at once); logs in %s", len(todo), _slurm_name(todo), at_once,
+                     submitted[0].paths.folder.parent)
+        else:
+            log.info("submitted 1 job as %s; logs in %s", _slurm_name(todo), submitted[0].paths.folder.parent)
 
     # ------------------------------------------------------------------ waiting
     def _follow(self, todo: list[_Job]) -> None:
         """Wait for every job: result files are checked every second, SLURM is
         asked at growing intervals (2 s, then a quarter of the time waited so
-        far, at most :attr:`max_poll_interval_s`)."""
+        far, at most :attr:`max_poll_interval_s`).  Ctrl-C leaves the jobs
+        running and says how to stop them."""
         states = JobStates()
         waiting = {job.slurm.job_id: job for job in todo}
-        array = todo[0].slurm.job_id.split("_")[0]
+        name = _slurm_name(todo)
         start = next_poll = time.monotonic()
         shown = None
         try:
@@ -290,15 +293,16 @@ class SlurmLauncher(_HydraSlurmLauncher):
                 if counts != shown:
                     shown = counts
                     queued, running, done, failed = counts
-                    log.info("SLURM job array %s: %d queued, %d running, %d done%s of %d", array, queued, running,
-                             done, f" ({failed} failed)" if failed else "", len(todo))
+                    log.info("%s: %d queued, %d running, %d done%s of %d", name, queued, running, done,
+                             f" ({failed} failed)" if failed else "", len(todo))
                 if waiting:
                     time.sleep(1.0)
         except KeyboardInterrupt:
-            log.warning("interrupted: %d jobs of SLURM job array %s are queued or running and go on "
-                        "(scancel %s stops them); run the same command again to resume and aggregate",
-                        len(waiting), array, array)
-            raise
+            first = todo[0].slurm.job_id.split("_")[0]
+            print(f"interrupted: {len(waiting)} of the sweep's jobs ({name}) are queued or running and go on; "
+                  f"scancel {first} stops them, and running the same command again resumes the sweep",
+                  file=sys.stderr, flush=True)
+            sys.exit(130)
 
     @staticmethod
     def _counts(todo: list[_Job], states: dict[str, str]) -> tuple[int, int, int, int]:
@@ -389,6 +393,13 @@ class RegisterLauncher(Callback):
         from hydra_plugins.relu_study_launcher.slurm_launcher import SlurmLauncher as plugin
 
         Plugins.instance().register(plugin)
+
+
+def _slurm_name(todo: list[_Job]) -> str:
+    """``SLURM job array 57``; ``SLURM job 57`` for a single job (submitit submits
+    one job on its own, not as an array)."""
+    first = todo[0].slurm.job_id.split("_")[0]
+    return f"SLURM job array {first}" if len(todo) > 1 else f"SLURM job {first}"
 
 
 def _exception_line(text: str) -> str:
