@@ -338,3 +338,67 @@ def test_job_states_come_from_sacct_when_it_works(tmp_path, monkeypatch):
     assert states.update(["57_0", "57_1", "57_2"]) == {"57_0": "CANCELLED", "57_1": "TIMEOUT"}
     assert not states.use_squeue  # 57_2: not yet in the database, still unknown (not GONE)
     assert not (tmp_path / "bin" / "squeue.args").exists()
+
+
+def _launcher_and_job(tmp_path, job_id="57_1"):
+    """The launcher with the preset's parameters and one submitted job, faked:
+    its submitit job has an id and log paths and no result file."""
+    from types import SimpleNamespace
+
+    from relu_study.sweeps.slurm import SlurmLauncher, _Job
+
+    launcher = SlurmLauncher(submitit_folder=str(tmp_path / ".submitit" / "%j"), timeout_min=1, max_num_timeout=0)
+    logs = tmp_path / ".submitit" / job_id
+    paths = SimpleNamespace(result_pickle=logs / f"{job_id}_0_result.pkl", stderr=logs / f"{job_id}_0_log.err")
+    job = _Job(1, ["optimizer.lr=0.5"], tmp_path / "1", config={"optimizer": {"lr": 0.5}})
+    job.slurm = SimpleNamespace(job_id=job_id, paths=paths)
+    return launcher, job
+
+
+@pytest.mark.parametrize("state, reason", [
+    ("TIMEOUT", "was killed at its time limit (timeout_min=1); log: "),
+    ("OUT_OF_MEMORY", "was killed: out of memory; log: "),
+    ("NODE_FAIL", "was lost: its node failed; log: "),
+    ("CANCELLED", "was cancelled (scancel); log: "),
+])
+def test_a_job_slurm_ended_without_a_result_is_recorded_as_failed(tmp_path, state, reason):
+    """What the launcher writes when SLURM reports a job ended and it left no
+    result (the cluster tests reach TIMEOUT only through the warning signal)."""
+    pytest.importorskip("submitit")
+    from relu_study.runs.folders import read_summary
+
+    launcher, job = _launcher_and_job(tmp_path)
+    job.slurm.paths.stderr.parent.mkdir(parents=True)
+    job.slurm.paths.stderr.write_text("slurmstepd: error: *** JOB 57 ON vm CANCELLED ***\n")
+    assert launcher._finish(job, "RUNNING", now=0.0) is False
+    assert launcher._finish(job, state, now=0.0) is True
+    summary = read_summary(tmp_path / "1")
+    assert summary["status"] == "failed" and summary["complete"] is False and summary["slurm_state"] == state
+    assert summary["error"] == f"SLURM job 57_1 {reason}{job.slurm.paths.stderr}"
+    assert summary["config"] == {"optimizer": {"lr": 0.5}}  # the failed row keeps its config columns
+    assert job.failed and job.returned.return_value is None  # a completed JobReturn: the sweep goes on
+
+
+def test_a_job_that_ended_normally_gets_time_for_its_result_file(tmp_path):
+    pytest.importorskip("submitit")
+    from relu_study.runs.folders import read_summary
+    from relu_study.sweeps.slurm import RESULT_GRACE_S
+
+    launcher, job = _launcher_and_job(tmp_path)
+    assert launcher._finish(job, "COMPLETED", now=100.0) is False  # a shared filesystem may show it late
+    assert launcher._finish(job, "COMPLETED", now=100.0 + RESULT_GRACE_S / 2) is False
+    assert launcher._finish(job, "COMPLETED", now=100.0 + RESULT_GRACE_S) is True
+    assert read_summary(tmp_path / "1")["error"] == "SLURM job 57_1 ended without writing its result; it wrote no log"
+
+
+def test_a_run_folder_that_says_how_it_ended_is_left_alone(tmp_path):
+    """A job cancelled after it wrote its results, or one that recorded its own
+    failure, keeps its summary."""
+    pytest.importorskip("submitit")
+    from relu_study.runs.folders import SUMMARY_FILE, read_summary, write_json
+
+    launcher, job = _launcher_and_job(tmp_path)
+    own = {"status": "failed", "error": "ConfigError: optimizer.lr=-1.0: must be > 0", "complete": False}
+    write_json(tmp_path / "1" / SUMMARY_FILE, own)
+    assert launcher._finish(job, "CANCELLED", now=0.0) is True
+    assert read_summary(tmp_path / "1") == own and job.failed

@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.experimental.callback import Callback
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.experimental.callback import Callback
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as _HydraSlurmLauncher
 from omegaconf import OmegaConf, open_dict, read_write
@@ -334,8 +334,9 @@ class SlurmLauncher(_HydraSlurmLauncher):
         return self._failed(job, state)
 
     def _failed(self, job: _Job, state: str, detail: str | None = None) -> bool:
-        """Record ``job`` as failed with SLURM's reason, unless its run folder
-        already says how it ended (complete, or failed with the job's own error)."""
+        """Record ``job`` as failed with SLURM's reason (or ``detail``, the error
+        it raised outside the run), unless its run folder already says how it
+        ended (complete, or failed with the job's own error)."""
         from ..runs.folders import SUMMARY_FILE, read_summary, write_json
 
         summary = read_summary(job.out_dir) or {}
@@ -343,12 +344,18 @@ class SlurmLauncher(_HydraSlurmLauncher):
             job.returned = self._job_return(job)
             job.failed = summary.get("status") == "failed"
             return True
-        reason = REASONS.get(state, f"ended in state {state} without a result")
-        if state == "TIMEOUT":
-            reason += f" (timeout_min={self.params.get('timeout_min')})"
-        error = f"SLURM job {job.slurm.job_id} {reason}" + (f": {detail}" if detail else "")
+        if detail:  # the job raised outside the run
+            reason = f"failed: {detail}"
+        else:
+            reason = REASONS.get(state, f"ended in state {state} without a result")
+            if state == "TIMEOUT":
+                reason += f" (timeout_min={self.params.get('timeout_min')})"
+        error = f"SLURM job {job.slurm.job_id} {reason}"
         log_file = job.slurm.paths.stderr
-        error += f"; log: {log_file}" if log_file.exists() else " before it started"
+        if log_file.exists():
+            error += f"; log: {log_file}"
+        else:
+            error += " before it started" if state == "CANCELLED" else "; it wrote no log"
         if job.config is None:
             job.config = self._compose(job.overrides, job.idx)[1]
         write_json(job.out_dir / SUMMARY_FILE, {"status": "failed", "error": error, "config": job.config,
