@@ -4,8 +4,10 @@
 :class:`SlurmLauncher`, a subclass of Hydra's ``submitit_slurm`` launcher with
 the same keys.  Hydra's launcher waits for every job with ``job.results()``:
 the first job that SLURM cancelled or killed at its time limit raises, the
-sweep stops there and no aggregate is written; and on a cluster without an
-accounting database every status poll prints a ``sacct`` warning.  This one:
+sweep stops there and no aggregate is written.  On a cluster without an
+accounting database every status poll prints a ``sacct`` warning, and a job
+that ended without a result is never seen to end: the command waits forever.
+This one:
 
 * submits only the jobs whose run folder does not already hold a complete run
   of the same config (resume), all of them as one job array
