@@ -97,14 +97,17 @@ def complete(run_dir: Path) -> bool:
 def troubled_start(slurm_cluster, tmp_path_factory):
     """Start a sweep of four jobs: #0 fine, #1 an invalid value, #2 cancelled
     with scancel while it runs, #3 long enough to reach its time limit (one
-    minute, SLURM's smallest; its warning signal is due 20 s before).
+    minute, SLURM's smallest).
 
-    SLURM checks time limits every 30 s, so this sweep takes 30 to 60 s.  It is
-    started by the first cluster test and runs beside the others; a thread
-    cancels job #2 once it runs.  :func:`troubled_sweep` waits for the end."""
+    SLURM checks time limits every 30 s and warns a job at the first check once
+    less than ``signal_delay_s`` + 30 s are left: with 15 s, 15 to 45 s after
+    it starts (by then the job handles the signal).  So this sweep takes 30 to
+    60 s; it is started by the first cluster test and runs beside the others,
+    and a thread cancels job #2 once it runs.  :func:`troubled_sweep` waits for
+    the end."""
     sweep_dir = tmp_path_factory.mktemp("troubled") / "sweep"
     proc = start_sweep(sweep_dir, SLURM, "epochs=2,-1,100000,100001", *FAST[1:], NO_PLOTS,
-                       "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=20", env=slurm_cluster.env)
+                       "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=15", env=slurm_cluster.env)
     cancelled: dict = {}
 
     def cancel_job_2():
