@@ -1,6 +1,10 @@
-"""Shared helpers: tiny hand-made datasets and finite-difference gradients."""
+"""Shared helpers: tiny hand-made datasets, finite-difference gradients, and a
+local SLURM cluster for the SLURM tests."""
+
+import os
 
 import numpy as np
+import pytest
 
 
 def make_classification(n_train=40, n_val=20, n_features=2, n_classes=3, seed=0):
@@ -63,3 +67,21 @@ def fd_gradients(net, loss_of_net, h=1e-6):
                 cross = max(cross, float(np.abs(others).max()))
         grads.append(g)
     return grads, cross
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real single-node SLURM cluster (``tests/slurm_cluster.py``) for the whole
+    session, stopped and removed at the end.  Skips where SLURM is not installed
+    or the tests do not run as root, unless ``RELU_STUDY_REQUIRE_SLURM=1`` (CI)
+    makes that a failure."""
+    from slurm_cluster import LocalSlurm, missing_requirements
+
+    why = missing_requirements()
+    if why:
+        if os.environ.get("RELU_STUDY_REQUIRE_SLURM") == "1":
+            pytest.fail(f"RELU_STUDY_REQUIRE_SLURM=1, but {why}", pytrace=False)
+        pytest.skip(why)
+    cluster = LocalSlurm().start()
+    yield cluster
+    cluster.stop()

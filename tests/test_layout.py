@@ -30,8 +30,9 @@ LAYERS = {
     "__init__": 6, "__main__": 6, "report": 6, "compare": 6, "reproduce": 6, "explore": 6, "bench": 6,
 }
 ENTRY_MODULES = ("__main__", "report", "compare", "reproduce", "explore", "bench")
-#: the only modules allowed to import Hydra: the command line and the multirun callback
-HYDRA_IMPORTERS = {"relu_study.runs.cli", "relu_study.sweeps.aggregate"}
+#: the only modules allowed to import Hydra: the command line, the multirun callback
+#: and the SLURM launcher plugin
+HYDRA_IMPORTERS = {"relu_study.runs.cli", "relu_study.sweeps.aggregate", "relu_study.sweeps.slurm"}
 
 
 def _modules() -> dict[str, Path]:

@@ -31,8 +31,11 @@ def test_wheel_contains_every_config_and_module(tmp_path):
     assert expected <= names, sorted(expected - names)
     assert "relu_study/conf/config.yaml" in names
     assert "relu_study/py.typed" in names  # PEP 561 marker
-    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "relu_study").rglob("*.py")}
+    modules = {p.relative_to(ROOT).as_posix() for top in ("relu_study", "hydra_plugins")
+               for p in (ROOT / top).rglob("*.py")}
     assert "relu_study/runs/cli.py" in modules
+    assert "hydra_plugins/relu_study_launcher/slurm_launcher.py" in modules  # hydra/launcher=slurm
+    assert "hydra_plugins/__init__.py" not in names  # a namespace shared with Hydra's own plugins
     assert modules <= names, f"modules missing from the wheel (list their package in pyproject.toml): " \
                              f"{sorted(modules - names)}"
     assets = {p.relative_to(ROOT).as_posix() for p in (ROOT / "relu_study" / "web" / "assets").iterdir()}

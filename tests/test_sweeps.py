@@ -1,5 +1,5 @@
 """Sweeps end to end: the multirun aggregate (tables, plots, log), launchers
-(basic, joblib, submitit_local) giving identical tables, failed jobs, resume,
+(basic, joblib, submitit_local) giving identical tables (SLURM: test_slurm.py), failed jobs, resume,
 comparing sweeps, and skipping broken run folders.
 
 Every sweep is a real ``python -m relu_study -m ...`` subprocess with tiny
@@ -8,7 +8,6 @@ settings; the expensive ones are module-scoped fixtures shared by the tests.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -130,43 +129,6 @@ def test_submitit_local_launcher_runs_the_same_code(basic_sweep, tmp_path):
     pd.testing.assert_frame_equal(canonical(runs), canonical(pick(ref_runs)), check_exact=True)
     pd.testing.assert_frame_equal(canonical(metrics), canonical(pick(ref_metrics)), check_exact=True)
     assert not (tmp_path / "submitit" / "sweep_loss.png").exists()  # plots=false honoured
-
-
-def test_slurm_example_config_builds_an_sbatch_script(tmp_path, monkeypatch):
-    """``hydra/launcher=slurm`` (conf/hydra/launcher/slurm.yaml) composes onto Hydra's
-    submitit_slurm launcher, and submitit turns it into a valid sbatch script."""
-    submitit = pytest.importorskip("submitit")
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
-
-    import relu_study.runs.cli  # noqa: F401 - registers the schema (base_config)
-
-    GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="relu_study.conf", version_base="1.3"):
-        cfg = compose("config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=cpu",
-                                           f"hydra.sweep.dir={tmp_path}"], return_hydra_config=True)
-    GlobalHydra.instance().clear()
-    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
-    assert launcher["_target_"].endswith("submitit_launcher.SlurmLauncher")
-    assert launcher["partition"] == "cpu" and launcher["cpus_per_task"] == 1
-    # what the launcher does before submitting (hydra_submitit_launcher.BaseSubmititLauncher.launch)
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    (fake_bin / "srun").write_text("#!/bin/sh\nexit 0\n")
-    (fake_bin / "srun").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
-    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
-
-    base = set(OmegaConf.structured(BaseQueueConf).keys())
-    params = {k: v for k, v in launcher.items() if k not in ("_target_", "submitit_folder", "max_num_timeout")}
-    executor = submitit.AutoExecutor(cluster="slurm", folder=str(tmp_path / ".submitit" / "%j"))
-    executor.update_parameters(**{(k if k in base else f"slurm_{k}"): v for k, v in params.items()
-                                  if k != "name"}, name="relu_study")
-    script = executor._executor._make_submission_file_text("python -u -m submitit.core._submit x", "uid")
-    assert "#SBATCH --partition=cpu" in script
-    assert "#SBATCH --cpus-per-task=1" in script
-    assert "export OMP_NUM_THREADS=1" in script
 
 
 # ------------------------------------------------------------------ failures

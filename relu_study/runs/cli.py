@@ -29,7 +29,7 @@ from .config import ConfigError, ExperimentConfig
 from .experiment import run_experiment
 from .folders import SUMMARY_FILE, is_complete, read_summary, write_json, write_run
 
-__all__ = ["compose", "main", "run", "sweep_objective"]
+__all__ = ["compose", "job_config", "main", "run", "sweep_objective"]
 
 log = logging.getLogger("relu_study")
 
@@ -51,6 +51,14 @@ def _container(cfg: DictConfig) -> dict:
         key = getattr(exc, "full_key", None) or "config"
         raise ConfigError(key, getattr(exc, "value", None), str(exc).splitlines()[0]) from None
     return OmegaConf.to_container(checked, resolve=True, throw_on_missing=True)
+
+
+def job_config(cfg: DictConfig) -> dict:
+    """The plain config a sweep job runs and records in its ``summary.json``
+    (``cfg`` without its ``hydra`` node).  Launchers that submit jobs elsewhere
+    (:mod:`relu_study.sweeps.slurm`) compare it with a run folder's summary to
+    leave finished jobs out, as :func:`execute` skips them."""
+    return _container(cfg)
 
 
 def _progress_bar(cfg: dict, enabled: bool):
