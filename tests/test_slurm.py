@@ -12,6 +12,7 @@ states are read from ``sacct`` or ``squeue`` (with fake commands).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -379,7 +380,9 @@ def test_a_job_slurm_ended_without_a_result_is_recorded_as_failed(tmp_path, stat
     assert summary["status"] == "failed" and summary["complete"] is False and summary["slurm_state"] == state
     assert summary["error"] == f"SLURM job 57_1 {reason}{job.slurm.paths.stderr}"
     assert summary["config"] == {"optimizer": {"lr": 0.5}}  # the failed row keeps its config columns
-    assert job.failed and job.returned.return_value is None  # a completed JobReturn: the sweep goes on
+    # a completed JobReturn, so the sweep goes on, whose value is what every failed sweep job returns
+    assert job.failed and job.returned.status.name == "COMPLETED" and job.returned.return_value == math.inf
+    assert summary["provenance"]["command"] == "python -m relu_study optimizer.lr=0.5"
 
 
 def test_a_job_that_ended_normally_gets_time_for_its_result_file(tmp_path):
