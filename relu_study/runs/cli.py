@@ -609,7 +609,7 @@ def _interrupted_line(exc: BaseException) -> str:
         return (f"interrupted by {name} while writing the sweep aggregate: all {n_jobs} jobs finished, kept in "
                 f"{sweep_dir}; the aggregate is incomplete: rebuild it with python -m relu_study.compare {sweep_dir}")
     else:
-        where = "between jobs"
+        where = "during the sweep"
     return (f"interrupted by {name} {where}: {finished} of {n_jobs} jobs finished, kept in {sweep_dir}; "
             f"no aggregate written (run the same command again to resume)")
 

@@ -175,8 +175,9 @@ def _draw_mean(ax, table, column, label, color=None, band_on=True, **style):
     return line
 
 
-def _draw_diverged(ax, table, column, diverged: dict, label: str):
-    """Each diverged network's ``column`` until it diverged, ending in an ``x``."""
+def _draw_diverged(ax, table, column, diverged: dict, label: str, top: float | None = None):
+    """Each diverged network's ``column`` until it diverged, ending in an ``x``
+    (at the top edge, ``top``, when its last value is off the scale)."""
     first = True
     for seed in diverged:
         rows = table[table["seed"] == seed]
@@ -185,8 +186,11 @@ def _draw_diverged(ax, table, column, diverged: dict, label: str):
             continue
         ax.plot(rows["epoch"], rows[column], color=_DIVERGED_COLOR, lw=0.8, ls="--",
                 label=label if first else None)
-        ax.plot(rows["epoch"].iloc[-1], rows[column].iloc[-1], "x", color="#d62728", ms=7, mew=1.8,
-                label="last finite value before divergence" if first else None)
+        last = float(rows[column].iloc[-1])
+        edge = top is not None and last > top
+        ax.plot(rows["epoch"].iloc[-1], top if edge else last, "x", color="#d62728", ms=7, mew=1.8, clip_on=False,
+                label=("last finite value before divergence" + (" (top edge: off the scale)" if top else ""))
+                if first else None)
         first = False
 
 
@@ -199,14 +203,24 @@ def _note(ax, text: str) -> None:
 def _legend_title(n: int, n_div: int, diverged: dict) -> str | None:
     if n == 1:
         return f"diverged at epoch {next(iter(diverged.values()))}" if n_div else None
-    text = f"mean and 95% CI of {n - n_div} of {n} seeds"
-    return text + (f"; {n_div} diverged" if n_div else "")
+    if not n_div:
+        return f"mean and 95% CI over {n} seeds"
+    return f"mean and 95% CI of {n - n_div} of {n} seeds; {n_div} diverged"
 
 
 def _figure(width=6.6, height=4.4):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def _epoch_axis(ax, table: pd.DataFrame) -> None:
+    """Whole epochs on the x axis; a little room around epoch 0 when it is the only one."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if _untrained(table):
+        ax.set_xlim(-1, 1)
 
 
 def _untrained(table: pd.DataFrame) -> bool:
@@ -232,12 +246,22 @@ def loss_figure(table: pd.DataFrame):
     ok = table[~table["seed"].isin(list(diverged))]
     drawn = [_draw_mean(ax, ok, "train_loss", "train (mean over minibatches)"),
              _draw_mean(ax, ok, "val_loss", "validation")]
-    _draw_diverged(ax, table, "val_loss", diverged, "diverged networks: validation loss")
+    # the scale follows the networks that trained; a diverged one may leave it at the top
+    shown = (ok if len(ok) else table)[["train_loss", "val_loss"]].to_numpy(float).ravel()
+    shown = shown[np.isfinite(shown)]
+    scale = loss_scale(shown)
+    top = None
+    if len(ok) and diverged and len(shown):
+        top = float(shown.max()) * (10.0 if scale == "log" else 1.25)
+    _draw_diverged(ax, table, "val_loss", diverged, "diverged networks: validation loss", top)
     task = table["task"].iloc[0] if "task" in table and len(table) else "classification"
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"loss ({'cross-entropy' if task == 'classification' else 'mean squared error'})")
-    losses = table[["train_loss", "val_loss"]].to_numpy(float).ravel()
-    ax.set_yscale(loss_scale(losses))
+    ax.set_yscale(scale)
+    if top is not None:
+        low = float(shown.min())
+        ax.set_ylim(low / 2 if scale == "log" else low - 0.05 * (top - low), top)
+    _epoch_axis(ax, table)
     ax.grid(alpha=0.3)
     if _untrained(table):
         _note(ax, _untrained_note("losses"))
@@ -269,6 +293,7 @@ def dead_figure(table: pd.DataFrame):
     ax.set_ylabel("dead fraction (units with z <= 0 on every probe sample)")
     ax.yaxis.label.set_size(8)
     ax.set_ylim(-0.02, 1.02)
+    _epoch_axis(ax, table)
     ax.grid(alpha=0.3)
     if _untrained(table):
         _note(ax, _untrained_note("dead fractions"))

@@ -251,10 +251,13 @@ class Collection:
                        f"{'are' if len(folders) != 1 else 'is'} not jobs of this sweep (left by an earlier sweep): "
                        f"{names}")
         if self.repeats:
-            pairs = ", ".join(f"{a} = {b}" for a, b in self.repeats[:6]) + (", ..." if len(self.repeats) > 6 else "")
+            base = Path(os.path.commonpath([str(f) for pair in self.repeats for f in pair]))
+            base = base if base.is_dir() else base.parent
+            pairs = ", ".join(f"{_short(a, base)} = {_short(b, base)}" for a, b in self.repeats[:6])
+            pairs += ", ..." if len(self.repeats) > 6 else ""
             out.append(f"{len(self.repeats)} run folder{'s' if len(self.repeats) != 1 else ''} repeat networks of "
                        f"another (same config and seeds; an activation without a slope ignores alpha), counted "
-                       f"once: {pairs}")
+                       f"once (in {base}): {pairs}")
         out += [f"skipped {folder}: {reason}" for folder, reason in self.skipped]
         return out
 
