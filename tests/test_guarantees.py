@@ -71,9 +71,9 @@ def test_stale_grid_rerun_aggregates_exactly_the_new_jobs(tmp_path):
     assert summary.startswith("4 run folders") and "not jobs of this sweep" in summary
     assert "mean over 2 of 2 networks" in summary and "over 4" not in summary
     # the manifest names the jobs of the last sweep; compare honours it and records what it skipped
-    proc = subprocess.run([sys.executable, "-m", "relu_study.compare", str(sweep_dir), "--no-plots",
-                           "--out", str(tmp_path / "cmp")], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    from relu_study.sweeps.compare import main as compare
+
+    assert compare([str(sweep_dir), "--no-plots", "--out", str(tmp_path / "cmp")]) == 0
     cmp_runs = pd.read_parquet(tmp_path / "cmp" / "sweep_runs.parquet")
     assert sorted(Path(d).name for d in cmp_runs["run_dir"]) == ["0", "1", "2", "3"]
     assert "not jobs of this sweep" in (tmp_path / "cmp" / "sweep_summary.txt").read_text()
@@ -82,15 +82,15 @@ def test_stale_grid_rerun_aggregates_exactly_the_new_jobs(tmp_path):
 # ------------------------------------------------------------------ 2. reused and colliding run folders
 def test_reused_run_folder_is_refused_unless_overwrite(tmp_path):
     out = tmp_path / "R"
-    first = cli(tmp_path, *FAST, "save_csv=true", f"hydra.run.dir={out}")
+    first = cli(tmp_path, *FAST, "save_csv=true", "plots=false", f"hydra.run.dir={out}")
     assert first.returncode == 0, first.stderr
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
-    again = cli(tmp_path, *FAST, "epochs=3", f"hydra.run.dir={out}")
+    again = cli(tmp_path, *FAST, "epochs=3", "plots=false", f"hydra.run.dir={out}")
     assert again.returncode == 2
     line = one_error_line(again)
     assert str(out) in line and "overwrite=true" in line
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} == before  # untouched
-    forced = cli(tmp_path, *FAST, "epochs=3", "save_params=false", "overwrite=true", f"hydra.run.dir={out}")
+    forced = cli(tmp_path, *FAST, "epochs=3", *QUIET, "overwrite=true", f"hydra.run.dir={out}")
     assert forced.returncode == 0, forced.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["epochs"] == 3 and summary["complete"]
@@ -180,8 +180,8 @@ def test_tilde_in_a_table_path(tmp_path):
 # ------------------------------------------------------------------ 4. the slope column
 def test_slope_column_is_the_slope_used(tmp_path):
     sweep_dir = tmp_path / "S"
-    proc = cli(tmp_path, "-m", "activation=relu,leaky,elu", "alpha=0.01,0.3", *FAST, *QUIET, NO_SWEEP_PLOTS,
-               f"hydra.sweep.dir={sweep_dir}")
+    proc = cli(tmp_path, "-m", "activation=relu,leaky,elu", "alpha=0.01,0.3", "activation.scale=0.5", *FAST, *QUIET,
+               NO_SWEEP_PLOTS, f"hydra.sweep.dir={sweep_dir}")
     assert proc.returncode == 0, proc.stderr
     runs = pd.read_parquet(sweep_dir / "sweep_runs.parquet")
     by_act = {a: g for a, g in runs.groupby("activation.name")}
@@ -202,10 +202,10 @@ def test_slope_column_is_the_slope_used(tmp_path):
     line = one_error_line(bad)
     assert "activation.alpha=0.3" in line and "alpha=0.3" in line.split("activation.alpha=0.3", 1)[1]
     assert not out.exists()
-    # ELU's own alpha is its scale, set without the clash
-    elu = cli(tmp_path, "activation=elu", "activation.scale=0.5", *FAST, *QUIET, f"hydra.run.dir={tmp_path / 'E'}")
-    assert elu.returncode == 0, elu.stderr
-    assert "ELU(alpha=0.5)" in json.loads((tmp_path / "E" / "summary.json").read_text())["network"]
+    # ELU's own alpha is its scale, set without the clash (and ignored by the others)
+    elu_dir = by_act["elu"]["run_dir"].iloc[0]
+    assert "ELU(alpha=0.5)" in json.loads((Path(elu_dir) / "summary.json").read_text())["network"]
+    assert (by_act["elu"]["activation.scale"] == 0.5).all()
 
 
 # ------------------------------------------------------------------ bad values: one line, exit 2, nothing left

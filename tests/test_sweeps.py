@@ -306,6 +306,39 @@ def test_compare_two_sweeps(basic_sweep, failed_sweep, tmp_path, monkeypatch):
         "error: unrecognized arguments: --bogus (python -m relu_study.compare --help)"]
 
 
+# ------------------------------------------------------------------ the job list
+def test_every_job_of_the_sweep_is_accounted_for(tmp_path):
+    """From the job list: a finished job is rows, a job that left no result is a
+    failed row with the reason, a folder of an earlier sweep is named and left out."""
+    from relu_study.runs.cli import execute
+    from relu_study.runs.config import default_config
+    from relu_study.runs.manifest import append_event, start_manifest
+    from relu_study.sweeps.aggregate import gather
+
+    cfg = default_config(**{"epochs": 1, "dataset.n_samples": 100, "model.width": 4, "plots": False})
+    sweep_dir = tmp_path / "S"
+    jobs = [[f"seed={i}"] for i in range(4)]
+    start_manifest(sweep_dir, 4, "BasicSweeper", jobs)
+    execute(cfg, sweep_dir / "0", multirun=True)  # finished
+    (sweep_dir / "1" / ".hydra").mkdir(parents=True)  # killed while training: only Hydra's record
+    (sweep_dir / "1" / ".hydra" / "config.yaml").write_text("seed: 1\nalpha: 0.3\n")
+    for num in (0, 1, 3):  # 2 never started; 3 started, and its folder is gone
+        append_event(sweep_dir, {"event": "start", "num": num, "dir": str(num), "overrides": jobs[num]})
+    execute({**cfg, "seed": 9}, sweep_dir / "9", multirun=True)  # an earlier sweep's job
+    found = gather(sweep_dir)
+    runs = found.runs.set_index(found.runs["run_dir"].map(lambda d: Path(d).name))
+    assert sorted(runs.index) == ["0", "1", "2", "3"]
+    assert runs.loc["0", "status"] == "ok"
+    assert runs.loc["1", "error"].startswith("no result: no readable summary.json")
+    assert runs.loc["2", "error"].startswith("not run: the job never started") and runs.loc["2", "seed"] is pd.NA
+    assert runs.loc["3", "error"].startswith("no result: the job's folder holds nothing")
+    assert found.stale == [(sweep_dir.resolve(), [(sweep_dir / "9").resolve()])]
+    assert set(found.metrics["run_dir"]) == {str((sweep_dir / "0").resolve())}
+    assert "not jobs of this sweep (left by an earlier sweep): 9" in found.notes()[0]
+    # named on its own, a folder is read whatever the job list says
+    assert set(gather(sweep_dir / "9").runs["seed"]) == {9}
+
+
 # ------------------------------------------------------------------ broken folders
 def test_aggregation_skips_corrupt_and_incomplete_folders(basic_sweep, tmp_path):
     for name in ("0", "1", "2", "3"):

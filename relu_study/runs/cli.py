@@ -200,7 +200,7 @@ def _error_line(exc: BaseException, overrides=()) -> tuple[str, int]:
     if isinstance(exc, OSError):
         what = exc.filename or ""
         reason = f"[Errno {exc.errno}] {exc.strerror}" if exc.strerror else str(exc)
-        return (f"error: cannot write {what}: {reason}" if what else f"error: {reason}"), 1
+        return (f"error: {what}: {reason}" if what else f"error: {reason}"), 1
     return (f"error: {type(exc).__name__}: {first} (for the traceback, run again with HYDRA_FULL_ERROR=1)"), 1
 
 
@@ -302,7 +302,7 @@ def execute(cfg: dict, out_dir: Path, multirun: bool = False) -> dict:
             log.info("replacing an earlier run's files in %s: %s", out_dir, ", ".join(replaced))
     start = time.perf_counter()
     bar, update = _progress_bar(cfg, enabled=not multirun)
-    epoch = [0]
+    epoch = [None]  # the last epoch measured
 
     def track(e, row):
         epoch[0] = e
@@ -316,8 +316,8 @@ def execute(cfg: dict, out_dir: Path, multirun: bool = False) -> dict:
             if not (isinstance(exc, KeyboardInterrupt) or _RECEIVED):
                 raise
             kept = f"; the log is in {out_dir / LOG_FILE}" if (out_dir / LOG_FILE).exists() else ""
-            raise Interrupted(_signame(exc), f"during training (epoch {epoch[0]} of {cfg['epochs']}): "
-                                             f"no results written{kept}") from None
+            when = "before its first epoch" if epoch[0] is None else f"epoch {epoch[0]} of {cfg['epochs']}"
+            raise Interrupted(_signame(exc), f"during training ({when}): no results written{kept}") from None
         finally:
             if bar is not None:
                 bar.close()
@@ -637,6 +637,7 @@ def main() -> None:
     exception for the time of the command, so it cleans up as Ctrl-C does.
     """
     full_error = bool(os.environ.get("HYDRA_FULL_ERROR"))
+    _RECEIVED.clear()
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     os.environ["HYDRA_FULL_ERROR"] = "1"
     argv = [a for a in sys.argv[1:] if "=" in a and not a.startswith("-")]
@@ -667,7 +668,28 @@ def main() -> None:
         handler.flush()
     sys.stdout.flush()
     print(line, file=sys.stderr, flush=True)
+    if code in (130, 143):
+        _exit_interrupted(code)
     sys.exit(code)
+
+
+def _exit_interrupted(code: int) -> None:
+    """Exit with ``code`` after an interrupt, without Python's last word.
+
+    CPython remembers a KeyboardInterrupt that ever escaped a C-level run of
+    Python code (an extension module's initialisation, for one) and, at the very
+    end of the interpreter, kills the process with SIGINT instead of returning
+    the exit status: a Ctrl-C during an import would end as "killed by SIGINT",
+    not 130.  So the exit handlers run here, the log is closed, and the process
+    leaves with ``os._exit``.
+    """
+    import atexit
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # --------------------------------------------------------------------------- notebooks

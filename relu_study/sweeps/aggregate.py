@@ -329,9 +329,13 @@ def gather(paths) -> Collection:
             stale.setdefault(owner, []).append(resolved)
     out.stale = [(sweep, sorted(found, key=_natural_key)) for sweep, found in sorted(stale.items())]
     tables, rows, failed = [], [], []
-    for sweep_dir, folder, overrides, reason in missing:
+    for _, folder, overrides, reason in missing:
         if folder.resolve() not in folders:
             failed.append(_no_result_row(folder, overrides, reason))
+    for folder, (_, _, overrides) in jobs.items():  # started, and left not even Hydra's record
+        if folder not in folders:
+            failed.append(_no_result_row(folder, overrides, "no result: the job's folder holds nothing "
+                                                            "(it was removed, or the job was killed as it began)"))
     for resolved in sorted(folders, key=_natural_key):
         name = str(resolved)
         job = jobs.get(resolved)
@@ -352,8 +356,8 @@ def gather(paths) -> Collection:
         except Exception as exc:  # noqa: BLE001 - any problem with a folder means skip it
             reason = str(exc).replace(f"{resolved}: ", "")
             if job is not None:  # a job of the sweep: accounted for, as a failure
-                failed.append(_no_result_row(resolved, job[2], f"no result: {reason} (the job was killed, "
-                                                                f"interrupted or could not write)"))
+                failed.append(_no_result_row(resolved, job[2], f"no result: {reason} (the job is still running, "
+                                                                f"or was killed, interrupted or could not write)"))
             else:
                 out.skipped.append((folders[resolved], reason))
             continue
