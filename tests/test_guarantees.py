@@ -256,21 +256,27 @@ def _wait_for(path: Path, proc, timeout=60.0):
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_during_training(tmp_path, sig, code):
-    out = tmp_path / "R"
-    proc = subprocess.Popen([sys.executable, "-m", "relu_study", "epochs=100000", "dataset.n_samples=200",
-                             "model.width=8", "progress=false", f"hydra.run.dir={out}"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(out / "relu_study.log", proc)
-    time.sleep(1.0)  # inside training
+def _interrupt(cwd: Path, args, started: Path, sig, code) -> str:
+    """Run ``python -m relu_study args``, send ``sig`` a second after ``started``
+    appears (inside training), and return the one line it ends with."""
+    proc = subprocess.Popen([sys.executable, "-m", "relu_study", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(started, proc)
+    time.sleep(1.0)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith(f"interrupted by {sig.name} during training")
-    assert "no results" in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_training(tmp_path, sig, code):
+    out = tmp_path / "R"
+    line = _interrupt(tmp_path, ["epochs=100000", "dataset.n_samples=200", "model.width=8", "progress=false",
+                                 f"hydra.run.dir={out}"], out / "relu_study.log", sig, code)
+    assert line.startswith(f"interrupted by {sig.name} during training") and "no results" in line
     assert not {"metrics.parquet", "summary.json", "params.npz"} & {p.name for p in out.iterdir()}
     assert not temp_files(out)
 
@@ -319,18 +325,10 @@ def test_signal_during_writing(tmp_path, sig, code):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_a_sweep_and_resume(tmp_path, sig, code):
     sweep_dir = tmp_path / "S"
-    proc = subprocess.Popen([sys.executable, "-m", "relu_study", "-m", "seed=0,1", "epochs=100000",
-                             "dataset.n_samples=200", "model.width=8", *QUIET, f"hydra.sweep.dir={sweep_dir}"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(sweep_dir / "0" / "relu_study.log", proc)
-    time.sleep(1.0)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith(f"interrupted by {sig.name} during job #0")
-    assert "0 of 2 jobs" in lines[0] and "resume" in lines[0]
+    line = _interrupt(tmp_path, ["-m", "seed=0,1", "epochs=100000", "dataset.n_samples=200", "model.width=8", *QUIET,
+                                 f"hydra.sweep.dir={sweep_dir}"], sweep_dir / "0" / "relu_study.log", sig, code)
+    assert line.startswith(f"interrupted by {sig.name} during job #0")
+    assert "0 of 2 jobs" in line and "resume" in line
     assert not temp_files(sweep_dir)
     # a temporary file left by a killed writer is removed when the sweep is resumed
     stale = sweep_dir / "0" / ".metrics.parquet.abc123.tmp.parquet"

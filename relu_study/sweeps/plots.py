@@ -113,6 +113,14 @@ def _count_label(n: int, n_div: int, what: str = "networks") -> str:
     return f"{n - n_div} of {n} {what}; {n_div} diverged" if n_div else f"{n} {what}"
 
 
+def _save(fig, path) -> Path | None:
+    """Write ``fig`` (None: the figure does not apply) to ``path``."""
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
 def _note(ax, text: str) -> None:
     """A sentence in the middle of a panel that has nothing else to show."""
     ax.text(0.5, 0.5, wrap(text, 44), transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.2",
@@ -140,11 +148,7 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
     did not diverge): ``kind`` "loss" (train, validation) or "dead" (dead
     fraction, zero-gradient fraction).  With many arms, a row of panels per value
     of the leading arm keys."""
-    fig = curves_figure(metrics, runs, keys, kind)
-    if fig is None:
-        return None
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return _save(curves_figure(metrics, runs, keys, kind), path)
 
 
 def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "loss"):
@@ -303,11 +307,7 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
     activation (mean over networks), every network a point; a pair of panels per
     value of the other arm keys.  An activation with one slope only (relu: 0) or
     none (NaN) is its mean as a dashed level."""
-    fig = final_vs_alpha_figure(runs, keys)
-    if fig is None:
-        return None
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return _save(final_vs_alpha_figure(runs, keys), path)
 
 
 def final_vs_alpha_figure(runs: pd.DataFrame, keys):
@@ -406,11 +406,7 @@ def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
     numeric arm keys; a pair of panels per value of the other arm keys (rows and
     columns a panel has no run for are left out of it), each panel with its own
     colour bar beside it."""
-    fig = heatmap_figure(runs, keys)
-    if fig is None:
-        return None
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return _save(heatmap_figure(runs, keys), path)
 
 
 def heatmap_figure(runs: pd.DataFrame, keys):
