@@ -481,10 +481,13 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
     an earlier aggregate that do not apply any more are removed.
     """
     from . import plots as sweep_plots
-    from ..runs.folders import atomic_path
+    from ..runs.folders import WriteError, atomic_path
 
     sweep_dir = Path(sweep_dir)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(sweep_dir, exc) from exc
     keys = arm_keys(runs, by) if len(runs) else []
     written = []
     write_table(sweep_dir / SWEEP_METRICS_FILE, metrics)
