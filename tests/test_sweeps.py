@@ -200,7 +200,8 @@ def test_failed_job_is_recorded_and_the_sweep_exits_nonzero(failed_sweep):
     assert failed["run_dir"].tolist() == [str(b) for b in bad] and failed["seed"].isna().all()
     assert failed["error"].str.contains("single class").all() and failed["dataset.path"].str.endswith("one.csv").all()
     ok = runs[runs["status"] == "ok"]
-    assert len(ok) == 2 and ok["dataset.path"].str.endswith("good.csv").all() and np.isfinite(ok["final_val_loss"]).all()
+    assert len(ok) == 2 and ok["dataset.path"].str.endswith("good.csv").all()
+    assert np.isfinite(ok["final_val_loss"]).all()
     assert set(metrics["run_dir"]) == {str(sweep_dir / "0"), str(sweep_dir / "1")} and len(metrics) == 6
     assert arm_keys(runs) == ["dataset.path"]  # the swept seed is not an arm
     # the sweep was declared in config: its size is known for the progress lines
@@ -317,9 +318,13 @@ def test_every_job_of_the_sweep_is_accounted_for(tmp_path):
 
     cfg = default_config(**{"epochs": 1, "dataset.n_samples": 100, "model.width": 4, "plots": False})
     sweep_dir = tmp_path / "S"
-    jobs = [[f"seed={i}"] for i in range(4)]
-    start_manifest(sweep_dir, 4, "BasicSweeper", jobs)
+    jobs = [[f"seed={i}"] for i in range(5)]
+    start_manifest(sweep_dir, 5, "BasicSweeper", jobs)
     execute(cfg, sweep_dir / "0", multirun=True)  # finished
+    # 4: finished earlier, and a launcher that skips finished jobs did not start it again
+    execute({**cfg, "seed": 4}, sweep_dir / "4", multirun=True)
+    (sweep_dir / "4" / ".hydra").mkdir()
+    (sweep_dir / "4" / ".hydra" / "overrides.yaml").write_text("- seed=4\n")
     (sweep_dir / "1" / ".hydra").mkdir(parents=True)  # killed while training: only Hydra's record
     (sweep_dir / "1" / ".hydra" / "config.yaml").write_text("seed: 1\nalpha: 0.3\n")
     for num in (0, 1, 3):  # 2 never started; 3 started, and its folder is gone
@@ -327,13 +332,13 @@ def test_every_job_of_the_sweep_is_accounted_for(tmp_path):
     execute({**cfg, "seed": 9}, sweep_dir / "9", multirun=True)  # an earlier sweep's job
     found = gather(sweep_dir)
     runs = found.runs.set_index(found.runs["run_dir"].map(lambda d: Path(d).name))
-    assert sorted(runs.index) == ["0", "1", "2", "3"]
-    assert runs.loc["0", "status"] == "ok"
+    assert sorted(runs.index) == ["0", "1", "2", "3", "4"]
+    assert runs.loc["0", "status"] == "ok" and runs.loc["4", "status"] == "ok" and runs.loc["4", "seed"] == 4
     assert runs.loc["1", "error"].startswith("no result: no readable summary.json")
     assert runs.loc["2", "error"].startswith("not run: the job never started") and runs.loc["2", "seed"] is pd.NA
     assert runs.loc["3", "error"].startswith("no result: the job's folder holds nothing")
     assert found.stale == [(sweep_dir.resolve(), [(sweep_dir / "9").resolve()])]
-    assert set(found.metrics["run_dir"]) == {str((sweep_dir / "0").resolve())}
+    assert set(found.metrics["run_dir"]) == {str((sweep_dir / n).resolve()) for n in ("0", "4")}
     assert "not jobs of this sweep (left by an earlier sweep): 9" in found.notes()[0]
     # named on its own, a folder is read whatever the job list says
     assert set(gather(sweep_dir / "9").runs["seed"]) == {9}

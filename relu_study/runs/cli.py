@@ -470,7 +470,9 @@ class RunCallback:
             sweep_dir.mkdir(parents=True, exist_ok=True)
             for tmp in stale_temp_files(sweep_dir, recursive=True):  # left by a writer that was killed
                 tmp.unlink()
-            start_manifest(sweep_dir, len(jobs) if jobs else None, sweeper, jobs)
+            subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+            start_manifest(sweep_dir, len(jobs) if jobs else None, sweeper, jobs,
+                           numbered=subdir == "${hydra.job.num}")
         except OSError as exc:
             cause = exc.cause if isinstance(exc, WriteError) else exc
             raise Stop(f"error: cannot write into {sweep_dir}: {getattr(cause, 'strerror', None) or cause}; "

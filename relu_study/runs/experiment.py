@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from .config import SLOPE_ACTIVATIONS, ConfigError, activation_params, flatten, hidden_widths, resolve_seeds, slope_used, validate
+from .config import (
+    SLOPE_ACTIVATIONS, ConfigError, activation_params, flatten, hidden_widths, resolve_seeds, slope_used, validate,
+)
 from ..data import DatasetError, load_dataset
 from ..engine.network import MLP
 from ..engine.optim import make_optimizer

@@ -11,12 +11,15 @@ by each job, which may run in another process or on another host sharing the
 folder)::
 
     {"event": "sweep", "n_jobs": 8, "sweeper": "BasicSweeper"}   # a new sweep: earlier lines are void
-    {"event": "job", "num": 0, "overrides": ["activation=relu", "seed=0"]}  # expected jobs, when known
+    {"event": "job", "num": 0, "overrides": [...], "dir": "0"}              # expected jobs, when known
     {"event": "start", "num": 0, "dir": "0", "overrides": [...]}            # a job began (dir: relative)
     {"event": "end", "num": 0}                                             # a job returned
 
 A sweeper that does not know its jobs in advance (Optuna, for one) writes no
-``job`` lines: its jobs are the ones that started.
+``job`` lines: its jobs are the ones that started.  An expected job without a
+``start`` line (a launcher that skips a finished job without running it) is
+found in its expected folder when that folder's ``.hydra/overrides.yaml`` holds
+exactly the job's overrides.
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ MANIFEST_FILE = "sweep_jobs.jsonl"
 @dataclass
 class Manifest:
     """The last sweep of a folder: ``expected`` ``{num: overrides}`` (empty when
-    the sweeper did not say), ``started`` ``{num: (folder, overrides)}``, ``ended``."""
+    the sweeper did not say) and their ``expected_dirs`` ``{num: folder}`` (when
+    the folder name is the job number), ``started`` ``{num: (folder, overrides)}``,
+    ``ended``."""
 
     sweep_dir: Path
     n_jobs: int | None = None
     expected: dict = field(default_factory=dict)
+    expected_dirs: dict = field(default_factory=dict)
     started: dict = field(default_factory=dict)
     ended: set = field(default_factory=set)
 
@@ -48,7 +54,14 @@ class Manifest:
         return sorted(set(self.expected) | set(self.started))
 
     def folder(self, num: int) -> Path | None:
-        return self.started[num][0] if num in self.started else None
+        """The job's run folder: where it started, or else its expected folder if
+        that holds a run of exactly the job's overrides (None: no sign of the job)."""
+        if num in self.started:
+            return self.started[num][0]
+        folder = self.expected_dirs.get(num)
+        if folder is not None and _overrides_of(folder) == set(self.expected.get(num, [])):
+            return folder
+        return None
 
     def overrides(self, num: int) -> list[str]:
         return list(self.started[num][1] if num in self.started else self.expected.get(num, []))
@@ -66,13 +79,25 @@ def _locked(path: Path, mode: str):
         yield fh
 
 
-def start_manifest(sweep_dir, n_jobs: int | None, sweeper: str, jobs: list | None) -> Path:
-    """Begin the manifest of a new sweep into ``sweep_dir`` (replacing an earlier one)."""
+def _overrides_of(folder: Path) -> set | None:
+    """The overrides Hydra recorded for the run in ``folder`` (None: no record)."""
+    try:
+        import yaml
+
+        return {str(o) for o in yaml.safe_load((Path(folder) / ".hydra" / "overrides.yaml").read_text()) or []}
+    except (OSError, ValueError, TypeError, ImportError):
+        return None
+
+
+def start_manifest(sweep_dir, n_jobs: int | None, sweeper: str, jobs: list | None, numbered: bool = True) -> Path:
+    """Begin the manifest of a new sweep into ``sweep_dir`` (replacing an earlier one);
+    ``numbered``: job folders are named by job number (Hydra's default ``hydra.sweep.subdir``)."""
     from .folders import atomic_path
 
     sweep_dir = Path(sweep_dir)
     lines = [{"event": "sweep", "n_jobs": n_jobs, "sweeper": sweeper}]
-    lines += [{"event": "job", "num": i, "overrides": list(o)} for i, o in enumerate(jobs or [])]
+    lines += [{"event": "job", "num": i, "overrides": list(o), **({"dir": str(i)} if numbered else {})}
+              for i, o in enumerate(jobs or [])]
     with atomic_path(sweep_dir / MANIFEST_FILE) as tmp:
         tmp.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return sweep_dir / MANIFEST_FILE
@@ -120,6 +145,8 @@ def read_manifest(sweep_dir) -> Manifest | None:
             continue
         elif event == "job":
             manifest.expected[int(item["num"])] = list(item.get("overrides") or [])
+            if item.get("dir"):
+                manifest.expected_dirs[int(item["num"])] = sweep_dir / item["dir"]
         elif event == "start":
             folder = Path(item["dir"])
             manifest.started[int(item["num"])] = (folder if folder.is_absolute() else sweep_dir / folder,

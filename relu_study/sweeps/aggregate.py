@@ -54,7 +54,7 @@ import pandas as pd
 
 from ..runs.folders import METRICS_FILE, SUMMARY_FILE, load_run, read_summary, write_table
 from ..runs.manifest import MANIFEST_FILE, read_manifest
-from .arms import RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, is_missing, swept_keys
+from .arms import RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, is_missing
 
 __all__ = [
     "FINAL_METRICS", "AggregateCallback", "Collection", "IncompleteRunWarning", "collect", "gather",
@@ -283,7 +283,7 @@ def _sweep_jobs(root: Path) -> tuple[dict, list]:
         for num in manifest.nums:
             folder = manifest.folder(num)
             if folder is None:  # never started
-                guess = path.parent / str(num)
+                guess = manifest.expected_dirs.get(num, path.parent / str(num))
                 missing.append((path.parent, guess, manifest.overrides(num),
                                 "not run: the job never started (the sweep was stopped or the job cancelled)"))
             else:

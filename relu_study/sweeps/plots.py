@@ -209,7 +209,7 @@ def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "
             ax = axes[r, c]
             on_axis = blended_transform_factory(ax.transData, ax.transAxes)
             drawn = []
-            for values, g in row_arms:
+            for values, _ in row_arms:
                 lv = values[nf:]
                 n, n_div = counts[values]
                 label = f"{arm_label(line_keys, lv)} ({_count_label(n, n_div)})"
