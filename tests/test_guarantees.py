@@ -100,6 +100,38 @@ def test_reused_run_folder_is_refused_unless_overwrite(tmp_path):
     assert not temp_files(out)
 
 
+def test_a_claim_undoes_exactly_what_it_made(tmp_path):
+    """In-process: what ``claim_folder`` creates, refuses and removes."""
+    import socket
+
+    from relu_study.runs.folders import LOCK_FILE, FolderInUse, claim_folder
+
+    shared = tmp_path / "outputs" / "day"
+    (shared / "other-run").mkdir(parents=True)  # another run's folder under the same parent
+    claim = claim_folder(shared / "new" / "run")
+    (shared / "new" / "run" / "relu_study.log").write_text("log")
+    claim.release()
+    assert not (shared / "new").exists() and (shared / "other-run").is_dir()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    claim = claim_folder(mine)
+    (mine / "metrics.parquet").write_text("x")
+    claim.release()
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    # a live run's lock is refused even with overwrite=true; a dead one's only without it
+    live = claim_folder(mine)
+    for overwrite in (False, True):
+        with pytest.raises(FolderInUse, match="in use by a running process"):
+            claim_folder(mine, overwrite=overwrite)
+    live.finish()
+    (mine / LOCK_FILE).write_text(f"pid 999999999 on {socket.gethostname()}\n")
+    with pytest.raises(FolderInUse, match="overwrite=true"):
+        claim_folder(mine)
+    claim_folder(mine, overwrite=True).finish()
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
 def test_concurrent_runs_never_share_a_folder(tmp_path):
     args = [sys.executable, "-m", "relu_study", *FAST, *QUIET]
     procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

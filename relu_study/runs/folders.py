@@ -35,6 +35,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,6 +318,8 @@ def claim_folder(folder, overwrite: bool = False) -> Claim:
         created, top = top, top.parent
     before = frozenset(os.listdir(folder)) if created is None and folder.is_dir() else frozenset()
     previous = previous_run_files(folder) if created is None else []
+    if LOCK_FILE in previous and _lock_alive(folder / LOCK_FILE):  # not even overwrite=true takes it
+        raise FolderInUse(f"{folder} is in use by a running process ({(folder / LOCK_FILE).read_text().strip()})")
     if previous and not overwrite:
         if previous == [LOCK_FILE]:
             raise FolderInUse(f"{folder} is in use by another run ({LOCK_FILE}; if no run is writing there, "
@@ -337,8 +340,26 @@ def claim_folder(folder, overwrite: bool = False) -> Claim:
             Claim(folder, frozenset(), created).release()
         raise WriteError(folder, exc) from exc
     with os.fdopen(fd, "w") as fh:
-        fh.write(f"{os.getpid()}\n")
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
     return Claim(folder, before, created)
+
+
+def _lock_alive(lock: Path) -> bool:
+    """True when ``lock`` names a process of this host that is still running."""
+    try:
+        words = lock.read_text().split()
+        pid, host = int(words[1]), words[3]
+    except (OSError, ValueError, IndexError):
+        return False
+    if host != socket.gethostname():
+        return False  # another host's process cannot be asked; the user decides with overwrite=true
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def find_run_dirs(root) -> list[Path]:

@@ -81,8 +81,8 @@ def main(argv=None) -> int:
     try:
         out, files = compare(args.paths, by=args.by, out=args.out, plots=not args.no_plots, notes=notes)
     except KeyboardInterrupt:
-        print("interrupted by SIGINT: the output folder may hold some of the tables; run the command again",
-              file=sys.stderr)
+        print("interrupted by SIGINT: the comparison is incomplete (each file written so far is whole); "
+              "run the command again", file=sys.stderr)
         return 130
     except WriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
