@@ -313,25 +313,19 @@ def test_signal_during_training(tmp_path, sig, code):
     assert not temp_files(out)
 
 
-# A real signal, delivered while a file is being written: the child patches the
-# atomic writer to signal itself inside the write of loss.png.
+# A real signal, delivered while a file is being written: the child's loss figure
+# writes half a file and signals itself before it draws.
 _SIGNAL_WHILE_WRITING = """
-import os, signal, sys
-import relu_study.runs.folders as folders
-real = folders.atomic_path
-def atomic_path(path):
-    ctx = real(path)
-    if os.path.basename(str(path)) == "loss.png":
-        class Ctx:
-            def __enter__(self):
-                tmp = ctx.__enter__()
-                os.kill(os.getpid(), signal.{sig})
-                return tmp
-            def __exit__(self, *exc):
-                return ctx.__exit__(*exc)
-        return Ctx()
-    return ctx
-folders.atomic_path = atomic_path
+import os, signal, sys, time
+import relu_study.runs.plots as plots
+real = plots.plot_loss
+def plot_loss(table, path):
+    with open(path, "wb") as fh:
+        fh.write(b"half a png")
+    os.kill(os.getpid(), signal.{sig})
+    time.sleep(5)  # the handler raises here
+    return real(table, path)
+plots.plot_loss = plot_loss
 sys.argv = ["relu_study", *sys.argv[1:]]
 from relu_study.runs.cli import main
 main()

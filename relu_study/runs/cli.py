@@ -544,6 +544,8 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
             claim = claim_folder(out_dir, overwrite=container["overwrite"])
         summary = execute(container, out_dir)
     except KeyboardInterrupt:
+        for tmp in stale_temp_files(out_dir):  # a file whose writer the signal stopped before it could clean up
+            tmp.unlink(missing_ok=True)
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
         if _RECEIVED:  # an interrupt that surfaced as another error (inside an import, for one)
@@ -686,7 +688,9 @@ def _exit_interrupted(code: int) -> None:
     leaves with ``os._exit``.
     """
     import atexit
+    import gc
 
+    gc.collect()  # closes what is still open (a suspended writer removes its temporary file)
     atexit._run_exitfuncs()
     logging.shutdown()
     sys.stdout.flush()
