@@ -495,7 +495,8 @@ class RunCallback:
         num = OmegaConf.select(config, "hydra.job.num")
         out_dir = Path(str(config.hydra.runtime.output_dir))
         done = append_event(_sweep_dir(config), {"event": "end", "num": num})
-        n_jobs = (read_manifest(_sweep_dir(config)) or _Unknown).n_jobs
+        manifest = read_manifest(_sweep_dir(config))
+        n_jobs = manifest.n_jobs if manifest is not None else None
         of = f"{done if done is not None else '?'} of {n_jobs or '?'}"
         overrides = " ".join(o for o in _overrides(config) if not o.startswith("hydra."))
         log.info("[%s] job #%s done (%s): %s", of, num, overrides or "defaults", self._outcome(out_dir, job_return))
@@ -517,10 +518,6 @@ class RunCallback:
         except OSError:
             pass
         return what
-
-
-class _Unknown:
-    n_jobs = None
 
 
 # --------------------------------------------------------------------------- the task function
