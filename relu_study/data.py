@@ -4,7 +4,9 @@ Choosing a dataset is a dictionary lookup in :data:`DATASETS`; adding one is a
 function and a line in that table.  A loader has the signature
 ``loader(rng, **options) -> (X, y, task, feature_names, target_name)`` where
 ``rng`` is a :class:`numpy.random.Generator` and the options (with their
-defaults) are the loader's keyword parameters.  Loaders return raw data: any
+defaults) are the loader's keyword parameters; ``task`` may also be a pair
+``(task, reason)`` saying in words how the task was decided (the ``table``
+loader infers it: see :func:`_infer_task`).  Loaders return raw data: any
 label type for classification (encoded to ``0..K-1`` by :func:`load_dataset`),
 numbers for regression.
 
@@ -43,12 +45,32 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["DATASETS", "Dataset", "dataset_names", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "DatasetError", "dataset_names", "load_dataset", "split_indices", "table_path"]
 
 TASKS = ("classification", "regression")
 #: a target with at most this many distinct (integral) values is inferred to be classes
 MAX_INFERRED_CLASSES = 20
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+class DatasetError(ValueError):
+    """Data that cannot make a meaningful run: ``key`` (a :func:`load_dataset`
+    argument), the ``value`` given for it, and what is wrong.  The command line
+    reports it as ``dataset.<key>=<value>: <problem>``."""
+
+    def __init__(self, key: str, value, problem: str):
+        self.key, self.value, self.problem = key, value, problem
+        super().__init__(f"{key}={value!r}: {problem}")
+
+
+class TableNotFound(DatasetError, FileNotFoundError):
+    """The table file does not exist (a :class:`DatasetError` and a ``FileNotFoundError``)."""
+
+
+def table_path(path) -> Path:
+    """The file a ``table`` dataset reads: ``path`` with ``~`` expanded.  The one
+    place a user path is interpreted, so validation and loading agree."""
+    return Path(path).expanduser()
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +92,8 @@ class Dataset:
     target_name: str
     #: original class values (classification only), in label order
     classes: tuple | None = None
+    #: why the task is what it is, in words (for a table: the inference rule that decided it)
+    task_reason: str = ""
 
     @property
     def n_features(self) -> int:
@@ -110,7 +134,7 @@ def _random_state(rng: np.random.Generator) -> int:
 
 def _check_int(key: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{key} must be an integer >= {minimum}, got {value!r}")
+        raise DatasetError(key, value, f"must be an integer >= {minimum}")
     return int(value)
 
 
@@ -190,16 +214,24 @@ def _friedman1(rng, n_samples=1000, noise=0.0):
     return X, y[:, None], "regression", _xy_names(10), "y"
 
 
-def _infer_task(s) -> str:
-    """Classes if the column is non-numeric, or has <= 20 distinct integral values."""
+def _infer_task(s) -> tuple[str, str]:
+    """``(task, reason)``: classes if the column is non-numeric or boolean, or has
+    at most :data:`MAX_INFERRED_CLASSES` distinct integral values; numbers otherwise."""
     import pandas as pd
-    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-        return "classification"
-    few = s.nunique() <= MAX_INFERRED_CLASSES
-    if pd.api.types.is_float_dtype(s):
-        values = s.to_numpy(dtype=np.float64)
-        return "classification" if few and np.all(values == np.round(values)) else "regression"
-    return "classification" if few else "regression"
+    name = f"target {s.name!r}"
+    if pd.api.types.is_bool_dtype(s):
+        return "classification", f"{name} is boolean: treated as classification"
+    if not pd.api.types.is_numeric_dtype(s):
+        return "classification", f"{name} is not numeric: treated as classification"
+    values = s.to_numpy(dtype=np.float64)
+    if not np.all(values == np.round(values)):
+        return "regression", f"{name} has non-integer values: treated as regression"
+    k = s.nunique()
+    if k <= MAX_INFERRED_CLASSES:
+        return "classification", (f"{name} has {k} distinct integer values (at most {MAX_INFERRED_CLASSES}): "
+                                  f"treated as classification; set dataset.task=regression to treat them as numbers")
+    return "regression", (f"{name} has {k} distinct integer values (more than {MAX_INFERRED_CLASSES}): "
+                          f"treated as regression; set dataset.task=classification to treat them as classes")
 
 
 def _table(rng, path=None, target=None, task=None):
@@ -207,49 +239,52 @@ def _table(rng, path=None, target=None, task=None):
     import pandas as pd
     for key, value in (("path", path), ("target", target)):
         if value is None:
-            raise ValueError(f"dataset 'table' needs option {key!r}")
+            raise DatasetError(key, value, f"dataset 'table' needs option {key!r}")
     if task is not None and task not in TASKS:
-        raise ValueError(f"task must be None or one of {', '.join(TASKS)}; got {task!r}")
-    path = Path(path)
+        raise DatasetError("task", task, f"must be None or one of {', '.join(TASKS)}")
+    path = table_path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise ValueError(f"cannot read {str(path)!r}: supported suffixes are "
-                         f"{', '.join(TABLE_SUFFIXES)}")
+        raise DatasetError("path", str(path), f"cannot read {str(path)!r}: supported suffixes are "
+                                              f"{', '.join(TABLE_SUFFIXES)}")
     if not path.is_file():
-        raise FileNotFoundError(f"table file not found: {str(path)!r}")
+        raise TableNotFound("path", str(path), f"table file not found: {str(path)!r}")
     try:
         df = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
     except pd.errors.EmptyDataError:
-        raise ValueError(f"table file {str(path)!r} is empty") from None
+        raise DatasetError("path", str(path), f"table file {str(path)!r} is empty") from None
     if len(df) == 0:
-        raise ValueError(f"table file {str(path)!r} has no rows")
+        raise DatasetError("path", str(path), f"table file {str(path)!r} has no rows")
     if target not in df.columns:
-        raise ValueError(f"target column {target!r} not found in {path}; columns: "
-                         f"{', '.join(map(str, df.columns))}")
+        raise DatasetError("target", target, f"target column {target!r} not found in {path}; columns: "
+                                             f"{', '.join(map(str, df.columns))}")
     features = [c for c in df.columns if c != target]
     if not features:
-        raise ValueError(f"table {path} has no feature columns besides target {target!r}")
+        raise DatasetError("path", str(path), f"table {path} has no feature columns besides target {target!r}")
     bad = [str(c) for c in features if not pd.api.types.is_numeric_dtype(df[c])]
     if bad:
-        raise ValueError(f"non-numeric feature columns in {path}: {', '.join(bad)}; "
-                         f"encode them as numbers or drop them")
+        raise DatasetError("path", str(path), f"non-numeric feature columns in {path}: {', '.join(bad)}; "
+                                              f"encode them as numbers or drop them")
     missing = [str(c) for c in df.columns if df[c].isna().any()]
     if missing:
-        raise ValueError(f"missing values (NaN) in {path}, columns: {', '.join(missing)}")
+        raise DatasetError("path", str(path), f"missing values (NaN) in {path}, columns: {', '.join(missing)}")
     X = df[features].to_numpy(dtype=np.float64)
     infinite = [str(c) for c, ok in zip(features, np.isfinite(X).all(axis=0)) if not ok]
     if infinite:
-        raise ValueError(f"infinite values in {path}, columns: {', '.join(infinite)}")
+        raise DatasetError("path", str(path), f"infinite values in {path}, columns: {', '.join(infinite)}")
     s = df[target]
-    task = task or _infer_task(s)
+    if task is None:
+        task, reason = _infer_task(s)
+    else:
+        reason = f"dataset.task={task} given"
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(s):
-            raise ValueError(f"target column {target!r} in {path} is not numeric; "
-                             f"it cannot be a regression target")
+            raise DatasetError("target", target, f"target column {target!r} in {path} is not numeric; "
+                                                 f"it cannot be a regression target")
         y = s.to_numpy(dtype=np.float64)[:, None]
     else:
         y = s.to_numpy()
-    return X, y, task, tuple(map(str, features)), str(target)
+    return X, y, (task, reason), tuple(map(str, features)), str(target)
 
 
 #: name -> loader(rng, **options) -> (X, y, task, feature_names, target_name)
@@ -276,40 +311,78 @@ def dataset_names() -> list[str]:
 
 # --------------------------------------------------------------------- loading
 
+#: load_dataset's own arguments a loader may take; every other loader parameter is an option
+_ARGUMENTS = ("n_samples", "noise", "path", "target", "task")
+
+
 def _loader_options(name: str, loader: Callable, options: dict) -> dict:
     """Check the options that are not ``None`` (= default) against the loader's parameters."""
     valid = [p for p in inspect.signature(loader).parameters if p != "rng"]
     given = {k: v for k, v in options.items() if v is not None}
     if "n_samples" in given and "n_samples" not in valid:
-        raise ValueError(f"dataset {name!r} has a fixed size; n_samples must be None, "
-                         f"got {given['n_samples']!r}")
+        raise DatasetError("n_samples", given["n_samples"], f"dataset {name!r} has a fixed size; "
+                                                            f"leave n_samples unset")
     unknown = [k for k in given if k not in valid]
     if unknown:
-        raise ValueError(f"dataset {name!r} does not take option(s) {', '.join(unknown)}; "
-                         f"valid options: {', '.join(valid) or '(none)'}")
+        key = unknown[0] if unknown[0] in _ARGUMENTS else f"options.{unknown[0]}"
+        raise DatasetError(key, given[unknown[0]], f"dataset {name!r} does not take option(s) {', '.join(unknown)}; "
+                                                   f"valid options: {', '.join(valid) or '(none)'}")
     return given
 
 
-def _split(y: np.ndarray, task: str, val_fraction: float, rng: np.random.Generator):
+def split_indices(y: np.ndarray, task: str, val_fraction: float, rng: np.random.Generator,
+                  size_key: tuple = ("val_fraction", None)):
     """Shuffled train/validation indices; ``ceil(val_fraction * n)`` go to validation.
 
-    Classification splits are stratified when every class has >= 2 samples and
-    both parts have room for one of each class.
+    Classification splits are stratified, and both parts must hold at least one
+    sample of every class (a class missing from validation cannot be scored, one
+    missing from training cannot be learned): otherwise a :class:`DatasetError`
+    names ``size_key`` = ``(key, value)``, the setting that decides the size.
+    The one split of the library: the command line and the scikit-learn
+    estimators both use it, so the same seed gives the same split.
     """
     from sklearn.model_selection import train_test_split
     n = len(y)
-    n_val = math.ceil(round(val_fraction * n, 9))
+    n_val = _n_val(n, val_fraction)
     if n - n_val < 1:
-        raise ValueError(f"n_samples={n} is too few to split with val_fraction={val_fraction} "
-                         f"(need >= 1 train and >= 1 validation sample)")
+        raise DatasetError(*size_key, f"{n} samples are too few to split with val_fraction={val_fraction} "
+                                      f"(need >= 1 train and >= 1 validation sample)")
     stratify = None
     if task == "classification":
         counts = np.bincount(y)
         k = len(counts)
         if counts.min() >= 2 and min(n_val, n - n_val) >= k:
             stratify = y
-    return train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
-                            random_state=_random_state(rng))
+        else:
+            raise DatasetError(*size_key, _too_few(counts, n, n_val, val_fraction))
+    train, val = train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
+                                  random_state=_random_state(rng))
+    if task == "classification":
+        k = len(np.bincount(y))
+        for part in (train, val):
+            if len(np.unique(y[part])) < k:  # a rare class rounded away by stratification
+                raise DatasetError(*size_key, _too_few(np.bincount(y), n, n_val, val_fraction))
+    return train, val
+
+
+def _n_val(n: int, val_fraction: float) -> int:
+    return math.ceil(round(val_fraction * n, 9))
+
+
+def _too_few(counts: np.ndarray, n: int, n_val: int, val_fraction: float) -> str:
+    """Why ``n`` samples in classes of ``counts`` give no split with every class
+    in both parts, and how many samples would."""
+    k = len(counts)
+    need = max(2 * k, math.floor((k - 1) / val_fraction) - 1)  # below this, validation is too small
+    while min(_n_val(need, val_fraction), need - _n_val(need, val_fraction)) < k:
+        need += 1
+    if n < need:
+        return (f"too few samples for {k} classes: a split with one validation sample of every class "
+                f"needs at least {need} samples at val_fraction={val_fraction:g} "
+                f"(here {n} samples, {n_val} for validation)")
+    small = int(counts.min())
+    return (f"the smallest of the {k} classes has {small} of {n} samples, too few to put one in training "
+            f"and one in validation at val_fraction={val_fraction:g}")
 
 
 def load_dataset(name: str, *, seed: int = 0, n_samples: int | None = None,
@@ -326,8 +399,8 @@ def load_dataset(name: str, *, seed: int = 0, n_samples: int | None = None,
     try:
         loader = DATASETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown dataset {name!r}; valid choices: "
-                         f"{', '.join(DATASETS)}") from None
+        raise DatasetError("name", name, f"unknown dataset {name!r}; valid choices: "
+                                         f"{', '.join(DATASETS)}") from None
     if n_samples is not None:
         _check_int("n_samples", n_samples, 2)
     if noise is not None:
@@ -336,31 +409,50 @@ def load_dataset(name: str, *, seed: int = 0, n_samples: int | None = None,
         except TypeError:
             ok = False
         if not ok:
-            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+            raise DatasetError("noise", noise, "must be a finite number >= 0")
     try:
         ok = 0.0 < val_fraction < 1.0
     except TypeError:
         ok = False
     if not ok:
-        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
+        raise DatasetError("val_fraction", val_fraction, "must be a number in (0, 1)")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
-        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
+        raise DatasetError("dtype", str(dtype), "must be a floating dtype")
 
     options = _loader_options(name, loader, dict(
         n_samples=n_samples, noise=noise, path=path, target=target, task=task, **options))
     rng = np.random.default_rng(seed)
-    X, y, task, feature_names, target_name = loader(rng, **options)
+    try:
+        X, y, task, feature_names, target_name = loader(rng, **options)
+    except DatasetError as exc:  # a loader's own option: the user sets it as options.<name>
+        if exc.key in options and exc.key not in _ARGUMENTS:
+            raise DatasetError(f"options.{exc.key}", exc.value, exc.problem) from None
+        raise
+    task, reason = task if isinstance(task, tuple) else (task, f"{name} is a {task} dataset")
     X = np.asarray(X, dtype=np.float64)
+    target_key = ("target", target) if name == "table" else ("name", name)
     classes = n_classes = None
     if task == "classification":
         classes, y = np.unique(np.asarray(y), return_inverse=True)
         y = y.astype(np.int64).ravel()
         classes, n_classes = tuple(classes.tolist()), len(classes)
+        if n_classes < 2:
+            raise DatasetError(*target_key, f"the target has a single class ({classes[0]!r}) in all {len(y)} "
+                                            f"rows: there is nothing to learn")
     else:
         y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+        if len(y) and np.all(y == y[0]):
+            raise DatasetError(*target_key, f"the target is constant ({y[0, 0]:g}) in all {len(y)} rows: "
+                                            f"there is nothing to learn")
 
-    train, val = _split(y, task, val_fraction, rng)
+    if "n_samples" in inspect.signature(loader).parameters:
+        size_key = ("n_samples", len(X))
+    elif name == "table":
+        size_key = ("path", path)
+    else:
+        size_key = ("val_fraction", val_fraction)
+    train, val = split_indices(y, task, val_fraction, rng, size_key)
     X_train, X_val = X[train], X[val]
     if standardize:
         mean, std = X_train.mean(axis=0), X_train.std(axis=0)
@@ -372,5 +464,5 @@ def load_dataset(name: str, *, seed: int = 0, n_samples: int | None = None,
         X_train=X_train.astype(dtype), y_train=y[train].astype(y_dtype),
         X_val=X_val.astype(dtype), y_val=y[val].astype(y_dtype),
         n_classes=n_classes, feature_names=tuple(feature_names),
-        target_name=target_name, classes=classes,
+        target_name=target_name, classes=classes, task_reason=reason,
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relu_study.data import DATASETS, Dataset, dataset_names, load_dataset
+from relu_study.data import DATASETS, Dataset, DatasetError, dataset_names, load_dataset, table_path
 
 # name -> (n_samples, n_features, n_classes or None for regression); small n keeps tests fast
 SYNTHETIC = {
@@ -73,11 +73,43 @@ def test_split_is_stratified(tmp_path, seed):
     np.testing.assert_array_equal(np.bincount(d.y_train), [76, 4])
 
 
-def test_split_without_stratification_for_singleton_class(tmp_path):
+def test_every_class_in_both_parts_or_a_clear_error(tmp_path):
+    """A class that cannot have a sample in training and in validation stops the
+    load with an error naming the setting that decides the size."""
     f = tmp_path / "one.csv"
     pd.DataFrame({"x": np.arange(10.0), "y": ["a"] * 9 + ["b"]}).to_csv(f, index=False)
-    d = load_dataset("table", path=str(f), target="y")
-    assert (d.n_train, d.n_val, d.n_classes) == (8, 2, 2)
+    with pytest.raises(DatasetError, match=r"smallest of the 2 classes has 1 of 10 samples") as exc:
+        load_dataset("table", path=str(f), target="y")
+    assert exc.value.key == "path"
+    with pytest.raises(DatasetError, match=r"too few samples for 3 classes: .* at least 11 samples") as exc:
+        load_dataset("blobs", n_samples=4)
+    assert (exc.value.key, exc.value.value) == ("n_samples", 4)
+    with pytest.raises(DatasetError, match=r"3 classes: .*(here 150 samples, 2 for validation)") as exc:
+        load_dataset("iris", val_fraction=0.01)
+    assert exc.value.key == "val_fraction"
+    # a rare class that stratification would round away from validation
+    pd.DataFrame({"x": np.arange(100.0), "y": ["a"] * 98 + ["b"] * 2}).to_csv(f, index=False)
+    with pytest.raises(DatasetError, match="smallest of the 2 classes has 2 of 100"):
+        load_dataset("table", path=str(f), target="y")
+    d = load_dataset("blobs", n_samples=11)
+    assert set(d.y_val) == set(d.y_train) == {0, 1, 2}
+
+
+def test_nothing_to_learn(tmp_path):
+    f = tmp_path / "t.csv"
+    pd.DataFrame({"x": np.arange(50.0), "y": np.ones(50, int), "z": np.full(50, 2.5)}).to_csv(f, index=False)
+    with pytest.raises(DatasetError, match=r"single class \(1\) in all 50 rows") as exc:
+        load_dataset("table", path=str(f), target="y")
+    assert (exc.value.key, exc.value.value) == ("target", "y")
+    with pytest.raises(DatasetError, match=r"constant \(2.5\) in all 50 rows"):
+        load_dataset("table", path=str(f), target="z")
+
+
+def test_tilde_is_expanded_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    pd.DataFrame({"x": np.arange(20.0), "y": np.arange(20) % 2}).to_csv(tmp_path / "h.csv", index=False)
+    assert table_path("~/h.csv") == tmp_path / "h.csv"
+    assert load_dataset("table", path="~/h.csv", target="y").n_train == 16
 
 
 def test_repr():
@@ -223,8 +255,13 @@ def test_table_task_inference(tmp_path):
     b = load_dataset("table", target="b", task="regression", standardize=False, **kw)
     assert b.task == "regression" and b.y_train.shape == (b.n_train, 1)
     assert b.y_train.dtype == np.float64 and set(np.unique(b.y_train)) <= {0.0, 1, 2, 3, 4}
-    p = load_dataset("table", target="price", task="classification", **kw)
-    assert p.task == "classification" and p.n_classes == 60
+    with pytest.raises(DatasetError, match="60 classes"):  # 60 distinct prices: 60 classes of one
+        load_dataset("table", target="price", task="classification", **kw)
+    # the rule that decided is stated in words
+    assert "5 distinct integer values (at most 20): treated as classification" in \
+        load_dataset("table", target="b", **kw).task_reason
+    assert load_dataset("table", target="price", **kw).task_reason.endswith("non-integer values: treated as regression")
+    assert load_dataset("table", target="b", task="regression", **kw).task_reason == "dataset.task=regression given"
 
 
 def test_table_many_integer_values_is_regression(tmp_path):
@@ -232,6 +269,8 @@ def test_table_many_integer_values_is_regression(tmp_path):
     pd.DataFrame({"x": np.arange(50.0), "y": np.arange(50) * 3}).to_csv(f, index=False)
     d = load_dataset("table", path=str(f), target="y", standardize=False)
     assert d.task == "regression"
+    assert d.task_reason == ("target 'y' has 50 distinct integer values (more than 20): treated as regression; "
+                             "set dataset.task=classification to treat them as classes")
     np.testing.assert_array_equal(d.y_train[:, 0], d.X_train[:, 0] * 3)
 
 

@@ -64,6 +64,7 @@ def test_summaries_and_sweep_tables_record_provenance(tmp_path):
     import json
     import sys
 
+    import numpy as np
     import pandas as pd
 
     from relu_study.provenance import TABLE_COLUMNS
@@ -73,16 +74,22 @@ def test_summaries_and_sweep_tables_record_provenance(tmp_path):
     head = git("rev-parse", "HEAD").strip()
     (tmp_path / "a.txt").write_text("edited, not committed\n")  # a dirty tree
     sweep_dir = tmp_path / "sweep"
-    fast = ["epochs=1", "dataset.n_samples=100", "model.width=4", "plots=false", "save_params=false"]
-    proc = subprocess.run([sys.executable, "-m", "relu_study", "-m", "optimizer.lr=0.1,-1", *fast,
+    # job 1's table has a single class, which only loading it tells: every value is valid, so
+    # the sweep starts, and that job fails while it runs
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=60), "y": np.arange(60) % 2}).to_csv(tmp_path / "good.csv", index=False)
+    pd.DataFrame({"a": rng.normal(size=60), "y": np.ones(60, int)}).to_csv(tmp_path / "one.csv", index=False)
+    paths = f"{tmp_path / 'good.csv'},{tmp_path / 'one.csv'}"
+    fast = ["dataset=table", "dataset.target=y", "epochs=1", "model.width=4", "plots=false", "save_params=false"]
+    proc = subprocess.run([sys.executable, "-m", "relu_study", "-m", f"dataset.path={paths}", *fast,
                            "++hydra.callbacks.aggregate.plots=false", f"hydra.sweep.dir={sweep_dir}"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 1, proc.stderr[-2000:]  # job 1 failed (lr=-1)
-    for job, lr in (("0", "0.1"), ("1", "-1")):
+    assert proc.returncode == 1, proc.stderr[-2000:]  # job 1 failed (a single class)
+    for job, name in (("0", "good.csv"), ("1", "one.csv")):
         p = json.loads((sweep_dir / job / "summary.json").read_text())["provenance"]
         assert p["cwd_git"] == {"commit": head, "dirty": True}
         # the command that reruns the job alone (Hydra writes the booleans as False)
-        assert p["command"].lower() == f"python -m relu_study optimizer.lr={lr} " + " ".join(fast)
+        assert p["command"].lower() == f"python -m relu_study dataset.path={tmp_path / name} " + " ".join(fast).lower()
         assert p["relu_study"] == __version__ and p["python"] == platform.python_version()
         assert all(p["packages"][d] for d in ("numpy", "scipy", "scikit-learn", "pandas", "hydra-core"))
         assert p["blas"] and p["cpu"] and p["cores"] >= 1
@@ -92,9 +99,9 @@ def test_summaries_and_sweep_tables_record_provenance(tmp_path):
     assert (runs["relu_study_version"] == __version__).all()
     code = git_state(Path(__import__("relu_study").__file__).resolve().parent.parent)
     assert runs["code_git_commit"].tolist() == [code and code["commit"]] * 2
-    assert arm_keys(runs) == ["optimizer.lr"]
+    assert arm_keys(runs) == ["dataset.path"]
     for name in ("sweep_runs.parquet", "sweep_metrics.parquet"):
         meta = pd.read_parquet(sweep_dir / name).attrs["provenance"]
         assert meta["cwd_git"] == {"commit": head, "dirty": True}
-        assert " -m relu_study -m optimizer.lr=0.1,-1 " in meta["command"]  # the sweep's command line
+        assert f" -m relu_study -m dataset.path={paths} " in meta["command"]  # the sweep's command line
         assert meta["packages"]["scikit-learn"] and meta["relu_study"] == __version__

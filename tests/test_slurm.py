@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,7 +97,7 @@ def complete(run_dir: Path) -> bool:
 # ------------------------------------------------------------------ jobs that fail, are cancelled, time out
 @pytest.fixture(scope="module")
 def troubled_start(slurm_cluster, tmp_path_factory):
-    """Start a sweep of four jobs: #0 fine, #1 an invalid value, #2 cancelled
+    """Start a sweep of four jobs: #0 fine, #1 failing as it runs (its data), #2 cancelled
     with scancel while it runs, #3 long enough to reach its time limit (one
     minute, SLURM's smallest).
 
@@ -106,9 +107,22 @@ def troubled_start(slurm_cluster, tmp_path_factory):
     60 s; it is started by the first cluster test and runs beside the others,
     and a thread cancels job #2 once it runs.  :func:`troubled_sweep` waits for
     the end."""
-    sweep_dir = tmp_path_factory.mktemp("troubled") / "sweep"
-    proc = start_sweep(sweep_dir, SLURM, "epochs=2,-1,100000,100001", *FAST[1:], NO_PLOTS,
-                       "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=15", env=slurm_cluster.env)
+    root = tmp_path_factory.mktemp("troubled")
+    sweep_dir = root / "sweep"
+    # one config per job (+job=ok,bad,long,limit); bad's table has a single class, which only
+    # loading it tells, so the sweep starts (every value is valid) and that job fails as it runs
+    jobs = root / "conf" / "job"
+    jobs.mkdir(parents=True)
+    pd.DataFrame({"a": np.linspace(-1, 1, 60), "y": np.ones(60, int)}).to_csv(root / "one.csv", index=False)
+    small = "dataset:\n  n_samples: 200\n"
+    for name, text in (("ok", "epochs: 2\n" + small),
+                       ("bad", f"defaults:\n  - override /dataset: table\nepochs: 2\n"
+                               f"dataset:\n  path: {root / 'one.csv'}\n  target: y\n"),
+                       ("long", "epochs: 100000\n" + small), ("limit", "epochs: 100001\n" + small)):
+        (jobs / f"{name}.yaml").write_text("# @package _global_\n" + text)
+    proc = start_sweep(sweep_dir, "--config-dir", str(root / "conf"), SLURM, "+job=ok,bad,long,limit", *FAST[2:],
+                       NO_PLOTS, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=15",
+                       env=slurm_cluster.env)
     cancelled: dict = {}
 
     def cancel_job_2():
@@ -226,7 +240,8 @@ def test_two_sweeps_queued_at_once_stay_apart(slurm_cluster, tmp_path):
 def test_failed_job_is_named_and_the_others_are_aggregated(troubled_sweep):
     sweep_dir, _, proc = troubled_sweep
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert re.search(re.escape(str(sweep_dir / "1")) + r" \(epochs=-1 .*\): ConfigError: epochs=-1", proc.stderr)
+    assert re.search(re.escape(str(sweep_dir / "1")) + r" \(\+job=bad .*\): ConfigError: dataset.target='y': "
+                     r"the target has a single class", proc.stderr), proc.stderr[-3000:]
     metrics, runs = tables(sweep_dir)
     assert len(runs) == 4 and runs["run_dir"].nunique() == 4
     ok = runs[runs["status"] == "ok"]
@@ -240,7 +255,7 @@ def test_cancelled_job_is_a_failed_job_with_the_reason(troubled_sweep):
     row = runs.set_index("run_dir").loc[str(sweep_dir / "2")]
     assert row["status"] == "failed" and pd.isna(row["seed"]) and row["max_epochs"] == 100000
     assert row["error"].startswith(f"SLURM job {array}_2 was cancelled (scancel); log: "), row["error"]
-    assert re.search(re.escape(str(sweep_dir / "2")) + r" \(epochs=100000 .*\): SLURM job \d+_2 was cancelled",
+    assert re.search(re.escape(str(sweep_dir / "2")) + r" \(\+job=long .*\): SLURM job \d+_2 was cancelled",
                      proc.stderr)
 
 
@@ -250,7 +265,7 @@ def test_job_at_its_time_limit_is_a_failed_job_with_the_reason(troubled_sweep):
     row = runs.set_index("run_dir").loc[str(sweep_dir / "3")]
     assert row["status"] == "failed" and row["max_epochs"] == 100001
     assert f"SLURM job {array}_3 reached its time limit (timeout_min=1)" in row["error"], row["error"]
-    assert re.search(re.escape(str(sweep_dir / "3")) + r" \(epochs=100001 .*\): SlurmTimeLimit: ", proc.stderr)
+    assert re.search(re.escape(str(sweep_dir / "3")) + r" \(\+job=limit .*\): SlurmTimeLimit: ", proc.stderr)
     assert "3 of 4 jobs failed" in proc.stderr
 
 
@@ -351,7 +366,13 @@ def _launcher_and_job(tmp_path, job_id="57_1"):
 
     from relu_study.sweeps.slurm import SlurmLauncher, _Job
 
+    from omegaconf import OmegaConf
+
+    from relu_study.runs.manifest import start_manifest
+
     launcher = SlurmLauncher(submitit_folder=str(tmp_path / ".submitit" / "%j"), timeout_min=1, max_num_timeout=0)
+    launcher.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})  # as Hydra's setup() gives it
+    start_manifest(tmp_path, 2, "BasicSweeper", [["optimizer.lr=0.1"], ["optimizer.lr=0.5"]])  # the sweep's job list
     logs = tmp_path / ".submitit" / job_id
     paths = SimpleNamespace(result_pickle=logs / f"{job_id}_0_result.pkl", stderr=logs / f"{job_id}_0_log.err")
     job = _Job(1, ["optimizer.lr=0.5"], tmp_path / "1", config={"optimizer": {"lr": 0.5}})
@@ -383,6 +404,11 @@ def test_a_job_slurm_ended_without_a_result_is_recorded_as_failed(tmp_path, stat
     # a completed JobReturn, so the sweep goes on, whose value is what every failed sweep job returns
     assert job.failed and job.returned.status.name == "COMPLETED" and job.returned.return_value == math.inf
     assert summary["provenance"]["command"] == "python -m relu_study optimizer.lr=0.5"
+    # entered in the sweep's job list as a job of this sweep that ended, so the aggregate counts it
+    from relu_study.runs.manifest import read_manifest
+
+    manifest = read_manifest(tmp_path)
+    assert manifest.folder(1) == tmp_path / "1" and 1 in manifest.ended
 
 
 def test_a_job_that_ended_normally_gets_time_for_its_result_file(tmp_path):

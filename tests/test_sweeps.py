@@ -25,6 +25,8 @@ FAST = ["epochs=2", "dataset.n_samples=200", "model.width=8", "plots=false", "sa
 NO_PLOTS = "++hydra.callbacks.aggregate.plots=false"  # sweep plots are checked once, in the basic sweep
 GRID = ["activation=relu,leaky", "alpha=0.01,0.3", "optimizer.lr=0.05,0.5", "seeds=2"]  # 8 jobs, 2 networks each
 N_JOBS = 8
+# relu has no slope: its jobs for alpha=0.3 (#2, #3) repeat those for alpha=0.01 (#0, #1) and count once
+N_KEPT = 6
 PLOTS = ["sweep_loss.png", "sweep_dead.png", "sweep_final_vs_alpha.png", "sweep_heatmap.png"]
 SORT = ["activation.name", "alpha", "optimizer.lr", "seed", "epoch"]
 
@@ -54,13 +56,19 @@ def basic_sweep(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def failed_sweep(tmp_path_factory):
-    """Two jobs declared in config (``hydra.sweeper.params``), the second invalid."""
+    """Two tables declared in config (``hydra.sweeper.params``); the second has a
+    single class, which only loading it tells (every value is valid)."""
     root = tmp_path_factory.mktemp("failed")
     conf = root / "conf" / "experiment"
     conf.mkdir(parents=True)
-    (conf / "lr_grid.yaml").write_text(
-        "# @package _global_\nhydra:\n  sweeper:\n    params:\n      optimizer.lr: 0.1,-1\n")
-    proc = sweep(root / "sweep", "--config-dir", str(root / "conf"), "experiment=lr_grid", "seed=0,1", *FAST, NO_PLOTS)
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=60), "y": np.arange(60) % 2}).to_csv(root / "good.csv", index=False)
+    pd.DataFrame({"a": rng.normal(size=60), "y": np.ones(60, int)}).to_csv(root / "one.csv", index=False)
+    (conf / "tables.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /dataset: table\ndataset:\n  target: y\n"
+        f"hydra:\n  sweeper:\n    params:\n      dataset.path: {root / 'good.csv'},{root / 'one.csv'}\n")
+    fast = [o for o in FAST if not o.startswith("dataset.n_samples")]
+    proc = sweep(root / "sweep", "--config-dir", str(root / "conf"), "experiment=tables", "seed=0,1", *fast, NO_PLOTS)
     return root / "sweep", proc
 
 
@@ -69,13 +77,19 @@ def test_sweep_writes_tables_plots_and_log(basic_sweep):
     sweep_dir, proc = basic_sweep
     metrics, runs = tables(sweep_dir)
     # one row per network (two per job), three epochs (0, 1, 2) per network
-    assert len(runs) == 2 * N_JOBS and runs["run_dir"].nunique() == N_JOBS
-    assert len(metrics) == 3 * 2 * N_JOBS
+    assert len(runs) == 2 * N_KEPT and runs["run_dir"].nunique() == N_KEPT
+    assert sorted(Path(d).name for d in runs["run_dir"].unique()) == ["0", "1", "4", "5", "6", "7"]
+    assert len(metrics) == 3 * 2 * N_KEPT
     assert (runs["status"] == "ok").all() and runs["error"].isna().all()
-    # swept and fixed config values are columns of both tables
+    # the repeated relu jobs are the same networks, bit for bit
+    for a, b in (("0", "2"), ("1", "3")):
+        pd.testing.assert_frame_equal(pd.read_parquet(sweep_dir / a / "metrics.parquet"),
+                                      pd.read_parquet(sweep_dir / b / "metrics.parquet"), check_exact=True)
+    # swept and fixed config values are columns of both tables; alpha is the slope used
     for table in (metrics, runs):
         assert set(table["activation.name"]) == {"relu", "leaky"}
-        assert set(table["alpha"]) == {0.01, 0.3}
+        assert set(table["alpha"]) == {0.0, 0.01, 0.3}
+        assert (table.loc[table["activation.name"] == "relu", "alpha"] == 0.0).all()
         assert set(table["optimizer.lr"]) == {0.05, 0.5}
         assert set(table["model.width"]) == {8} and set(table["dataset.n_samples"]) == {200}
         assert set(table["seed"]) == {0, 1}
@@ -103,9 +117,10 @@ def test_sweep_writes_tables_plots_and_log(basic_sweep):
     assert {total for _, total in progress} == {str(N_JOBS)}
     arm_lines = re.findall(r"activation=(relu|leaky), alpha=[\d.]+, optimizer.lr=[\d.]+: final val_loss"
                            r" [\d.]+, dead_frac [\d.]+, val_acc [\d.]+, mean over 2 of 2 networks", out)
-    assert len(arm_lines) == 8
+    assert len(arm_lines) == 6
     summary = (sweep_dir / "sweep_summary.txt").read_text()
-    assert "fixed: dataset=moons" in summary and len(summary.splitlines()) == 2 + 8
+    assert "fixed: dataset=moons" in summary and len(summary.splitlines()) == 2 + 6 + 1
+    assert summary.splitlines()[-1].startswith("2 run folders repeat networks of another")
 
 
 # ------------------------------------------------------------------ launchers
@@ -124,8 +139,9 @@ def test_submitit_local_launcher_runs_the_same_code(basic_sweep, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     metrics, runs = tables(tmp_path / "submitit")
     assert len(runs) == 4 and (runs["status"] == "ok").all()
+    assert sorted(runs["alpha"]) == [0.0, 0.0, 0.3, 0.3]
     ref_metrics, ref_runs = tables(basic_sweep[0])
-    pick = lambda t: t[(t["alpha"] == 0.3) & (t["optimizer.lr"] == 0.5)]  # noqa: E731
+    pick = lambda t: t[((t["alpha"] == 0.3) | (t["activation.name"] == "relu")) & (t["optimizer.lr"] == 0.5)]  # noqa: E731
     pd.testing.assert_frame_equal(canonical(runs), canonical(pick(ref_runs)), check_exact=True)
     pd.testing.assert_frame_equal(canonical(metrics), canonical(pick(ref_metrics)), check_exact=True)
     assert not (tmp_path / "submitit" / "sweep_loss.png").exists()  # plots=false honoured
@@ -134,24 +150,35 @@ def test_submitit_local_launcher_runs_the_same_code(basic_sweep, tmp_path):
 # ------------------------------------------------------------------ failures
 def test_failed_job_is_recorded_and_the_sweep_exits_nonzero(failed_sweep):
     sweep_dir, proc = failed_sweep
-    assert proc.returncode != 0
-    # jobs: 0 lr=0.1 seed=0, 1 lr=0.1 seed=1, 2 lr=-1 seed=0, 3 lr=-1 seed=1
+    assert proc.returncode == 1
+    # jobs: 0 good.csv seed=0, 1 good.csv seed=1, 2 one.csv seed=0, 3 one.csv seed=1
     bad = [sweep_dir / "2", sweep_dir / "3"]
     for folder in bad:
-        assert re.search(re.escape(str(folder)) + r" \(.*optimizer.lr=-1.*\): ConfigError: .*must be > 0", proc.stderr)
+        assert re.search(re.escape(str(folder)) + r" \(.*one\.csv.*\): ConfigError: dataset.target=.*single class",
+                         proc.stderr)
     metrics, runs = tables(sweep_dir)  # the aggregate was written before exiting
     assert len(runs) == 4
     failed = runs[runs["status"] == "failed"]
     assert failed["run_dir"].tolist() == [str(b) for b in bad] and failed["seed"].isna().all()
-    assert failed["error"].str.contains("optimizer.lr").all() and (failed["optimizer.lr"] == -1).all()
+    assert failed["error"].str.contains("single class").all() and failed["dataset.path"].str.endswith("one.csv").all()
     ok = runs[runs["status"] == "ok"]
-    assert len(ok) == 2 and (ok["optimizer.lr"] == 0.1).all() and np.isfinite(ok["final_val_loss"]).all()
+    assert len(ok) == 2 and ok["dataset.path"].str.endswith("good.csv").all()
+    assert np.isfinite(ok["final_val_loss"]).all()
     assert set(metrics["run_dir"]) == {str(sweep_dir / "0"), str(sweep_dir / "1")} and len(metrics) == 6
-    assert arm_keys(runs) == ["optimizer.lr"]  # the swept seed is not an arm
+    assert arm_keys(runs) == ["dataset.path"]  # the swept seed is not an arm
     # the sweep was declared in config: its size is known for the progress lines
     out = proc.stdout + proc.stderr
     assert len(re.findall(r"\[\d of 4\] job #[23] done .*FAILED: ConfigError", out)) == 2
     assert "FAILED" in (sweep_dir / "sweep_summary.txt").read_text()
+
+
+def test_a_bad_value_in_a_sweep_stops_it_before_the_first_job(tmp_path):
+    """Every value of every swept key is checked first: nothing runs, one line, exit 2."""
+    proc = sweep(tmp_path / "sweep", "optimizer.lr=0.1,-1", "seed=0,1", *FAST)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: invalid configuration: optimizer.lr=-1: must be > 0; the sweep did not start"]
+    assert not (tmp_path / "sweep").exists()
 
 
 def test_any_exception_in_a_sweep_job_is_a_failed_job(tmp_path, monkeypatch):
@@ -201,7 +228,7 @@ def test_resume_reruns_only_incomplete_jobs(basic_sweep, tmp_path):
     assert (proc.stdout + proc.stderr).count("already complete with the same config") == N_JOBS - 1
     assert len(re.findall(r"\[\d of 8\] job #\d done .*: skipped, already complete: val_loss=", proc.stdout)) == 7
     metrics, runs = tables(sweep_dir)
-    assert len(runs) == 2 * N_JOBS and len(metrics) == 3 * 2 * N_JOBS  # nothing counted twice
+    assert len(runs) == 2 * N_KEPT and len(metrics) == 3 * 2 * N_KEPT  # nothing counted twice
     ref_metrics, ref_runs = tables(basic_sweep[0])
     pd.testing.assert_frame_equal(canonical(runs), canonical(ref_runs), check_exact=True)
 
@@ -215,12 +242,13 @@ def test_compare_two_sweeps(basic_sweep, failed_sweep, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr
     assert str(tmp_path / "cmp") in proc.stdout
     metrics, runs = tables(tmp_path / "cmp")
-    assert len(runs) == 2 * N_JOBS + 4  # a/3 given twice, read once; failed jobs are rows
-    assert len(metrics) == 3 * (2 * N_JOBS + 2)
-    assert set(runs["run_dir"]) == {str(p.parent) for p in [*a.glob("*/summary.json"), *b.glob("*/summary.json")]}
+    assert len(runs) == 2 * N_KEPT + 4  # a/3 given twice, read once (and a repeat of a/1); failed jobs are rows
+    assert len(metrics) == 3 * (2 * N_KEPT + 2)
+    assert set(runs["run_dir"]) == set(tables(a)[1]["run_dir"]) | set(tables(b)[1]["run_dir"])
     arms = re.findall(r"^activation=(\w+), optimizer.lr=([-\d.]+): ", proc.stdout, flags=re.M)
     assert sorted(arms) == sorted([("relu", "0.05"), ("relu", "0.5"), ("leaky", "0.05"), ("leaky", "0.5"),
-                                   ("relu", "0.1"), ("relu", "-1")])
+                                   ("relu", "0.1")])
+    assert "repeat networks of another" in (tmp_path / "cmp" / "sweep_summary.txt").read_text()
     assert (tmp_path / "cmp" / "sweep_loss.png").is_file()
     # default output: a new compare/ folder in the working directory, never overwritten
     from relu_study.sweeps.compare import main
@@ -230,6 +258,52 @@ def test_compare_two_sweeps(basic_sweep, failed_sweep, tmp_path, monkeypatch):
     assert (tmp_path / "compare" / "sweep_runs.parquet").is_file()
     assert (tmp_path / "compare-1" / "sweep_runs.parquet").is_file()
     assert main([str(a), "--by", "no.such.key"]) == 2
+    # a path that is not there: one line, exit 2, nothing created
+    nothing = subprocess.run([sys.executable, "-m", "relu_study.compare", str(tmp_path / "nope")], cwd=tmp_path / "cmp",
+                             capture_output=True, text=True, timeout=120)
+    assert nothing.returncode == 2 and len(nothing.stderr.strip().splitlines()) == 1
+    assert nothing.stderr.startswith("error: ") and not (tmp_path / "cmp" / "compare").exists()
+    bad_flag = subprocess.run([sys.executable, "-m", "relu_study.compare", str(a), "--bogus"], capture_output=True,
+                              text=True, timeout=120)
+    assert bad_flag.returncode == 2 and bad_flag.stderr.strip().splitlines() == [
+        "error: unrecognized arguments: --bogus (python -m relu_study.compare --help)"]
+
+
+# ------------------------------------------------------------------ the job list
+def test_every_job_of_the_sweep_is_accounted_for(tmp_path):
+    """From the job list: a finished job is rows, a job that left no result is a
+    failed row with the reason, a folder of an earlier sweep is named and left out."""
+    from relu_study.runs.cli import execute
+    from relu_study.runs.config import default_config
+    from relu_study.runs.manifest import append_event, start_manifest
+    from relu_study.sweeps.aggregate import gather
+
+    cfg = default_config(**{"epochs": 1, "dataset.n_samples": 100, "model.width": 4, "plots": False})
+    sweep_dir = tmp_path / "S"
+    jobs = [[f"seed={i}"] for i in range(5)]
+    start_manifest(sweep_dir, 5, "BasicSweeper", jobs)
+    execute(cfg, sweep_dir / "0", multirun=True)  # finished
+    # 4: finished earlier, and a launcher that skips finished jobs did not start it again
+    execute({**cfg, "seed": 4}, sweep_dir / "4", multirun=True)
+    (sweep_dir / "4" / ".hydra").mkdir()
+    (sweep_dir / "4" / ".hydra" / "overrides.yaml").write_text("- seed=4\n")
+    (sweep_dir / "1" / ".hydra").mkdir(parents=True)  # killed while training: only Hydra's record
+    (sweep_dir / "1" / ".hydra" / "config.yaml").write_text("seed: 1\nalpha: 0.3\n")
+    for num in (0, 1, 3):  # 2 never started; 3 started, and its folder is gone
+        append_event(sweep_dir, {"event": "start", "num": num, "dir": str(num), "overrides": jobs[num]})
+    execute({**cfg, "seed": 9}, sweep_dir / "9", multirun=True)  # an earlier sweep's job
+    found = gather(sweep_dir)
+    runs = found.runs.set_index(found.runs["run_dir"].map(lambda d: Path(d).name))
+    assert sorted(runs.index) == ["0", "1", "2", "3", "4"]
+    assert runs.loc["0", "status"] == "ok" and runs.loc["4", "status"] == "ok" and runs.loc["4", "seed"] == 4
+    assert runs.loc["1", "error"].startswith("no result: no readable summary.json")
+    assert runs.loc["2", "error"].startswith("not run: the job never started") and runs.loc["2", "seed"] is pd.NA
+    assert runs.loc["3", "error"].startswith("no result: the job's folder holds nothing")
+    assert found.stale == [(sweep_dir.resolve(), [(sweep_dir / "9").resolve()])]
+    assert set(found.metrics["run_dir"]) == {str((sweep_dir / n).resolve()) for n in ("0", "4")}
+    assert "not jobs of this sweep (left by an earlier sweep): 9" in found.notes()[0]
+    # named on its own, a folder is read whatever the job list says
+    assert set(gather(sweep_dir / "9").runs["seed"]) == {9}
 
 
 # ------------------------------------------------------------------ broken folders

@@ -1,9 +1,25 @@
 """The command line: ``python -m relu_study [overrides]`` (Hydra 1.3).
 
-This is the only module that knows Hydra.  It composes the configs shipped as
-the package ``relu_study.conf`` (the checkout's ``conf/`` folder) against the
-schema :class:`relu_study.runs.config.ExperimentConfig`, runs
-:func:`relu_study.runs.experiment.run_experiment` and writes the run folder.
+This is the only module of the runs layer that knows Hydra.  It composes the
+configs shipped as the package ``relu_study.conf`` (the checkout's ``conf/``
+folder) against the schema :class:`relu_study.runs.config.ExperimentConfig`,
+runs :func:`relu_study.runs.experiment.run_experiment` and writes the run folder.
+
+What a user can rely on (the README's "What relu_study guarantees"):
+
+* A bad value stops the command before anything is written, with one line
+  ``error: ...`` naming the key and the value given, and exit status 2 -- also
+  for the values Hydra itself rejects (``alpha=abc``, ``foo=1``), and in a sweep,
+  where every value of every swept key is checked before the first job runs.
+* One folder holds one run: :class:`RunCallback` claims the run folder before
+  Hydra writes into it (:func:`relu_study.runs.folders.claim_folder`), refuses a
+  folder that holds a run unless ``overwrite=true``, and removes exactly what it
+  created when the run is rejected.
+* Ctrl-C (SIGINT) and SIGTERM end the command with one line saying what was
+  kept, exit status 130 or 143, no traceback and no temporary file.
+* A file that cannot be written (a read-only folder, a full disk) ends it with
+  one line naming the file and the cause, exit status 1, after writing what can
+  be written.
 
 ``run(overrides)`` is the same thing for notebooks: it composes the same
 configs with Hydra's compose API and returns the metrics table.
@@ -11,9 +27,14 @@ configs with Hydra's compose API and returns the metrics table.
 
 from __future__ import annotations
 
+import copy
+import difflib
 import logging
 import math
+import os
+import re
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -22,22 +43,174 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from ..provenance import provenance
-from .config import ConfigError, ExperimentConfig
+from .config import ConfigError, ExperimentConfig, default_config, flatten, validate
 from .experiment import run_experiment
-from .folders import SUMMARY_FILE, is_complete, read_summary, write_json, write_run
+from .folders import (
+    LOG_FILE, METRICS_FILE, PARAMS_FILE, SUMMARY_FILE, FolderInUse, IncompleteWrite, WriteError, claim_folder,
+    clear_run, is_complete, read_summary, stale_temp_files, write_json, write_run,
+)
+from .manifest import append_event, read_manifest, relative_dir, start_manifest
 
-__all__ = ["compose", "job_config", "main", "run", "sweep_objective"]
+__all__ = [
+    "Interrupted", "RunCallback", "compose", "completed_run", "execute", "job_config", "main", "run",
+    "sweep_jobs", "sweep_objective",
+]
 
 log = logging.getLogger("relu_study")
 
 CONFIG_MODULE = "relu_study.conf"
 ConfigStore.instance().store(name="base_config", node=ExperimentConfig)
 
+#: run folders claimed by RunCallback.on_run_start, waiting for their run (single runs, this process)
+_CLAIMS: dict = {}
+#: the sweep this process is running: {"dir": Path, "n_jobs": int | None}
+_SWEEP: dict = {}
 
-def _container(cfg: DictConfig) -> dict:
+
+# --------------------------------------------------------------------------- how the command ends
+
+class Stop(BaseException):
+    """End the command with one line on stderr and an exit status.  A BaseException
+    because Hydra turns a callback's ordinary exceptions into warnings."""
+
+    def __init__(self, line: str, code: int):
+        super().__init__(line, code)
+        self.line, self.code = line, code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt (so
+    whatever cleans up after Ctrl-C, ours and the libraries', cleans up after it)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM; ``what`` says when and what was kept."""
+
+    def __init__(self, signame: str, what: str, job: str = ""):
+        super().__init__(signame, what, job)
+        self.signame, self.what, self.job = signame, what, job
+
+    @property
+    def code(self) -> int:
+        return 143 if self.signame == "SIGTERM" else 130
+
+
+def _signame(exc: BaseException) -> str:
+    if isinstance(exc, Interrupted):
+        return exc.signame
+    if isinstance(exc, Terminated):
+        return "SIGTERM"
+    return _RECEIVED[-1] if _RECEIVED and not isinstance(exc, KeyboardInterrupt) else "SIGINT"
+
+
+#: signals received while the command runs (names), so an interrupt that surfaces as
+#: another exception (an extension module's import turns KeyboardInterrupt into
+#: ImportError) is still reported as the interrupt it is
+_RECEIVED: list = []
+
+
+def _on_signal(signum, frame):
+    name = signal.Signals(signum).name
+    _RECEIVED.append(name)
+    raise Terminated() if name == "SIGTERM" else KeyboardInterrupt()
+
+
+# --------------------------------------------------------------------------- config errors in one line
+
+def _user_value(key: str, overrides) -> str | None:
+    """The text the user gave for ``key`` in ``overrides`` (``+foo=1`` -> ``1``)."""
+    for o in overrides or ():
+        k, eq, v = str(o).partition("=")
+        if eq and k.lstrip("~+").split("@")[0] == key:
+            return v
+    return None
+
+
+def _show(value) -> str:
+    return value if isinstance(value, str) and value else repr(value)
+
+
+def _config_error_line(exc: ConfigError, overrides=()) -> str:
+    given = _user_value(exc.key, overrides)
+    return f"error: invalid configuration: {exc.key}={given if given is not None else _show(exc.value)}: {exc.problem}"
+
+
+def _known_keys() -> list[str]:
+    return [k for k in flatten(default_config()) if not k.startswith("dataset.options")]
+
+
+def _unknown_key(key: str, value) -> str:
+    if key == "activation.alpha":
+        return (f"no such key: the negative slope of leaky and prelu is the top-level alpha (write alpha={value}); "
+                f"ELU's scale is activation.scale")
+    close = difflib.get_close_matches(key, _known_keys(), n=1, cutoff=0.6)
+    return "no such key" + (f"; did you mean {close[0]}?" if close else " (python -m relu_study --help lists them)")
+
+
+_CONVERSION = {"Float": "must be a number", "Integer": "must be an integer", "Boolean": "must be true or false",
+               "String": "must be a string"}
+
+
+def _problem(cause: BaseException) -> str:
+    text = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    m = re.search(r"could not be converted to (\w+)", text)
+    if m and m.group(1) in _CONVERSION:
+        return _CONVERSION[m.group(1)]
+    if "is not Optional" in text or "cannot be assigned None" in text:
+        return "must not be null"
+    return text
+
+
+def _error_line(exc: BaseException, overrides=()) -> tuple[str, int]:
+    """One line and an exit status for an error from Hydra, OmegaConf or a run."""
+    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(exc, ConfigError):
+        return _config_error_line(exc, overrides), 2
+    if isinstance(exc, FolderInUse):
+        return f"error: {exc}", 2
+    text = str(exc)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file:
+        group, _, option = exc.missing_cfg_file.rpartition("/")
+        choices = ", ".join(exc.options or []) or "none"
+        return f"error: invalid configuration: {group}={option}: no such option; choose from {choices}", 2
+    if isinstance(exc, OverrideParseException):
+        override = str(getattr(exc, "override", "") or "")
+        key, eq, value = override.partition("=")
+        hint = f"quote the value for Hydra: '{key}=\"{value}\"'" if eq and value else "see Hydra's override grammar"
+        return f"error: cannot parse override {override}: {first} ({hint})", 2
+    if isinstance(exc, (HydraException, OmegaConfBaseException)):
+        cause = exc.__cause__ if isinstance(exc.__cause__, OmegaConfBaseException) else exc
+        m = re.search(r"Error merging override (\S+?)=(.*)$", first)
+        key = getattr(cause, "full_key", None) or (m.group(1).lstrip("~+") if m else None)
+        if key is None:
+            m2 = re.search(r"Could not (?:override|append to config\. An item is already at) '([^']+)'", text)
+            key = m2.group(1) if m2 else None
+        if key is None:
+            return f"error: invalid configuration: {first}", 2
+        value = m.group(2) if m else _user_value(key, overrides)
+        if isinstance(cause, ConfigKeyError) or "not in" in str(cause).splitlines()[0]:
+            problem = _unknown_key(key, value)
+        elif "An item is already at" in text:
+            problem = "already in the config: set it without '+'"
+        else:
+            problem = _problem(cause)
+        return f"error: invalid configuration: {key}={value if value is not None else ''}: {problem}", 2
+    if isinstance(exc, (IncompleteWrite, WriteError)):
+        return f"error: {exc}", 1
+    if isinstance(exc, OSError):
+        what = exc.filename or ""
+        reason = f"[Errno {exc.errno}] {exc.strerror}" if exc.strerror else str(exc)
+        return (f"error: {what}: {reason}" if what else f"error: {reason}"), 1
+    return (f"error: {type(exc).__name__}: {first} (for the traceback, run again with HYDRA_FULL_ERROR=1)"), 1
+
+
+def _container(cfg: DictConfig, overrides=()) -> dict:
     """The resolved config as a plain dict, checked against the schema once more
     (keys added with ``+key=value`` bypass Hydra's struct mode)."""
     from omegaconf.errors import OmegaConfBaseException
@@ -49,17 +222,35 @@ def _container(cfg: DictConfig) -> dict:
         checked = OmegaConf.merge(schema, OmegaConf.to_container(cfg, resolve=True))
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or "config"
-        raise ConfigError(key, getattr(exc, "value", None), str(exc).splitlines()[0]) from None
+        given = _user_value(key, overrides)
+        value = given if given is not None else getattr(exc, "value", None)
+        first = str(exc).splitlines()[0]
+        problem = _unknown_key(key, value) if "not in" in first else _problem(exc)
+        raise ConfigError(key, value, problem) from None
     return OmegaConf.to_container(checked, resolve=True, throw_on_missing=True)
 
 
-def job_config(cfg: DictConfig) -> dict:
+def job_config(cfg: DictConfig, overrides=()) -> dict:
     """The plain config a sweep job runs and records in its ``summary.json``
     (``cfg`` without its ``hydra`` node).  Launchers that submit jobs elsewhere
-    (:mod:`relu_study.sweeps.slurm`) compare it with a run folder's summary to
-    leave finished jobs out, as :func:`execute` skips them."""
-    return _container(cfg)
+    (:mod:`relu_study.sweeps.slurm`) pass it to :func:`completed_run` to leave
+    finished jobs out, exactly as :func:`execute` skips them."""
+    return _container(cfg, overrides)
 
+
+def _task_config(config: DictConfig) -> DictConfig:
+    """``config`` without its ``hydra`` node (what the task function receives)."""
+    task = copy.deepcopy(config)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return task
+
+
+def _overrides(config: DictConfig) -> list[str]:
+    return [str(o) for o in (OmegaConf.select(config, "hydra.overrides.task") or [])]
+
+
+# --------------------------------------------------------------------------- one run
 
 def _progress_bar(cfg: dict, enabled: bool):
     """A tqdm bar over epochs, or None when not wanted."""
@@ -91,100 +282,335 @@ def _final_line(summary: dict) -> str:
     return text
 
 
+#: config keys that do not change a run's results: a finished job is reused across them
+_NOT_RESULTS = ("overwrite", "progress")
+
+
+def _same_run(a: dict | None, b: dict) -> bool:
+    if not isinstance(a, dict):
+        return False
+    strip = lambda c: {k: v for k, v in c.items() if k not in _NOT_RESULTS}  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def completed_run(out_dir, cfg: dict) -> dict | None:
+    """The summary of the complete run of ``cfg`` in ``out_dir``, or None: what a
+    resumed sweep does not run again (keys that do not change results, such as
+    ``progress``, may differ)."""
+    previous = read_summary(out_dir) if is_complete(out_dir) else None
+    return previous if previous is not None and _same_run(previous.get("config"), cfg) else None
+
+
 def execute(cfg: dict, out_dir: Path, multirun: bool = False, command: str | None = None) -> dict:
     """Run one config into ``out_dir`` and return its summary.
 
     In a multirun, a job whose folder already holds a complete run of the same
-    config is skipped (resume), and an error is recorded as a failed job
+    config is skipped (resume); a folder holding any other run's files (an
+    earlier grid, a changed config, an interrupted job) is cleared first, so no
+    file of it survives beside the new run; an error is recorded as a failed job
     (``summary.json`` with ``status: failed``) instead of stopping the sweep.
+    A single run's folder is claimed by the caller (:func:`claim_folder`).
     ``summary.json`` records :func:`relu_study.provenance.provenance` with
     ``command`` (default: this process's command line).
+
+    SIGINT and SIGTERM become :class:`Interrupted`, saying what was kept.
     """
     out_dir = Path(out_dir)
-    if multirun and is_complete(out_dir):
-        previous = read_summary(out_dir)
-        if previous.get("config") == cfg:
+    if multirun:
+        previous = completed_run(out_dir, cfg)
+        if previous is not None:
             log.info("skipping %s: already complete with the same config", out_dir)
             return previous
+        replaced = clear_run(out_dir)
+        if replaced:
+            log.info("replacing an earlier run's files in %s: %s", out_dir, ", ".join(replaced))
     start = time.perf_counter()
     bar, update = _progress_bar(cfg, enabled=not multirun)
+    epoch = [None]  # the last epoch measured
+
+    def track(e, row):
+        epoch[0] = e
+        if update is not None:
+            update(e, row)
+
     try:
-        result = run_experiment(cfg, progress=update)
-        if multirun:  # inside the try: in a sweep, an error while writing is a failed job too
-            _write_result(cfg, out_dir, result, command)
+        try:
+            result = run_experiment(cfg, progress=track)
+        except BaseException as exc:
+            if not (isinstance(exc, KeyboardInterrupt) or _RECEIVED):
+                raise
+            kept = f"; the log is in {out_dir / LOG_FILE}" if (out_dir / LOG_FILE).exists() else ""
+            when = "before its first epoch" if epoch[0] is None else f"epoch {epoch[0]} of {cfg['epochs']}"
+            raise Interrupted(_signame(exc), f"during training ({when}): no results written{kept}") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        written: list[str] = []
+        try:
+            _write_result(cfg, out_dir, result, written, command)
+        except BaseException as exc:
+            if not (isinstance(exc, KeyboardInterrupt) or _RECEIVED):
+                raise
+            missing = [n for n in _result_files(cfg, result) if n not in written]
+            raise Interrupted(_signame(exc), f"while writing {out_dir}: kept {', '.join(written) or 'nothing'}; "
+                                             f"not written: {', '.join(missing)} (the run is incomplete)") from None
+    except KeyboardInterrupt:
+        raise
     except Exception as exc:  # noqa: BLE001 - in a sweep any error is recorded, not raised
         if not multirun:
             raise
         return _record_failure(cfg, out_dir, exc, start, command)
-    finally:
-        if bar is not None:
-            bar.close()
-    if not multirun:
-        _write_result(cfg, out_dir, result, command)
     log.info("%s", _final_line(result.summary))
     return result.summary
 
 
-def _write_result(cfg: dict, out_dir: Path, result, command=None) -> None:
-    from .plots import plot_run
+def _figures(cfg: dict, result) -> dict:
+    from .plots import run_figures
 
+    return run_figures(result.table) if cfg.get("plots", True) else {}
+
+
+def _result_files(cfg: dict, result) -> list[str]:
+    names = [METRICS_FILE] + (["metrics.csv"] if cfg.get("save_csv", False) else [])
+    names += [PARAMS_FILE] if cfg.get("save_params", True) else []
+    return names + list(_figures(cfg, result)) + [SUMMARY_FILE]
+
+
+def _write_result(cfg: dict, out_dir: Path, result, written: list, command=None) -> None:
     result.summary["provenance"] = provenance(command)
-    plot = (lambda folder: plot_run(result.table, folder)) if cfg.get("plots", True) else None
     state = result.net.state_dict() if cfg.get("save_params", True) else None
-    write_run(out_dir, result.table, result.summary, state=state, plot=plot, csv=cfg.get("save_csv", False))
+    write_run(out_dir, result.table, result.summary, state=state, figures=_figures(cfg, result),
+              csv=cfg.get("save_csv", False), written=written)
 
 
 def _record_failure(cfg, out_dir: Path, exc: BaseException, start: float, command=None) -> dict:
     """Write a failed job's ``summary.json`` (status failed, the error, the config)."""
-    if isinstance(exc, (ConfigError, FileNotFoundError)):
+    if isinstance(exc, (ConfigError, FileNotFoundError, OSError)):
         log.error("job failed: %s: %s", type(exc).__name__, exc)
     else:  # unexpected: keep the traceback in the job's log
         log.exception("job failed: %s: %s", type(exc).__name__, exc)
     summary = {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "config": cfg,
                "complete": False, "wall_time_s": round(time.perf_counter() - start, 4),
                "provenance": provenance(command)}
-    write_json(out_dir / SUMMARY_FILE, summary)
+    try:
+        write_json(out_dir / SUMMARY_FILE, summary)
+    except WriteError as err:  # the aggregate then reports the job as having no result
+        log.error("%s", err)
     return summary
 
+
+# --------------------------------------------------------------------------- sweeps: the job list
+
+def sweep_jobs(config: DictConfig) -> tuple[list[list[str]] | None, str]:
+    """``(jobs, sweeper)``: the override list of every job of a multirun, in job
+    order (what Hydra's basic sweeper will launch), or ``None`` when the sweeper
+    decides its jobs as it goes (Optuna, for one)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_") or "")
+    sweeper = target.rsplit(".", 1)[-1]
+    if sweeper != "BasicSweeper":
+        return None, sweeper
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    args = [f"{k}={v}" for k, v in params.items()] + _overrides(config)
+    loader = GlobalHydra.instance().config_loader() if GlobalHydra.instance().is_initialized() else None
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(args)
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch], sweeper
+
+
+def _covering(jobs: list[list[str]]) -> list[list[str]]:
+    """A few jobs that between them use every swept value once at least."""
+    seen, chosen = set(), []
+    for job in jobs:
+        if not set(job) <= seen:
+            chosen.append(job)
+            seen |= set(job)
+    return chosen
+
+
+def _preflight(config: DictConfig, jobs: list[list[str]]) -> None:
+    """Compose and validate enough jobs of a sweep to check every value of every
+    swept key before the first job runs; raise :class:`Stop` at the first bad one."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    for job in _covering(jobs):
+        try:
+            job_cfg = loader.load_sweep_config(config, list(job))
+            validate(_container(_task_config(job_cfg), job))
+        except Exception as exc:  # noqa: BLE001 - every kind of bad value becomes one line
+            line, code = _error_line(exc, job)
+            raise Stop(f"{line}; the sweep did not start", 2 if code == 2 else code) from None
+
+
+def _sweep_dir(config: DictConfig) -> Path:
+    """The sweep folder, absolute (a job may run in another working directory)."""
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    if not sweep_dir.is_absolute():
+        sweep_dir = Path(str(OmegaConf.select(config, "hydra.runtime.cwd") or os.getcwd())) / sweep_dir
+    return Path(os.path.abspath(sweep_dir))
+
+
+def _is_multirun(config: DictConfig) -> bool:
+    mode = OmegaConf.select(config, "hydra.mode")
+    return getattr(mode, "name", str(mode)) == "MULTIRUN"
+
+
+class RunCallback:
+    """Hydra callback (``hydra.callbacks.run``) that keeps the guarantees of this
+    module: it checks the config before Hydra writes anything, claims a single
+    run's folder, checks every value of a sweep before its first job, and keeps
+    the sweep's job list (:mod:`relu_study.runs.manifest`) and its progress lines.
+
+    Implements the interface of ``hydra.experimental.callback.Callback``.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        overrides = _overrides(config)
+        try:
+            cfg = validate(_container(_task_config(config), overrides))
+        except ConfigError as exc:
+            raise Stop(_config_error_line(exc, overrides), 2) from None
+        HydraConfig.instance().set_config(config)  # run.dir may use ${hydra:...}
+        out = Path(os.path.abspath(str(OmegaConf.select(config, "hydra.run.dir"))))
+        try:
+            _CLAIMS[str(out)] = claim_folder(out, overwrite=cfg["overwrite"])
+        except FolderInUse as exc:
+            raise Stop(f"error: {exc}", 2) from None
+        except WriteError as exc:
+            raise Stop(f"error: cannot write into {out}: {exc.cause.strerror or exc.cause}; nothing was run", 1) \
+                from None
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None: ...
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        jobs, sweeper = sweep_jobs(config)
+        if jobs:
+            _preflight(config, jobs)
+        sweep_dir = _sweep_dir(config)
+        _SWEEP.update(dir=sweep_dir, n_jobs=len(jobs) if jobs else None)
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            for tmp in stale_temp_files(sweep_dir, recursive=True):  # left by a writer that was killed
+                tmp.unlink()
+            subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+            start_manifest(sweep_dir, len(jobs) if jobs else None, sweeper, jobs,
+                           numbered=subdir == "${hydra.job.num}")
+        except OSError as exc:
+            cause = exc.cause if isinstance(exc, WriteError) else exc
+            raise Stop(f"error: cannot write into {sweep_dir}: {getattr(cause, 'strerror', None) or cause}; "
+                       f"nothing was run", 1) from None
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None: ...
+
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        self._job_start = time.time()
+        if not _is_multirun(config):
+            return
+        out_dir = Path(str(config.hydra.runtime.output_dir))
+        sweep_dir = _sweep_dir(config)
+        append_event(sweep_dir, {"event": "start", "num": OmegaConf.select(config, "hydra.job.num"),
+                                 "dir": relative_dir(out_dir, sweep_dir), "overrides": _overrides(config)})
+
+    def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
+        if not _is_multirun(config):
+            return
+        num = OmegaConf.select(config, "hydra.job.num")
+        out_dir = Path(str(config.hydra.runtime.output_dir))
+        done = append_event(_sweep_dir(config), {"event": "end", "num": num})
+        manifest = read_manifest(_sweep_dir(config))
+        n_jobs = manifest.n_jobs if manifest is not None else None
+        of = f"{done if done is not None else '?'} of {n_jobs or '?'}"
+        overrides = " ".join(o for o in _overrides(config) if not o.startswith("hydra."))
+        log.info("[%s] job #%s done (%s): %s", of, num, overrides or "defaults", self._outcome(out_dir, job_return))
+
+    def _outcome(self, out_dir: Path, job_return) -> str:
+        summary = read_summary(out_dir) or {}
+        failed = job_return is not None and str(getattr(job_return, "status", "")).endswith("FAILED")
+        if summary.get("status") == "failed" or failed:
+            return f"FAILED: {summary.get('error') or getattr(job_return, '_return_value', '')}"
+        if not summary.get("complete"):
+            return "no results written"
+        mean = summary.get("final_mean", {})
+        what = ", ".join(f"{k}={mean[k]:.4g}" for k in ("val_loss", "dead_frac") if k in mean) or "no finite loss"
+        if summary.get("n_diverged"):
+            what += f" ({summary['n_diverged']} of {summary.get('n_networks')} diverged)"
+        try:
+            if (out_dir / SUMMARY_FILE).stat().st_mtime < getattr(self, "_job_start", 0.0):
+                what = "skipped, already complete: " + what
+        except OSError:
+            pass
+        return what
+
+
+# --------------------------------------------------------------------------- the task function
 
 @hydra.main(version_base="1.3", config_path="pkg://relu_study.conf", config_name="config")
 def _hydra_main(cfg: DictConfig):
     hc = HydraConfig.get()
-    multirun = hc.mode == RunMode.MULTIRUN
     out_dir = Path(hc.runtime.output_dir)
-    if multirun:
-        return _multirun_job(cfg, out_dir)
+    if hc.mode == RunMode.MULTIRUN:
+        return _multirun_job(cfg, out_dir, hc)
+    return _single_run(cfg, out_dir, list(hc.overrides.task))
+
+
+def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
+    """One run.  Anything that goes wrong leaves as :class:`Stop` or :class:`Interrupted`
+    (BaseExceptions), so Hydra adds no lines of its own to the one we print."""
+    claim = _CLAIMS.pop(str(out_dir), None)
     try:
-        container = _container(cfg)
-        summary = execute(container, out_dir, multirun=multirun)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        log.debug("invalid configuration: %s", exc)
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
-        sys.exit(2)
-    if not multirun:
-        log.info("outputs in %s", out_dir)
+        container = validate(_container(cfg, overrides))
+        if claim is None:  # RunCallback is not among hydra.callbacks: claim here, Hydra's files already in
+            claim = claim_folder(out_dir, overwrite=container["overwrite"])
+        summary = execute(container, out_dir)
+    except KeyboardInterrupt:
+        for tmp in stale_temp_files(out_dir):  # a file whose writer the signal stopped before it could clean up
+            tmp.unlink(missing_ok=True)
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        if _RECEIVED:  # an interrupt that surfaced as another error (inside an import, for one)
+            raise Interrupted(_RECEIVED[-1], "before training: no results written") from None
+        if isinstance(exc, ConfigError) and claim is not None:
+            claim.release()  # a rejected run leaves nothing behind
+        line, code = _error_line(exc, overrides)
+        if code == 1 and not isinstance(exc, OSError):  # unexpected: the traceback goes to the log file
+            _log_to_files(line, exc)
+        raise Stop(line, code) from None
+    finally:
+        if claim is not None:
+            claim.finish()
+    log.info("outputs in %s", out_dir)
     return summary.get("final_mean", {}).get("val_loss")
 
 
-def _multirun_job(cfg: DictConfig, out_dir: Path):
+def _multirun_job(cfg: DictConfig, out_dir: Path, hc):
     """One job of a sweep.  Never raises (a raising job would stop Hydra's sweep
-    before the aggregate): errors are recorded in the job's ``summary.json``.
-    BLAS runs on one thread, for every launcher alike, so parallel launchers do
-    not oversubscribe the cores and tables are bit-identical across launchers."""
+    before the aggregate): errors are recorded in the job's ``summary.json``;
+    only SIGINT and SIGTERM stop the sweep.  BLAS runs on one thread, for every
+    launcher alike, so parallel launchers do not oversubscribe the cores and
+    tables are bit-identical across launchers."""
     from threadpoolctl import threadpool_limits
 
+    overrides = list(hc.overrides.task)
     start = time.perf_counter()
     try:
-        container = _container(cfg)
+        container = _container(cfg, overrides)
     except Exception as exc:  # noqa: BLE001 - e.g. a missing value or a bad interpolation
         try:
             raw = OmegaConf.to_container(cfg, resolve=False)
         except Exception:  # noqa: BLE001
             raw = None
-        _record_failure(raw, out_dir, exc, start, command=_job_command())
+        _record_failure(raw, out_dir, exc, start, command=_job_command(overrides))
         return math.inf
-    with threadpool_limits(limits=1):
-        summary = execute(container, out_dir, multirun=True, command=_job_command())
+    try:
+        with threadpool_limits(limits=1):
+            summary = execute(container, out_dir, multirun=True, command=_job_command(overrides))
+    except Interrupted as exc:
+        named = " ".join(o for o in overrides if not o.startswith("hydra."))
+        raise Interrupted(exc.signame, exc.what, f"job #{hc.job.num}" + (f" ({named})" if named else "")) from None
     return sweep_objective(summary)
 
 
@@ -200,16 +626,119 @@ def sweep_objective(summary: dict) -> float:
     return float(value)
 
 
-def _job_command() -> str:
+def _job_command(overrides) -> str:
     """The command that reruns this sweep job alone: ``python -m relu_study`` and the job's overrides."""
-    overrides = list(HydraConfig.get().overrides.task)
     return shlex.join(["python", "-m", "relu_study", *overrides])
 
 
-def main() -> None:
-    """Console entry point (``python -m relu_study`` and ``relu-study``)."""
-    _hydra_main()
+# --------------------------------------------------------------------------- the entry point
 
+def _interrupted_line(exc: BaseException) -> str:
+    """What an interrupted command kept, in one line."""
+    name = _signame(exc)
+    what = exc.what if isinstance(exc, Interrupted) else ""
+    if not _SWEEP:
+        return f"interrupted by {name} {what or 'before training: no results written'}"
+    sweep_dir = _SWEEP["dir"]
+    for tmp in stale_temp_files(sweep_dir, recursive=True):  # a killed worker's half-written file
+        tmp.unlink(missing_ok=True)
+    manifest = read_manifest(sweep_dir)
+    nums = manifest.nums if manifest else []
+    n_jobs = (manifest.n_jobs if manifest else None) or _SWEEP.get("n_jobs") or len(nums)
+    finished = sum(1 for n in nums if manifest.folder(n) is not None and is_complete(manifest.folder(n)))
+    job = exc.job if isinstance(exc, Interrupted) else ""
+    if job:
+        where = f"during {job}, {what.split(':')[0].strip().removeprefix('during ')}"
+    elif n_jobs and finished >= n_jobs:
+        return (f"interrupted by {name} while writing the sweep aggregate: all {n_jobs} jobs finished, kept in "
+                f"{sweep_dir}; the aggregate is incomplete: rebuild it with python -m relu_study.compare {sweep_dir}")
+    else:
+        where = "during the sweep"
+    return (f"interrupted by {name} {where}: {finished} of {n_jobs} jobs finished, kept in {sweep_dir}; "
+            f"no aggregate written (run the same command again to resume)")
+
+
+def _log_to_files(line: str, exc: BaseException | None = None) -> None:
+    """Put ``line`` (and ``exc``'s traceback) into the run's log file only: the
+    terminal gets the line once, on stderr."""
+    exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
+    record = logging.LogRecord("relu_study", logging.ERROR, __file__, 0, line, None, exc_info)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            try:
+                handler.handle(record)
+            except Exception:  # noqa: BLE001 - the log is a courtesy
+                pass
+
+
+def main() -> None:
+    """Console entry point (``python -m relu_study`` and ``relu-study``).
+
+    Hydra prints its own errors over several lines and exits 1; with
+    ``HYDRA_FULL_ERROR`` set it raises them instead, and they are told here in
+    one line with the right exit status.  A user who sets ``HYDRA_FULL_ERROR``
+    gets Hydra's full traceback, as Hydra documents.  SIGTERM is turned into an
+    exception for the time of the command, so it cleans up as Ctrl-C does.
+    """
+    full_error = bool(os.environ.get("HYDRA_FULL_ERROR"))
+    _RECEIVED.clear()
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    argv = [a for a in sys.argv[1:] if "=" in a and not a.startswith("-")]
+    try:
+        _hydra_main()
+        return
+    except Stop as exc:
+        line, code = exc.line, exc.code
+    except KeyboardInterrupt as exc:
+        line, code = _interrupted_line(exc), 143 if _signame(exc) == "SIGTERM" else 130
+    except Exception as exc:  # noqa: BLE001 - every failure ends in one line
+        if _RECEIVED:
+            line, code = _interrupted_line(exc), 143 if _RECEIVED[-1] == "SIGTERM" else 130
+        elif full_error:
+            raise
+        else:
+            line, code = _error_line(exc, argv)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if not full_error:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        for claim in _CLAIMS.values():  # a run stopped before its task function started
+            claim.release()
+        _CLAIMS.clear()
+    _log_to_files(line)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    print(line, file=sys.stderr, flush=True)
+    if code in (130, 143):
+        _exit_interrupted(code)
+    sys.exit(code)
+
+
+def _exit_interrupted(code: int) -> None:
+    """Exit with ``code`` after an interrupt, without Python's last word.
+
+    CPython remembers a KeyboardInterrupt that ever escaped a C-level run of
+    Python code (an extension module's initialisation, for one) and, at the very
+    end of the interpreter, kills the process with SIGINT instead of returning
+    the exit status: a Ctrl-C during an import would end as "killed by SIGINT",
+    not 130.  So the exit handlers run here, the log is closed, and the process
+    leaves with ``os._exit``.
+    """
+    import atexit
+    import gc
+
+    gc.collect()  # closes what is still open (a suspended writer removes its temporary file)
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+# --------------------------------------------------------------------------- notebooks
 
 def compose(overrides=None) -> DictConfig:
     """The composed config for ``overrides`` (a list of Hydra override strings),
@@ -221,7 +750,7 @@ def compose(overrides=None) -> DictConfig:
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
         cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
-    _container(cfg)
+    _container(cfg, overrides)
     return cfg
 
 
@@ -230,12 +759,20 @@ def run(overrides=None, output_dir=None):
 
     ``run(["activation=leaky", "alpha=0.1", "seeds=5"])`` composes the same
     configs as the command line.  With ``output_dir`` the run folder
-    (metrics.parquet, summary.json, params.npz, plots) is written there too.
+    (metrics.parquet, summary.json, params.npz, plots) is written there too; a
+    folder that already holds a run is refused unless ``overwrite=true``.
     """
-    cfg = _container(compose(overrides))
+    cfg = _container(compose(overrides), overrides)
     if output_dir is None:
         return run_experiment(cfg).table
-    execute(cfg, Path(output_dir))
+    claim = claim_folder(output_dir, overwrite=cfg["overwrite"])
+    try:
+        execute(cfg, Path(output_dir))
+    except ConfigError:
+        claim.release()
+        raise
+    finally:
+        claim.finish()
     import pandas as pd
 
     return pd.read_parquet(Path(output_dir) / "metrics.parquet")

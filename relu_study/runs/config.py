@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 __all__ = [
     "ActivationConfig", "ConfigError", "DatasetConfig", "ExperimentConfig", "InitConfig",
-    "ModelConfig", "OptimizerConfig", "ProbeConfig", "default_config", "flatten", "resolve_seeds",
-    "validate",
+    "ModelConfig", "OptimizerConfig", "ProbeConfig", "SLOPE_ACTIVATIONS", "activation_params",
+    "default_config", "flatten", "resolve_seeds", "slope_used", "validate",
 ]
+
+#: activations whose negative slope is the top-level ``alpha`` (prelu: its initial slope)
+SLOPE_ACTIVATIONS = ("leaky", "prelu")
 
 
 class ConfigError(ValueError):
@@ -33,12 +35,17 @@ class ConfigError(ValueError):
 
 @dataclass
 class ActivationConfig:
-    """``name``: a registered activation; ``alpha``: negative slope of leaky and
-    prelu (their configs read the top-level ``alpha``), ELU's scale; ``lower``,
-    ``upper``: RReLU's slope range; ``beta``: softplus sharpness."""
+    """``name``: a registered activation; ``scale``: ELU's alpha (the value it
+    saturates at is ``-scale``); ``lower``, ``upper``: RReLU's slope range;
+    ``beta``: softplus sharpness.
+
+    The negative slope of leaky and prelu is *not* here: it has one name, the
+    top-level ``alpha`` (see :func:`activation_params`), so a table can never
+    show one slope while the network used another.
+    """
 
     name: str = "relu"
-    alpha: float = 0.01
+    scale: float = 1.0
     lower: float = 0.125
     upper: float = 0.3333333333333333
     beta: float = 1.0
@@ -120,6 +127,7 @@ class ExperimentConfig:
     save_csv: bool = False
     plots: bool = True
     progress: bool = True
+    overwrite: bool = False
     activation: ActivationConfig = field(default_factory=ActivationConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -139,6 +147,38 @@ def default_config(**overrides) -> dict:
             node = node[p]
         node[leaf] = value
     return cfg
+
+
+def activation_params(cfg: dict) -> dict[str, tuple[str, Any]]:
+    """``{parameter: (config key, value)}`` for the activation of ``cfg``.
+
+    The negative slope of leaky and prelu comes from the top-level ``alpha``;
+    ELU's own ``alpha`` (its scale) from ``activation.scale``; any other parameter
+    ``p`` from ``activation.<p>``.  Configs written before the slope had one name
+    carried ``activation.alpha``, the slope the network actually used; it is
+    honoured when present so older summaries read back right.
+    """
+    from ..engine.activations import ACTIVATIONS
+
+    act = cfg["activation"]
+    out = {}
+    for param in ACTIVATIONS[act["name"]].params:
+        if param == "alpha" and act["name"] in SLOPE_ACTIVATIONS:
+            out[param] = ("activation.alpha", act["alpha"]) if "alpha" in act else ("alpha", cfg["alpha"])
+        elif param == "alpha":
+            out[param] = ("activation.scale", act.get("scale", act.get("alpha")))
+        else:
+            out[param] = (f"activation.{param}", act.get(param))
+    return out
+
+
+def slope_used(cfg: dict) -> float:
+    """The negative slope the network of ``cfg`` uses: leaky's slope, prelu's
+    initial slope, 0.0 for relu, NaN for activations without one."""
+    name = cfg["activation"]["name"]
+    if name in SLOPE_ACTIVATIONS:
+        return float(cfg["activation"].get("alpha", cfg["alpha"]))
+    return 0.0 if name == "relu" else math.nan
 
 
 def resolve_seeds(cfg: dict) -> list[int]:
@@ -182,7 +222,7 @@ def validate(cfg: dict) -> dict:
     Returns ``cfg`` (unchanged) so it can be chained.
     """
     from ..engine.activations import ACTIVATIONS
-    from ..data import DATASETS
+    from ..data import DATASETS, table_path
     from ..engine.init import BIAS_INITS, WEIGHT_INITS
     from ..engine.optim import OPTIMIZERS, SCHEDULES
 
@@ -195,8 +235,8 @@ def validate(cfg: dict) -> dict:
 
     act = cfg["activation"]
     _choice("activation.name", act["name"], list(ACTIVATIONS))
-    for key in ACTIVATIONS[act["name"]].params:
-        _finite(f"activation.{key}", act[key])
+    for key, value in activation_params(cfg).values():
+        _finite(key, value)
     if act["name"] == "rrelu" and act["lower"] > act["upper"]:
         raise ConfigError("activation.lower", act["lower"], f"must be <= activation.upper={act['upper']!r}")
     if act["name"] == "softplus":
@@ -213,7 +253,7 @@ def validate(cfg: dict) -> dict:
     if data["name"] == "table":
         if not data["path"]:
             raise ConfigError("dataset.path", data["path"], "is required for dataset=table")
-        if not os.path.isfile(os.path.expanduser(str(data["path"]))):
+        if not table_path(data["path"]).is_file():
             raise ConfigError("dataset.path", data["path"], "no such file")
         if not data["target"]:
             raise ConfigError("dataset.target", data["target"], "is required for dataset=table (the target column)")

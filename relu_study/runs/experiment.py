@@ -8,6 +8,7 @@ notebook entry point both end here.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from .config import flatten, hidden_widths, resolve_seeds, validate
-from ..data import load_dataset
+from .config import (
+    SLOPE_ACTIVATIONS, ConfigError, activation_params, flatten, hidden_widths, resolve_seeds, slope_used, validate,
+)
+from ..data import DatasetError, load_dataset
 from ..engine.network import MLP
 from ..engine.optim import make_optimizer
 from ..engine.train import TrainResult, train
@@ -28,7 +31,9 @@ __all__ = [
 ]
 
 #: config keys that are not experiment parameters, left out of the table
-CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv")
+CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv", "overwrite")
+
+log = logging.getLogger("relu_study")
 
 
 @dataclass
@@ -45,11 +50,14 @@ class RunResult:
 def build(cfg: dict):
     """``(dataset, network, optimizer)`` for a validated config."""
     data_cfg = cfg["dataset"]
-    data = load_dataset(
-        data_cfg["name"], seed=data_cfg["seed"], n_samples=data_cfg["n_samples"], noise=data_cfg["noise"],
-        val_fraction=data_cfg["val_fraction"], standardize=data_cfg["standardize"], path=data_cfg["path"],
-        target=data_cfg["target"], task=data_cfg["task"], dtype=_dtype(cfg), **(data_cfg.get("options") or {}),
-    )
+    try:
+        data = load_dataset(
+            data_cfg["name"], seed=data_cfg["seed"], n_samples=data_cfg["n_samples"], noise=data_cfg["noise"],
+            val_fraction=data_cfg["val_fraction"], standardize=data_cfg["standardize"], path=data_cfg["path"],
+            target=data_cfg["target"], task=data_cfg["task"], dtype=_dtype(cfg), **(data_cfg.get("options") or {}),
+        )
+    except DatasetError as exc:  # name the config key the user wrote
+        raise ConfigError(f"dataset.{exc.key}", exc.value, exc.problem) from None
     return data, build_network(cfg, data), build_optimizer(cfg)
 
 
@@ -60,10 +68,9 @@ def _dtype(cfg: dict):
 def build_network(cfg: dict, data) -> MLP:
     """The config's networks (one per seed) sized for ``data``.  Shared with the
     scikit-learn estimators, so the same settings build the same networks."""
-    act = cfg["activation"]
     return MLP(
         data.n_features, hidden_widths(cfg), data.n_outputs,
-        activation=_activation(act), seeds=resolve_seeds(cfg),
+        activation=_activation(cfg), seeds=resolve_seeds(cfg),
         weight_init=cfg["init"]["weight"], bias_init=cfg["init"]["bias"],
         bias_value=cfg["init"]["bias_value"], bias_std=cfg["init"]["bias_std"], dtype=_dtype(cfg),
     )
@@ -88,14 +95,21 @@ def train_options(cfg: dict) -> dict:
     )
 
 
-def _activation(act: dict):
+def _activation(cfg: dict):
     from ..engine.activations import make_activation
 
-    return make_activation(act["name"], **{k: v for k, v in act.items() if k != "name"})
+    params = {param: value for param, (_, value) in activation_params(cfg).items()}
+    return make_activation(cfg["activation"]["name"], strict=True, **params)
 
 
 def config_columns(cfg: dict) -> dict:
-    """The run's config as table columns: dotted keys, scalars only (lists as JSON)."""
+    """The run's config as table columns: dotted keys, scalars only (lists as JSON).
+
+    ``alpha`` is the negative slope the network used (:func:`~relu_study.runs.config.slope_used`:
+    0.0 for relu, NaN without a slope), not the config value an activation may
+    ignore; ``activation.alpha`` repeats it for readers of tables written before
+    the slope had one name.  ELU's scale is ``activation.scale``.
+    """
     cols = {}
     for key, value in flatten(cfg).items():
         if key in CONFIG_COLUMNS_EXCLUDED:
@@ -103,6 +117,9 @@ def config_columns(cfg: dict) -> dict:
         if isinstance(value, (list, tuple, dict)):
             value = json.dumps(value, sort_keys=True)
         cols[key] = value
+    if "activation.alpha" in cols and cfg["activation"]["name"] not in SLOPE_ACTIVATIONS:
+        cols.setdefault("activation.scale", cols["activation.alpha"])  # an older config: ELU's scale
+    cols["alpha"] = cols["activation.alpha"] = slope_used(cfg)
     return cols
 
 
@@ -153,14 +170,16 @@ def run_experiment(cfg: dict, progress=None) -> RunResult:
     validate(cfg)
     start = time.perf_counter()
     data, net, optimizer = build(cfg)
+    if cfg["dataset"]["name"] == "table":  # the task of a user's table is inferred: say how
+        log.info("dataset %s: %s", cfg["dataset"]["path"], data.task_reason)
     result = train(net, data, optimizer=optimizer, progress=progress, **train_options(cfg))
     table = result.table
     for key, value in config_columns(cfg).items():
         table[key] = value
     table["task"] = data.task
     summary = summarize(cfg, result, time.perf_counter() - start)
-    summary["dataset"] = {"task": data.task, "n_train": data.n_train, "n_val": data.n_val,
-                          "n_features": data.n_features, "n_outputs": data.n_outputs,
+    summary["dataset"] = {"task": data.task, "task_reason": data.task_reason, "n_train": data.n_train,
+                          "n_val": data.n_val, "n_features": data.n_features, "n_outputs": data.n_outputs,
                           "n_probe": result.info.get("n_probe")}
     summary["network"] = repr(net)
     return RunResult(table, summary, result)

@@ -1,23 +1,46 @@
 """Per-run plots: loss curves and dead fraction per hidden layer.
 
-With several networks (seeds) in a run, curves show the mean over seeds and a
-band: the 95% t-interval of the mean (``mean_band``).  Diverged networks simply
-stop contributing after their last row.
+With several networks (seeds) in a run, curves show the mean over the networks
+that never diverged and a band: the 95% t-interval of the mean
+(:func:`mean_band`).  A diverged network is drawn on its own, a thin line that
+ends in an ``x`` at its last finite value, and legends count what is drawn
+("mean of 2 of 4 seeds; 2 diverged").  A figure never shows blank axes: with
+``epochs=0``, or when every network diverged, it says so in words.
+
+Probes may run on a schedule, so probe columns (``dead_frac``, ...) can be NaN on
+epochs that were not probed: curves join the measured epochs and never read a
+gap as 0.  A loss axis spanning more than three decades is logarithmic
+(:func:`loss_scale`).
+
+Figures are built with matplotlib's object-oriented API (:class:`matplotlib.figure.Figure`),
+so drawing one changes no process-wide state (no backend switch, no pyplot).
 """
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["layer_columns", "mean_band", "plot_dead", "plot_loss", "plot_run", "pyplot"]
+__all__ = [
+    "LOG_SPAN", "dead_figure", "diverged_seeds", "layer_columns", "loss_figure", "loss_scale", "mean_band",
+    "plot_dead", "plot_loss", "plot_run", "pyplot", "run_figures", "wrap",
+]
+
+#: a loss axis whose positive values span more than this factor is drawn on a log scale
+LOG_SPAN = 1e3
+#: series with at most this many points get markers, so a sparse probe schedule stays visible
+_MARKERS_BELOW = 25
+_DIVERGED_COLOR = "0.45"
 
 
 def pyplot():
-    """``matplotlib.pyplot``, on the Agg backend when there is no display (figures are
-    written to files; nothing here opens a window)."""
+    """``matplotlib.pyplot``, on the Agg backend when there is no display.
+
+    Kept for the claims report, which still draws with pyplot; run and sweep
+    figures do not use it (it switches the process's backend)."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo") and not _has_display():
@@ -41,91 +64,271 @@ def layer_columns(table: pd.DataFrame, metric: str) -> list[str]:
 
 def mean_band(table: pd.DataFrame, column: str, by: str = "epoch", level: float = 0.95) -> pd.DataFrame:
     """Mean of ``column`` per ``by`` value over seeds, with a ``level`` t-interval
-    (``lo``, ``hi``; equal to the mean when only one seed)."""
+    (``lo``, ``hi``; equal to the mean when only one seed) and ``n``, the number
+    of finite values behind each mean.  Values that are NaN or infinite (an
+    epoch that was not probed, a diverged network's last row) are left out, and
+    ``by`` values without any finite value are dropped: a gap, never a zero."""
     from scipy import stats
 
-    g = table.groupby(by)[column]
+    values = table[column].astype(float).where(np.isfinite(table[column].astype(float)))
+    g = values.groupby(table[by])
     out = pd.DataFrame({"mean": g.mean(), "n": g.count(), "sd": g.std(ddof=1)})
+    lo_obs, hi_obs = g.min(), g.max()
+    keep = out["n"] > 0
+    out, lo_obs, hi_obs = out[keep], lo_obs[keep], hi_obs[keep]
     half = stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1)) * out["sd"] / np.sqrt(out["n"])
     half = half.where(out["n"] > 1, 0.0).fillna(0.0)
     # the mean lies within the observed range, so the band is clipped to it
     # (keeps loss bands positive and fractions inside [0, 1])
-    out["lo"] = np.maximum(out["mean"] - half, g.min())
-    out["hi"] = np.minimum(out["mean"] + half, g.max())
+    out["lo"] = np.maximum(out["mean"] - half, lo_obs)
+    out["hi"] = np.minimum(out["mean"] + half, hi_obs)
     return out
 
 
-def _curve(ax, table, column, label, color=None, by="epoch", band_on=True):
-    band = mean_band(table, column, by)
-    line, = ax.plot(band.index, band["mean"], label=label, color=color)
-    if band_on and (band["n"] > 1).any():
-        ax.fill_between(band.index, band["lo"], band["hi"], color=line.get_color(), alpha=0.2, linewidth=0)
-    return line
+def loss_scale(values) -> str:
+    """``"log"`` when the positive finite ``values`` span more than :data:`LOG_SPAN`
+    (three decades) and none is below zero, else ``"linear"``."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v) or (v <= 0).any():
+        return "linear"
+    return "log" if v.max() / v.min() > LOG_SPAN else "linear"
 
 
-#: config columns named in a run plot's title when they hold one value, with their labels
-_TITLE_KEYS = {"activation.name": "activation", "activation.alpha": "alpha", "dataset.name": "dataset",
-               "optimizer.name": "optimizer", "optimizer.lr": "lr"}
+def wrap(text: str, width: int) -> str:
+    """Wrap each line of ``text`` at ``width`` characters, breaking after commas."""
+    out = []
+    for line in text.split("\n"):
+        out += textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False) or [""]
+    return "\n".join(out)
+
+
+def diverged_seeds(table: pd.DataFrame) -> dict:
+    """``{seed: epoch}`` of the networks that diverged (their row with ``diverged``)."""
+    if "diverged" not in table or not len(table):
+        return {}
+    rows = table.loc[table["diverged"].astype(bool), ["seed", "epoch"]]
+    return {int(s): int(e) for s, e in zip(rows["seed"], rows["epoch"])}
+
+
+#: config columns named in a run plot's title, with their labels
+_TITLE_KEYS = (("activation.name", "activation"), ("dataset.name", "dataset"), ("model.name", "model"),
+               ("init.name", "init"), ("optimizer.name", "optimizer"), ("optimizer.lr", "lr"))
+
+
+def _one(table: pd.DataFrame, key: str):
+    if key not in table or table[key].nunique(dropna=False) != 1:
+        return None
+    v = table[key].iloc[0]
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+def _hidden(table: pd.DataFrame) -> str | None:
+    widths = _one(table, "model.widths")
+    if widths not in (None, "null"):
+        return "hidden " + "x".join(str(w) for w in _widths(widths))
+    depth, width = _one(table, "model.depth"), _one(table, "model.width")
+    return f"{depth}x{width} hidden" if depth is not None and width is not None else None
+
+
+def _widths(text) -> list:
+    """A widths list stored as JSON text in the table (``"[64, 32]"``)."""
+    import json
+
+    return json.loads(text) if isinstance(text, str) else list(text)
 
 
 def _title(table: pd.DataFrame) -> str:
-    activation = table["activation.name"].iloc[0] if "activation.name" in table else ""
     parts = []
-    for key, label in _TITLE_KEYS.items():
-        if key not in table or table[key].nunique() != 1:
+    for key, label in _TITLE_KEYS:
+        value = _one(table, key)
+        if value is None:
             continue
-        if key == "activation.alpha" and activation not in ("leaky", "prelu", "elu"):
-            continue  # alpha means nothing to the other activations
-        value = table[key].iloc[0]
-        parts.append(f"{label}={value:g}" if isinstance(value, float) else f"{label}={value}")
+        text = f"{label}={_fmt(value)}"
+        if key == "activation.name" and _one(table, "alpha") is not None and value != "relu":
+            text += f" (alpha={_fmt(_one(table, 'alpha'))})"
+        if key == "model.name" and _hidden(table):
+            text += f" ({_hidden(table)})"
+        parts.append(text)
     seeds = table["seed"].nunique()
     parts.append(f"{seeds} seed{'s' if seeds != 1 else ''}")
     return ", ".join(parts)
 
 
-def plot_loss(table: pd.DataFrame, path) -> Path:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-    _curve(ax, table, "train_loss", "train (mean over minibatches)")
-    _curve(ax, table, "val_loss", "validation")
-    loss_name = "cross-entropy" if table.get("task", pd.Series(["classification"])).iloc[0] == "classification" \
-        else "mean squared error"
+def _counts(table: pd.DataFrame) -> tuple[int, int]:
+    return table["seed"].nunique(), len(diverged_seeds(table))
+
+
+def _draw_mean(ax, table, column, label, color=None, band_on=True, **style):
+    """Mean and band of ``column`` over ``table``'s networks; returns the line or None."""
+    band = mean_band(table, column)
+    if band.empty:
+        return None
+    marker = "o" if len(band) <= _MARKERS_BELOW else None
+    line, = ax.plot(band.index, band["mean"], label=label, color=color, marker=marker, ms=3, **style)
+    if band_on and (band["n"] > 1).any():
+        ax.fill_between(band.index, band["lo"], band["hi"], color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
+def _draw_diverged(ax, table, column, diverged: dict, label: str, top: float | None = None):
+    """Each diverged network's ``column`` until it diverged, ending in an ``x``
+    (at the top edge, ``top``, when its last value is off the scale)."""
+    first = True
+    for seed in diverged:
+        rows = table[table["seed"] == seed]
+        rows = rows[np.isfinite(rows[column].astype(float))]
+        if rows.empty:
+            continue
+        ax.plot(rows["epoch"], rows[column], color=_DIVERGED_COLOR, lw=0.8, ls="--",
+                label=label if first else None)
+        last = float(rows[column].iloc[-1])
+        edge = top is not None and last > top
+        ax.plot(rows["epoch"].iloc[-1], top if edge else last, "x", color="#d62728", ms=7, mew=1.8, clip_on=False,
+                label=("last finite value before divergence" + (" (top edge: off the scale)" if top else ""))
+                if first else None)
+        first = False
+
+
+def _note(ax, text: str) -> None:
+    """A sentence inside the axes (what a reader must know to read them)."""
+    ax.text(0.5, 0.5, wrap(text, 60), transform=ax.transAxes, ha="center", va="center", fontsize=9,
+            color="0.2", bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})
+
+
+def _legend_title(n: int, n_div: int, diverged: dict) -> str | None:
+    if n == 1:
+        return f"diverged at epoch {next(iter(diverged.values()))}" if n_div else None
+    if not n_div:
+        return f"mean and 95% CI over {n} seeds"
+    return f"mean and 95% CI of {n - n_div} of {n} seeds; {n_div} diverged"
+
+
+def _figure(width=6.6, height=4.4):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _epoch_axis(ax, table: pd.DataFrame) -> None:
+    """Whole epochs on the x axis; a little room around epoch 0 when it is the only one."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if _untrained(table):
+        ax.set_xlim(-1, 1)
+
+
+def _untrained(table: pd.DataFrame) -> bool:
+    return not len(table) or int(table["epoch"].max()) == 0
+
+
+def _untrained_note(what: str) -> str:
+    return f"epochs=0: nothing was trained; the points are the {what} at initialisation"
+
+
+def _all_diverged_note(n: int, diverged: dict) -> str:
+    epochs = sorted(diverged.values())
+    shown = ", ".join(map(str, epochs[:8])) + (", ..." if len(epochs) > 8 else "")
+    return f"all {n} networks diverged (at epoch{'s' if n > 1 else ''} {shown}): dashed lines show them until then"
+
+
+def loss_figure(table: pd.DataFrame):
+    """The ``loss.png`` figure (a :class:`matplotlib.figure.Figure`)."""
+    fig = _figure()
+    ax = fig.subplots()
+    diverged = diverged_seeds(table)
+    n, n_div = _counts(table)
+    ok = table[~table["seed"].isin(list(diverged))]
+    drawn = [_draw_mean(ax, ok, "train_loss", "train (mean over minibatches)"),
+             _draw_mean(ax, ok, "val_loss", "validation")]
+    # the scale follows the networks that trained; a diverged one may leave it at the top
+    shown = (ok if len(ok) else table)[["train_loss", "val_loss"]].to_numpy(float).ravel()
+    shown = shown[np.isfinite(shown)]
+    scale = loss_scale(shown)
+    top = None
+    if len(ok) and diverged and len(shown):
+        top = float(shown.max()) * (10.0 if scale == "log" else 1.25)
+    _draw_diverged(ax, table, "val_loss", diverged, "diverged networks: validation loss", top)
+    task = table["task"].iloc[0] if "task" in table and len(table) else "classification"
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"loss ({loss_name})")
-    if (table[["train_loss", "val_loss"]].to_numpy(float) > 0).all() and \
-            np.nanmax(table["val_loss"]) / max(np.nanmin(table["val_loss"]), 1e-300) > 50:
-        ax.set_yscale("log")
+    ax.set_ylabel(f"loss ({'cross-entropy' if task == 'classification' else 'mean squared error'})")
+    ax.set_yscale(scale)
+    if top is not None:
+        low = float(shown.min())
+        ax.set_ylim(low / 2 if scale == "log" else low - 0.05 * (top - low), top)
+    _epoch_axis(ax, table)
     ax.grid(alpha=0.3)
-    n = table["seed"].nunique()
-    ax.legend(title=f"mean, 95% CI over {n} seeds" if n > 1 else None)
-    ax.set_title(f"Loss: {_title(table)}", fontsize=9)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    if _untrained(table):
+        _note(ax, _untrained_note("losses"))
+    elif n_div == n:
+        _note(ax, _all_diverged_note(n, diverged))
+    if any(d is not None for d in drawn) or diverged:
+        ax.legend(fontsize=8, title=_legend_title(n, n_div, diverged), title_fontsize=8)
+    fig.suptitle(wrap(f"Loss: {_title(table)}", 90), fontsize=9)
+    return fig
 
 
-def plot_dead(table: pd.DataFrame, path) -> Path:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+def dead_figure(table: pd.DataFrame):
+    """The ``dead.png`` figure: dead fraction per hidden layer per epoch."""
+    fig = _figure()
+    ax = fig.subplots()
+    diverged = diverged_seeds(table)
+    n, n_div = _counts(table)
+    all_diverged = n_div == n
+    # the mean over the networks that trained; when none did, over all of them until they diverged
+    shown = table if all_diverged else table[~table["seed"].isin(list(diverged))]
     cols = layer_columns(table, "dead_frac")
     few = len(cols) <= 4  # with many layers only the overall curve gets a band
     for col in cols:
-        _curve(ax, table, col, f"hidden layer {col.rsplit('_l', 1)[1]}", band_on=few)
+        _draw_mean(ax, shown, col, f"hidden layer {col.rsplit('_l', 1)[1]}", band_on=few,
+                   ls="--" if all_diverged else "-")
     if len(cols) > 1:
-        _curve(ax, table, "dead_frac", "all hidden units", color="black")
+        _draw_mean(ax, shown, "dead_frac", "all hidden units", color="black", ls="--" if all_diverged else "-")
     ax.set_xlabel("epoch")
     ax.set_ylabel("dead fraction (units with z <= 0 on every probe sample)")
     ax.yaxis.label.set_size(8)
     ax.set_ylim(-0.02, 1.02)
+    _epoch_axis(ax, table)
     ax.grid(alpha=0.3)
-    n = table["seed"].nunique()
-    ax.legend(fontsize=8, ncol=2 if len(cols) > 6 else 1,
-              title=(f"mean, 95% CI over {n} seeds" + ("" if few else " (band: all units)")) if n > 1 else None,
-              title_fontsize=8)
-    ax.set_title(f"Dead units: {_title(table)}", fontsize=9)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if _untrained(table):
+        _note(ax, _untrained_note("dead fractions"))
+    elif all_diverged:
+        _note(ax, _all_diverged_note(n, diverged))
+    if all_diverged:
+        title = f"mean of {n} seeds until each diverged"
+    else:
+        title = _legend_title(n, n_div, diverged)
+        if title and not few:
+            title += " (band: all units)"
+        if title and n_div:
+            title += " (left out)"
+    ax.legend(fontsize=8, ncol=2 if len(cols) > 6 else 1, title=title, title_fontsize=8)
+    fig.suptitle(wrap(f"Dead units: {_title(table)}", 90), fontsize=9)
+    return fig
+
+
+def plot_loss(table: pd.DataFrame, path) -> Path:
+    loss_figure(table).savefig(path, dpi=110)
     return Path(path)
+
+
+def plot_dead(table: pd.DataFrame, path) -> Path:
+    dead_figure(table).savefig(path, dpi=110)
+    return Path(path)
+
+
+def run_figures(table: pd.DataFrame) -> dict:
+    """``{file name: draw(path)}`` of a run's figures, for :func:`relu_study.runs.folders.write_run`:
+    ``loss.png``, and ``dead.png`` when the run was probed."""
+    figures = {"loss.png": lambda path: plot_loss(table, path)}
+    if "dead_frac" in table:
+        figures["dead.png"] = lambda path: plot_dead(table, path)
+    return figures
 
 
 def plot_run(table: pd.DataFrame, folder) -> list[Path]:
@@ -134,11 +337,8 @@ def plot_run(table: pd.DataFrame, folder) -> list[Path]:
 
     folder = Path(folder)
     written = []
-    jobs = [("loss.png", plot_loss)]
-    if "dead_frac" in table:
-        jobs.append(("dead.png", plot_dead))
-    for name, fn in jobs:
+    for name, draw in run_figures(table).items():
         with atomic_path(folder / name) as tmp:
-            fn(table, tmp)
+            draw(tmp)
         written.append(folder / name)
     return written

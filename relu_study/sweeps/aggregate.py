@@ -28,6 +28,18 @@ keys that follow from the others, such as ``activation.alpha`` when ``alpha`` an
 comparison plots (:mod:`relu_study.sweeps.plots`) into a folder, and
 :class:`AggregateCallback` does it at the end of every Hydra multirun.
 
+No silent mix-ups (:func:`gather` does the reading and says what it left out):
+
+* A sweep folder with a job list (``sweep_jobs.jsonl``, :mod:`relu_study.runs.manifest`)
+  contributes exactly the jobs of its last sweep.  Folders left there by an
+  earlier sweep are *stale*: named, and left out.  A job of the sweep that left
+  no result (killed, cancelled, interrupted, never started) is a ``failed`` row
+  with the reason, never silently missing.
+* The same network twice (the same config and seed: relu jobs that differ only
+  in alpha, which relu ignores; a run given twice) is counted once, and named.
+* ``alpha`` is the slope each network used (tables written before the slope had
+  one name are read the same way, see :func:`relu_study.runs.experiment.config_columns`).
+
 Nothing here imports Hydra at module level: notebooks can use :func:`collect`
 without it.
 """
@@ -35,11 +47,11 @@ without it.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import sys
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +59,12 @@ import pandas as pd
 
 from ..provenance import provenance, table_columns
 from ..runs.folders import METRICS_FILE, SUMMARY_FILE, load_run, read_summary, write_table
+from ..runs.manifest import MANIFEST_FILE, read_manifest
 from .arms import PROVENANCE_COLUMNS, RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, is_missing
 
 __all__ = [
-    "FINAL_METRICS", "AggregateCallback", "IncompleteRunWarning", "collect", "summary_lines", "write_sweep",
+    "FINAL_METRICS", "AggregateCallback", "Collection", "IncompleteRunWarning", "collect", "gather",
+    "summary_lines", "write_sweep",
 ]
 
 log = logging.getLogger("relu_study")
@@ -63,7 +77,6 @@ FINAL_METRICS = ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "ze
 SWEEP_METRICS_FILE = "sweep_metrics.parquet"
 SWEEP_RUNS_FILE = "sweep_runs.parquet"
 SWEEP_SUMMARY_FILE = "sweep_summary.txt"
-PROGRESS_FILE = ".sweep_progress"
 
 
 class IncompleteRunWarning(UserWarning):
@@ -87,14 +100,6 @@ def _candidate_dirs(root: Path) -> list[Path]:
             folder = p.parent.parent if pattern.startswith(".hydra") else p.parent
             found.add(folder)
     return sorted(found, key=_natural_key)
-
-
-def _skip(folder, reason, warn):
-    msg = f"skipping run folder {folder}: {reason}"
-    if warn:
-        warnings.warn(msg, IncompleteRunWarning, stacklevel=3)
-    else:
-        log.warning("%s", msg)
 
 
 def _config_keys(summary: dict, table: pd.DataFrame | None) -> list[str]:
@@ -161,9 +166,16 @@ def _provenance_columns(summary: dict) -> dict:
 
 
 def _failed_row(folder: str, summary: dict) -> dict:
+    row = _config_row(summary.get("config"))
+    row.update(seed=pd.NA, run_dir=folder, status="failed", error=str(summary.get("error") or "unknown error"))
+    row.update(_provenance_columns(summary))
+    return row
+
+
+def _config_row(cfg) -> dict:
+    """Config columns of a run from its config dict (``{}`` when there is none)."""
     from ..runs.experiment import config_columns
 
-    cfg = summary.get("config")
     row = {}
     if isinstance(cfg, dict):
         try:
@@ -172,8 +184,41 @@ def _failed_row(folder: str, summary: dict) -> dict:
             row = {}
     if "epochs" in row:
         row["max_epochs"] = row.pop("epochs")
-    row.update(seed=pd.NA, run_dir=folder, status="failed", error=str(summary.get("error") or "unknown error"))
-    row.update(_provenance_columns(summary))
+    return row
+
+
+#: config groups whose choice ``group=option`` is the column ``group.name``
+_GROUPS = ("activation", "dataset", "model", "init", "optimizer")
+
+
+def _override_row(overrides) -> dict:
+    """Config columns read off a job's overrides, for a job that never wrote its config."""
+    import yaml
+
+    row = {}
+    for o in overrides:
+        key, eq, value = str(o).partition("=")
+        key = key.lstrip("~+")
+        if not eq or "/" in key or key.startswith("hydra."):
+            continue
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            pass
+        row[f"{key}.name" if key in _GROUPS else ("max_epochs" if key == "epochs" else key)] = value
+    return row
+
+
+def _no_result_row(folder: Path, overrides, reason: str) -> dict:
+    """The failed row of a job of a sweep that left no result."""
+    from omegaconf import OmegaConf
+
+    row = {}
+    try:  # Hydra wrote the job's composed config before the job began
+        row = _config_row(OmegaConf.to_container(OmegaConf.load(folder / ".hydra" / "config.yaml"), resolve=True))
+    except Exception:  # noqa: BLE001 - no config: the overrides say what they can
+        row = _override_row(overrides)
+    row.update(seed=pd.NA, run_dir=str(folder), status="failed", error=reason)
     return row
 
 
@@ -204,42 +249,137 @@ def _finish_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
-def collect(paths, warn: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(metrics, runs)`` from run folders and/or sweep folders (searched
-    recursively).  See the module docstring for the columns.
+@dataclass
+class Collection:
+    """What :func:`gather` read, and what it left out and why."""
 
-    Failed jobs (``summary.json`` with ``status: failed``) become one runs row
-    each.  Incomplete or corrupt run folders are skipped with a warning naming
-    the folder (:class:`IncompleteRunWarning` when ``warn``, else a log warning).
-    A folder reached twice (overlapping paths, symlinks) is read once.
+    metrics: pd.DataFrame
+    runs: pd.DataFrame
+    #: ``(folder, reason)``: incomplete or corrupt folders that belong to no sweep job
+    skipped: list = field(default_factory=list)
+    #: ``(sweep folder, [folders])``: run folders of an earlier sweep, not jobs of the last one
+    stale: list = field(default_factory=list)
+    #: ``(folder, folder it repeats)``: the same networks (config and seeds) read twice, counted once
+    repeats: list = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        """One line per kind of folder left out (for logs and ``sweep_summary.txt``)."""
+        out = []
+        for sweep_dir, folders in self.stale:
+            names = ", ".join(_short(f, sweep_dir) for f in folders)
+            out.append(f"excluded {len(folders)} run folder{'s' if len(folders) != 1 else ''} of {sweep_dir} that "
+                       f"{'are' if len(folders) != 1 else 'is'} not jobs of this sweep (left by an earlier sweep): "
+                       f"{names}")
+        if self.repeats:
+            base = Path(os.path.commonpath([str(f) for pair in self.repeats for f in pair]))
+            base = base if base.is_dir() else base.parent
+            pairs = ", ".join(f"{_short(a, base)} = {_short(b, base)}" for a, b in self.repeats[:6])
+            pairs += ", ..." if len(self.repeats) > 6 else ""
+            out.append(f"{len(self.repeats)} run folder{'s' if len(self.repeats) != 1 else ''} repeat networks of "
+                       f"another (same config and seeds; an activation without a slope ignores alpha), counted "
+                       f"once (in {base}): {pairs}")
+        out += [f"skipped {folder}: {reason}" for folder, reason in self.skipped]
+        return out
+
+
+def _short(folder, sweep_dir) -> str:
+    try:
+        return str(Path(folder).relative_to(sweep_dir))
+    except ValueError:
+        return str(folder)
+
+
+def _sweep_jobs(root: Path) -> tuple[dict, list]:
+    """For every sweep folder with a job list at or under ``root``: ``({job folder:
+    (sweep folder, num, overrides)}, [(sweep folder, folders of its jobs that left
+    nothing, with their overrides)])``."""
+    jobs, missing = {}, []
+    manifests = [root / MANIFEST_FILE] if (root / MANIFEST_FILE).is_file() else []
+    manifests += [m for m in root.rglob(MANIFEST_FILE) if m.parent != root]
+    for path in manifests:
+        manifest = read_manifest(path.parent)
+        if manifest is None:
+            continue
+        for num in manifest.nums:
+            folder = manifest.folder(num)
+            if folder is None:  # never started
+                guess = manifest.expected_dirs.get(num, path.parent / str(num))
+                missing.append((path.parent, guess, manifest.overrides(num),
+                                "not run: the job never started (the sweep was stopped or the job cancelled)"))
+            else:
+                jobs[folder.resolve()] = (path.parent.resolve(), num, manifest.overrides(num))
+    return jobs, missing
+
+
+def gather(paths) -> Collection:
+    """Read run folders and/or sweep folders (searched recursively) into a
+    :class:`Collection`.  See the module docstring for the columns and for what
+    is left out.
+
+    Failed jobs (``summary.json`` with ``status: failed``), and jobs of a sweep
+    that left no result, become one runs row each.  Incomplete or corrupt run
+    folders that are no job of a sweep are skipped (``skipped``).  A folder
+    reached twice (overlapping paths, symlinks) is read once.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     folders: dict[Path, Path] = {}
+    jobs: dict = {}
+    missing: list = []
+    explicit = set()
     for p in paths:
         p = Path(p)
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or folder")
+        explicit.add(p.resolve())
+        root = p.parent if p.is_file() else p
+        j, m = _sweep_jobs(root)
+        jobs.update(j)
+        missing += m
         for folder in _candidate_dirs(p):
             folders.setdefault(folder.resolve(), folder)
+    out = Collection(pd.DataFrame(), pd.DataFrame())
+    # folders under a sweep folder with a job list that are no job of its last sweep
+    sweeps = {sweep for sweep, _, _ in jobs.values()}
+    stale: dict = {}
+    for resolved in list(folders):
+        owner = next((s for s in sweeps if resolved != s and s in resolved.parents), None)
+        if owner is not None and resolved not in jobs and resolved not in explicit:
+            folders.pop(resolved)
+            stale.setdefault(owner, []).append(resolved)
+    out.stale = [(sweep, sorted(found, key=_natural_key)) for sweep, found in sorted(stale.items())]
     tables, rows, failed = [], [], []
+    for _, folder, overrides, reason in missing:
+        if folder.resolve() not in folders:
+            failed.append(_no_result_row(folder, overrides, reason))
+    for folder, (_, _, overrides) in jobs.items():  # started, and left not even Hydra's record
+        if folder not in folders:
+            failed.append(_no_result_row(folder, overrides, "no result: the job's folder holds nothing "
+                                                            "(it was removed, or the job was killed as it began)"))
     for resolved in sorted(folders, key=_natural_key):
         name = str(resolved)
+        job = jobs.get(resolved)
         summary = read_summary(resolved)
-        if summary is None:
-            _skip(folders[resolved], f"no readable {SUMMARY_FILE} (incomplete or corrupt run)", warn)
-            continue
-        if summary.get("status") == "failed":
+        if summary is not None and summary.get("status") == "failed":
             failed.append(_failed_row(name, summary))
             continue
         try:
+            if summary is None:
+                raise ValueError(f"no readable {SUMMARY_FILE} (incomplete or corrupt run)")
+            if summary.get("missing"):
+                raise ValueError(f"incomplete: {summary.get('write_error') or 'files missing'}")
             table, summary = load_run(resolved)
             if not {"seed", "epoch"} <= set(table.columns) or table.empty:
                 raise ValueError(f"{resolved}: {METRICS_FILE} has no seed/epoch rows")
+            table = _with_config(table, summary)
             run_rows = _run_rows(name, table, summary)
         except Exception as exc:  # noqa: BLE001 - any problem with a folder means skip it
             reason = str(exc).replace(f"{resolved}: ", "")
-            _skip(folders[resolved], reason, warn)
+            if job is not None:  # a job of the sweep: accounted for, as a failure
+                failed.append(_no_result_row(resolved, job[2], f"no result: {reason} (the job is still running, "
+                                                                f"or was killed, interrupted or could not write)"))
+            else:
+                out.skipped.append((folders[resolved], reason))
             continue
         table = table.copy()
         if "epochs" in table.columns:
@@ -254,7 +394,70 @@ def collect(paths, warn: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
         order = sorted(range(len(runs)), key=lambda i: (_natural_key(runs["run_dir"].iloc[i]),
                                                         -1 if pd.isna(runs["seed"].iloc[i]) else runs["seed"].iloc[i]))
         runs = runs.iloc[order]
-    return metrics, _finish_runs(runs)
+    out.metrics, out.runs = metrics, _finish_runs(runs)
+    out.metrics, out.runs, out.repeats = _drop_repeats(out.metrics, out.runs)
+    return out
+
+
+def _with_config(table: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """The run's config columns recomputed from its summary: the same values for a
+    current table; for one written before the slope had one name, ``alpha`` becomes
+    the slope the network used (and ELU's scale ``activation.scale``)."""
+    row = _config_row(summary.get("config"))
+    row = {("epochs" if k == "max_epochs" else k): v for k, v in row.items()}
+    if not row:
+        return table
+    table = table.copy()
+    for key, value in row.items():
+        if key not in table.columns or not table[key].map(lambda v, w=value: _same(v, w)).all():
+            table[key] = value
+    return table
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b) or (is_missing(a) and is_missing(b))
+    except (TypeError, ValueError):
+        return False
+
+
+def _drop_repeats(metrics: pd.DataFrame, runs: pd.DataFrame):
+    """Keep one copy of a network found twice: the same config columns and seed,
+    and the same results (a repeat that differs is kept: it is not the same run)."""
+    if runs.empty:
+        return metrics, runs, []
+    ok = runs[runs["status"] != "failed"]
+    keys = [c for c in ok.columns if c not in RESULT_COLUMNS and not c.startswith("final_")] + ["seed", "task"]
+    keys = [k for k in dict.fromkeys(keys) if k in ok.columns]
+    results = [c for c in ok.columns if c.startswith("final_")] + ["best_val_loss", "status", "epochs"]
+    filled = ok[keys + results].map(lambda v: "\0none" if is_missing(v) else repr(v))
+    first: dict = {}
+    drop, repeats = [], {}
+    for idx, key, result in zip(ok.index, map(tuple, filled[keys].to_numpy()), map(tuple, filled[results].to_numpy())):
+        if key in first and first[key][1] == result:
+            drop.append(idx)
+            repeats.setdefault(runs.at[idx, "run_dir"], runs.at[first[key][0], "run_dir"])
+        else:
+            first.setdefault(key, (idx, result))
+    if not drop:
+        return metrics, runs, []
+    dropped = set(zip(runs.loc[drop, "run_dir"], runs.loc[drop, "seed"].astype(int)))
+    keep = [(d, int(s)) not in dropped for d, s in zip(metrics["run_dir"], metrics["seed"])]
+    return (metrics[keep].reset_index(drop=True), runs.drop(index=drop).reset_index(drop=True),
+            sorted(repeats.items(), key=lambda kv: _natural_key(kv[0])))
+
+
+def collect(paths, warn: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(metrics, runs)`` from run folders and/or sweep folders (:func:`gather`),
+    saying what was left out: one warning per note (:class:`IncompleteRunWarning`
+    when ``warn``, else a log warning)."""
+    found = gather(paths)
+    for note in found.notes():
+        if warn:
+            warnings.warn(note, IncompleteRunWarning, stacklevel=2)
+        else:
+            log.warning("%s", note)
+    return found.metrics, found.runs
 
 
 def summary_lines(runs: pd.DataFrame, keys=None) -> list[str]:
@@ -287,19 +490,24 @@ def summary_lines(runs: pd.DataFrame, keys=None) -> list[str]:
 
 # --------------------------------------------------------------------------- write
 
-def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, plots: bool = True) -> list[Path]:
+def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, plots: bool = True,
+                notes=()) -> list[Path]:
     """Write ``sweep_metrics.parquet``, ``sweep_runs.parquet``, ``sweep_summary.txt``
     and (unless ``plots`` is false) the comparison plots and ``sweep_report.html``
     into ``sweep_dir``, each atomically; return the paths written.
 
-    ``by``: the arm keys (default :func:`arm_keys`).  Plot files of an earlier
-    aggregate that do not apply any more are removed.
+    ``by``: the arm keys (default :func:`arm_keys`); ``notes``: lines saying what
+    was left out (:meth:`Collection.notes`), kept in the summary.  Plot files of
+    an earlier aggregate that do not apply any more are removed.
     """
     from . import plots as sweep_plots
-    from ..runs.folders import atomic_path
+    from ..runs.folders import WriteError, atomic_path
 
     sweep_dir = Path(sweep_dir)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(sweep_dir, exc) from exc
     keys = arm_keys(runs, by) if len(runs) else []
     written = []
     metrics, runs = _with_provenance(metrics), _with_provenance(runs)
@@ -307,13 +515,13 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
     written.append(sweep_dir / SWEEP_METRICS_FILE)
     write_table(sweep_dir / SWEEP_RUNS_FILE, runs)
     written.append(sweep_dir / SWEEP_RUNS_FILE)
-    text = _summary_text(runs, keys)
+    text = _summary_text(runs, keys, notes)
     with atomic_path(sweep_dir / SWEEP_SUMMARY_FILE) as tmp:
         tmp.write_text(text)
     written.append(sweep_dir / SWEEP_SUMMARY_FILE)
     if not plots:
         return written
-    figures = sweep_plots.plot_sweep(metrics, runs, keys, sweep_dir) if len(metrics) else []
+    figures = sweep_plots.plot_sweep(metrics, runs, keys, sweep_dir) if len(runs) else []
     for name in sweep_plots.PLOT_FILES:
         p = sweep_dir / name
         if p not in figures and p.exists():
@@ -331,7 +539,7 @@ def _with_provenance(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _summary_text(runs: pd.DataFrame, keys) -> str:
+def _summary_text(runs: pd.DataFrame, keys, notes=()) -> str:
     n_jobs = runs["run_dir"].nunique() if len(runs) else 0
     n_fail = int((runs["status"] == "failed").sum()) if len(runs) else 0
     out = [f"{n_jobs} run folders ({n_fail} failed), {int((runs['status'] != 'failed').sum()) if len(runs) else 0}"
@@ -343,48 +551,11 @@ def _summary_text(runs: pd.DataFrame, keys) -> str:
         out += summary_lines(runs, keys)
         for _, r in runs[runs["status"] == "failed"].iterrows():
             out.append(f"FAILED {r['run_dir']}{_overrides_note(r['run_dir'])}: {r['error']}")
+    out += list(notes)
     return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- hydra callback
-
-def _sweep_size(config) -> int | None:
-    """Number of jobs of a basic-sweeper multirun (None when unknown)."""
-    try:
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-        from omegaconf import OmegaConf
-
-        target = str(OmegaConf.select(config, "hydra.sweeper._target_") or "")
-        if not target.endswith("BasicSweeper"):
-            return None
-        params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-        args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
-        sizes = {}
-        for o in OverridesParser.create().parse_overrides(args):
-            sizes[o.get_key_element()] = len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1
-        return math.prod(sizes.values())
-    except Exception:  # noqa: BLE001 - progress is best effort
-        return None
-
-
-def _count_finished(progress: Path, job) -> int | None:
-    """Append ``job`` to the sweep's progress file and return how many distinct
-    jobs have finished (works across processes and hosts sharing the folder)."""
-    try:
-        with open(progress, "a+") as fh:
-            try:
-                import fcntl
-
-                fcntl.flock(fh, fcntl.LOCK_EX)
-            except (ImportError, OSError):
-                pass
-            fh.write(f"{job}\n")
-            fh.flush()
-            fh.seek(0)
-            return len({line.strip() for line in fh if line.strip()})
-    except OSError:
-        return None
-
 
 def _overrides_note(run_dir) -> str:
     """`` (activation=relu lr=-1)`` from a Hydra job folder's overrides, or ""."""
@@ -402,10 +573,14 @@ class AggregateCallback:
     """Hydra callback (``hydra.callbacks.aggregate._target_: relu_study.sweeps.aggregate.AggregateCallback``).
 
     Implements the interface of ``hydra.experimental.callback.Callback`` without
-    importing Hydra here.  ``on_job_end`` logs one progress line per finished job;
-    ``on_multirun_end`` collects the sweep folder, writes the tables and plots
-    (:func:`write_sweep`), logs one line per arm, and, if any job failed, logs the
-    failed jobs and exits with status 1 after writing the aggregate.
+    importing Hydra here.  ``on_multirun_start`` removes the aggregate of an
+    earlier sweep into the same folder (so a sweep that is stopped never leaves
+    a stale one looking current); ``on_multirun_end`` reads exactly the jobs of
+    this sweep (:func:`gather`, from the job list that
+    :class:`relu_study.runs.cli.RunCallback` keeps), names what it left out in
+    one warning line each, writes the tables and plots (:func:`write_sweep`),
+    logs one line per arm, and, if any job failed, logs the failed jobs and
+    exits with status 1 after writing the aggregate.
 
     Options (``++hydra.callbacks.aggregate.<name>=<value>`` on the command line):
     ``by`` the arm keys (a list, default: the swept keys), ``plots`` (default
@@ -416,73 +591,38 @@ class AggregateCallback:
         self.by = list(by) if by is not None and not isinstance(by, str) else by
         self.plots = plots
         self.exit_on_failure = exit_on_failure
-        self.n_jobs: int | None = None
 
     def on_run_start(self, config, **kwargs) -> None: ...
 
     def on_run_end(self, config, **kwargs) -> None: ...
 
-    def on_job_start(self, config, **kwargs) -> None:
-        import time
+    def on_job_start(self, config, **kwargs) -> None: ...
 
-        self._job_start = time.time()
+    def on_job_end(self, config, **kwargs) -> None: ...
 
     def on_multirun_start(self, config, **kwargs) -> None:
-        self.n_jobs = _sweep_size(config)
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            (sweep_dir / PROGRESS_FILE).unlink()
-        except FileNotFoundError:
-            pass
+        from . import plots as sweep_plots
 
-    def on_job_end(self, config, job_return=None, **kwargs) -> None:
-        from omegaconf import OmegaConf
-
-        mode = OmegaConf.select(config, "hydra.mode")
-        if getattr(mode, "name", str(mode)) != "MULTIRUN":
-            return
-        num = OmegaConf.select(config, "hydra.job.num")
-        out_dir = Path(str(config.hydra.runtime.output_dir))
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        if not sweep_dir.is_absolute():  # the job may have changed directory (hydra.job.chdir)
-            sweep_dir = Path(str(OmegaConf.select(config, "hydra.runtime.cwd") or ".")) / sweep_dir
-        done = _count_finished(sweep_dir / PROGRESS_FILE, num)
-        of = f"{done if done is not None else '?'} of {self.n_jobs if self.n_jobs else '?'}"
-        overrides = " ".join(o for o in (OmegaConf.select(config, "hydra.overrides.task") or [])
-                             if not str(o).startswith("hydra."))
-        summary = read_summary(out_dir) or {}
-        status = summary.get("status")
-        if status == "failed" or (job_return is not None and str(getattr(job_return, "status", "")).endswith("FAILED")):
-            what = f"FAILED: {summary.get('error') or getattr(job_return, '_return_value', '')}"
-        elif summary.get("complete"):
-            mean = summary.get("final_mean", {})
-            what = ", ".join(f"{k}={mean[k]:.4g}" for k in ("val_loss", "dead_frac") if k in mean) or "no finite loss"
-            if summary.get("n_diverged"):
-                what += f" ({summary['n_diverged']} of {summary.get('n_networks')} diverged)"
+        for name in (SWEEP_METRICS_FILE, SWEEP_RUNS_FILE, SWEEP_SUMMARY_FILE, *sweep_plots.PLOT_FILES):
             try:
-                if (out_dir / SUMMARY_FILE).stat().st_mtime < getattr(self, "_job_start", 0.0):
-                    what = "skipped, already complete: " + what
-            except OSError:
+                (sweep_dir / name).unlink()
+            except FileNotFoundError:
                 pass
-        else:
-            what = "no results written"
-        log.info("[%s] job #%s done (%s): %s", of, num, overrides or "defaults", what)
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        try:
-            (sweep_dir / PROGRESS_FILE).unlink()
-        except FileNotFoundError:
-            pass
-        metrics, runs = collect(sweep_dir, warn=False)
+        found = gather(sweep_dir)
+        metrics, runs = found.metrics, found.runs
+        for note in found.notes():
+            log.warning("%s", note)
         if runs.empty:
             log.error("no run folders found in %s", sweep_dir)
             if self.exit_on_failure:
                 sys.exit(1)
             return
         keys = arm_keys(runs, self.by)
-        write_sweep(sweep_dir, metrics, runs, by=keys, plots=self.plots)
+        write_sweep(sweep_dir, metrics, runs, by=keys, plots=self.plots, notes=found.notes())
         n_folders = runs["run_dir"].nunique()
         log.info("sweep aggregate of %d run folders in %s (%s, %s, %s%s)", n_folders, sweep_dir,
                  SWEEP_RUNS_FILE, SWEEP_METRICS_FILE, SWEEP_SUMMARY_FILE, ", plots" if self.plots else "")

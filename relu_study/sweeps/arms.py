@@ -146,6 +146,7 @@ def groups(runs: pd.DataFrame, keys):
         yield (), runs
         return
     filled = runs[keys].map(lambda v: "\0none" if is_missing(v) else v)
-    for values, idx in filled.groupby(keys, sort=False, dropna=False).groups.items():
+    by = keys if len(keys) > 1 else keys[0]  # one key: scalar group names, the same in every pandas
+    for values, idx in filled.groupby(by, sort=False, dropna=False).groups.items():
         values = values if isinstance(values, tuple) else (values,)
         yield tuple(None if v == "\0none" else v for v in values), runs.loc[idx]

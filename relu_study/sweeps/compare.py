@@ -8,15 +8,21 @@ config keys that differ between the runs, seeds excluded).  The output goes to
 ``--out``, or to a new folder ``compare/`` (``compare-1/``, ... if taken) in the
 current directory; the folder is printed.
 
+A sweep folder with a job list (``sweep_jobs.jsonl``) contributes exactly the
+jobs of its last sweep; what was left out (folders of an earlier sweep,
+incomplete folders, networks read twice) is printed as ``warning:`` lines and
+recorded in ``sweep_summary.txt``.
+
 Exit status: 0 when tables were written (failed jobs among the inputs are
-reported, not fatal), 2 for bad arguments or when no run was found.
+reported, not fatal), 2 for bad arguments or when no run was found (one line
+``error: ...``, nothing written), 1 when the output cannot be written, 130 on
+Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 __all__ = ["compare", "main"]
@@ -31,23 +37,34 @@ def _new_out_dir(base: Path) -> Path:
     return base.parent / f"{base.name}-{i}"
 
 
-def compare(paths, by=None, out=None, plots: bool = True) -> tuple[Path, list[Path]]:
+def compare(paths, by=None, out=None, plots: bool = True, notes: list | None = None) -> tuple[Path, list[Path]]:
     """Collect ``paths`` and write the comparison into ``out`` (default: a new
-    ``compare/`` folder in the current directory).  Returns ``(out, files)``."""
-    from .aggregate import collect, write_sweep
+    ``compare/`` folder in the current directory).  Returns ``(out, files)``;
+    ``notes`` (a list) receives the lines saying what was left out."""
+    from .aggregate import gather, write_sweep
     from .arms import arm_keys
 
-    metrics, runs = collect(paths)
-    if runs.empty:
+    found = gather(paths)
+    if notes is not None:
+        notes += found.notes()
+    if found.runs.empty:
         raise ValueError("no run folders found under " + ", ".join(map(str, paths)))
-    keys = arm_keys(runs, by)  # validates --by before anything is written
+    keys = arm_keys(found.runs, by)  # validates --by before anything is written
     out = Path(out) if out is not None else _new_out_dir(Path.cwd() / "compare")
-    files = write_sweep(out, metrics, runs, by=keys, plots=plots)
+    files = write_sweep(out, found.metrics, found.runs, by=keys, plots=plots, notes=found.notes())
     return out, files
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments end in one line ``error: ...`` and exit status 2."""
+
+    def error(self, message):
+        print(f"error: {message} (python -m relu_study.compare --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m relu_study.compare",
         description="Tables and comparison plots from existing run and sweep folders.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="run folders or sweep folders (searched recursively)")
@@ -58,22 +75,25 @@ def main(argv=None) -> int:
                         help="output folder (default: a new folder compare/ in the current directory)")
     parser.add_argument("--no-plots", action="store_true", help="write the tables and summary only")
     args = parser.parse_args(argv)
-    from .aggregate import IncompleteRunWarning
+    from ..runs.folders import WriteError
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", IncompleteRunWarning)
-        try:
-            out, files = compare(args.paths, by=args.by, out=args.out, plots=not args.no_plots)
-        except (FileNotFoundError, ValueError, KeyError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            print(f"error: {msg}", file=sys.stderr)
-            return 2
-        finally:
-            for w in caught:
-                if issubclass(w.category, IncompleteRunWarning):
-                    print(f"warning: {w.message}", file=sys.stderr)
-                else:
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    notes: list[str] = []
+    try:
+        out, files = compare(args.paths, by=args.by, out=args.out, plots=not args.no_plots, notes=notes)
+    except KeyboardInterrupt:
+        print("interrupted by SIGINT: the comparison is incomplete (each file written so far is whole); "
+              "run the command again", file=sys.stderr)
+        return 130
+    except WriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    finally:
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
     text = (out / "sweep_summary.txt").read_text()
     print(text, end="")
     print(f"wrote {len(files)} files to {out}:")

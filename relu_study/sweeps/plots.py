@@ -15,8 +15,16 @@
     when two numeric keys are swept: mean final validation loss and dead
     fraction over the grid of the first two, a panel per value of the others.
 
-Titles say what was held fixed; diverged networks leave the means and the
-points (their final values are NaN) and are counted in the legends.
+Titles say what was held fixed.  Diverged networks leave the means and the
+points (their final values are NaN); they are marked (an ``x`` on the epoch axis
+at the epoch each diverged, or at the top of a final-value panel at its alpha)
+and counted in the legends ("2 of 4 networks; 2 diverged").  A panel with
+nothing to draw (``epochs=0``, every network diverged) says so in words; a loss
+axis spanning more than three decades is logarithmic.  Probe columns that are
+NaN on epochs that were not probed are left out per column, never read as 0.
+
+Figures are built with matplotlib's object-oriented API
+(:class:`matplotlib.figure.Figure`): no pyplot, no backend switch.
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ import numpy as np
 import pandas as pd
 
 from .arms import arm_label, fixed_description, groups
-from ..runs.plots import pyplot, mean_band
+from ..runs.plots import loss_scale, mean_band, wrap
 
-__all__ = ["PLOT_FILES", "plot_curves", "plot_final_vs_alpha", "plot_heatmap", "plot_sweep"]
+__all__ = ["PLOT_FILES", "curves_figure", "final_vs_alpha_figure", "heatmap_figure", "plot_curves",
+           "plot_final_vs_alpha", "plot_heatmap", "plot_sweep"]
 
 PLOT_FILES = ("sweep_loss.png", "sweep_dead.png", "sweep_final_vs_alpha.png", "sweep_heatmap.png")
 
@@ -64,24 +73,58 @@ def _loss_unit(table: pd.DataFrame) -> str:
 
 
 def _colors(n: int):
-    plt = pyplot()
+    from matplotlib import colormaps
+
     if n <= 10:
-        return [plt.get_cmap("tab10")(i) for i in range(n)]
-    return [plt.get_cmap("viridis")(x) for x in np.linspace(0, 0.95, n)]
+        return [colormaps["tab10"](i) for i in range(n)]
+    return [colormaps["viridis"](x) for x in np.linspace(0, 0.95, n)]
 
 
-def _title(what: str, runs: pd.DataFrame, keys, extra: str = "") -> str:
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _title(what: str, runs: pd.DataFrame, keys, extra: str = "", width: float = 10.0) -> str:
+    """The figure title, wrapped to a figure ``width`` inches wide so it is never cut."""
     fixed = fixed_description(runs, keys)
     lines = [what]
     if keys:
         lines.append("arms: " + " x ".join(k[:-5] if k.endswith(".name") else k for k in keys) + extra)
     if fixed:
         lines.append(f"held fixed: {fixed}")
-    return "\n".join(lines)
+    return wrap("\n".join(lines), max(40, int(width * 13)))
 
 
 def _n_networks(table: pd.DataFrame) -> int:
     return table.groupby(["run_dir", "seed"]).ngroups if len(table) else 0
+
+
+def _diverged(table: pd.DataFrame) -> pd.DataFrame:
+    """``run_dir, seed, epoch`` of each network of ``table`` that diverged."""
+    if "diverged" not in table or not len(table):
+        return pd.DataFrame(columns=["run_dir", "seed", "epoch"])
+    return table.loc[table["diverged"].astype(bool), ["run_dir", "seed", "epoch"]]
+
+
+def _count_label(n: int, n_div: int, what: str = "networks") -> str:
+    """``"2 of 4 networks; 2 diverged"`` (``"4 networks"`` when none diverged)."""
+    return f"{n - n_div} of {n} {what}; {n_div} diverged" if n_div else f"{n} {what}"
+
+
+def _save(fig, path) -> Path | None:
+    """Write ``fig`` (None: the figure does not apply) to ``path``."""
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def _note(ax, text: str) -> None:
+    """A sentence in the middle of a panel that has nothing else to show."""
+    ax.text(0.5, 0.5, wrap(text, 44), transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.2",
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})
 
 
 _MAX_LINES = 8  # lines per panel before the curves are split into panel rows
@@ -101,9 +144,15 @@ def _facet_keys(keys, arms) -> list[str]:
 
 
 def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str = "loss") -> Path | None:
-    """Per-epoch curves per arm (mean and 95% band over seeds): ``kind`` "loss"
-    (train, validation) or "dead" (dead fraction, zero-gradient fraction).
-    With many arms, a row of panels per value of the leading arm keys."""
+    """Per-epoch curves per arm (mean and 95% band over the arm's networks that
+    did not diverge): ``kind`` "loss" (train, validation) or "dead" (dead
+    fraction, zero-gradient fraction).  With many arms, a row of panels per value
+    of the leading arm keys."""
+    return _save(curves_figure(metrics, runs, keys, kind), path)
+
+
+def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "loss"):
+    """The figure of :func:`plot_curves` (None when the metric was not measured)."""
     if kind == "loss":
         panels = [("train_loss", "training loss (mean over minibatches)"), ("val_loss", "validation loss")]
         ylabel = f"loss ({_loss_unit(metrics)})"
@@ -116,8 +165,8 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
     panels = [(c, t) for c, t in panels if c in metrics.columns and metrics[c].notna().any()]
     if not panels:
         return None
-    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import blended_transform_factory
 
     keys = list(keys)
     arms = list(groups(metrics, keys))
@@ -132,88 +181,78 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
     # one colour per line position (the same arm keys get the same colour in every row),
     # line style by the value of the last line key, so coinciding curves stay visible
     line_values = list(dict.fromkeys(v[nf:] for v, _ in arms))
-    palette = _colors(max(len({v for v in line_values}), 1))
+    palette = _colors(max(len(line_values), 1))
     colors = {lv: palette[i] for i, lv in enumerate(line_values)}
     styles = {}
     if line_keys:
         last_values = list(pd.unique(metrics[line_keys[-1]]))
         styles = {v: _LINESTYLES[i % len(_LINESTYLES)] for i, v in enumerate(last_values)}
-    bands = {}
+    # per arm: the networks that diverged, and the mean over the others
+    bands, diverged, counts = {}, {}, {}
     for values, g in arms:
+        div = _diverged(g)
+        diverged[values] = div
+        counts[values] = (_n_networks(g), _n_networks(div))
+        gone = set(zip(div["run_dir"], div["seed"]))
+        ok = g[[(d, s) not in gone for d, s in zip(g["run_dir"], g["seed"])]] if gone else g
         for col, _ in panels:
-            band = mean_band(g, col, "epoch")
-            bands[(values, col)] = band[band["n"] > 0]
-    limits = {col: _loss_limits([bands[(v, col)] for v, _ in arms]) for col, _ in panels} if kind == "loss" else {}
+            bands[(values, col)] = mean_band(ok, col, "epoch")
+    untrained = int(metrics["epoch"].max()) == 0
     ncol = len(panels)
     per_row = max(len(r) for _, r in rows)
     legend_cols = 2 if per_row > 12 else 1
-    fig, axes = plt.subplots(len(rows), ncol, figsize=(5.2 * ncol + 3.4 * legend_cols, 3.4 * len(rows) + 1.2),
-                             squeeze=False, constrained_layout=True)
+    width = 5.2 * ncol + 3.4 * legend_cols
+    fig = _figure(width, 3.4 * len(rows) + 1.4)
+    axes = fig.subplots(len(rows), ncol, squeeze=False)
     for r, (fvalues, row_arms) in enumerate(rows):
         for c, (col, ptitle) in enumerate(panels):
             ax = axes[r, c]
-            for values, g in row_arms:
+            on_axis = blended_transform_factory(ax.transData, ax.transAxes)
+            drawn = []
+            for values, _ in row_arms:
                 lv = values[nf:]
-                n = _n_networks(g)
-                n_div = int(g.loc[g["diverged"].astype(bool)].groupby(["run_dir", "seed"]).ngroups) \
-                    if "diverged" in g else 0
-                label = f"{arm_label(line_keys, lv)} (n={n}" + (f", {n_div} diverged)" if n_div else ")")
+                n, n_div = counts[values]
+                label = f"{arm_label(line_keys, lv)} ({_count_label(n, n_div)})"
                 band = bands[(values, col)]
                 style = styles.get(lv[-1], "-") if lv else "-"
-                line, = ax.plot(band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style)
+                marker = "o" if len(band) <= 25 else None
+                line, = ax.plot(band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style,
+                                marker=marker, ms=3)
+                drawn.append(band["mean"].to_numpy(float))
                 if (band["n"] > 1).any():
                     ax.fill_between(band.index, band["lo"], band["hi"], color=line.get_color(),
                                     alpha=0.18, linewidth=0)
+                    drawn += [band["lo"].to_numpy(float), band["hi"].to_numpy(float)]
+                div = diverged[values]
+                if len(div):  # an x on the epoch axis where each network diverged
+                    ax.plot(div["epoch"], np.full(len(div), 0.03), "x", color=line.get_color(), ms=6, mew=1.6,
+                            transform=on_axis, clip_on=False)
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(ylabel)
+            values = np.concatenate(drawn) if drawn else np.array([])
             if kind == "dead":
-                _fraction_ylim(ax, metrics[col])
+                _fraction_ylim(ax, pd.Series(values))
             else:
-                lo, hi, log_scale, clipped = limits[col]
-                if log_scale:
-                    ax.set_yscale("log")
-                ax.set_ylim(lo, hi)
-                if clipped:
-                    ax.text(0.98, 0.98, f"clipped at {hi:.3g}\n(diverging networks)", transform=ax.transAxes,
-                            ha="right", va="top", fontsize=7, color="0.3")
+                ax.set_yscale(loss_scale(values))
             ax.grid(alpha=0.3)
             ax.set_title(ptitle + (f"\n{arm_label(fkeys, fvalues)}" if fkeys else ""), fontsize=9)
+            if untrained:
+                _note(ax, "epochs=0: nothing was trained; the points are the values at initialisation")
+            elif not np.isfinite(values).any():
+                _note(ax, "every network diverged: x on the epoch axis marks when each did")
+        title = "arm (networks drawn; diverged ones marked x)"
         axes[r, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=legend_cols,
-                           title="arm (networks)", title_fontsize=7)
+                           title=title, title_fontsize=7)
     extra = f" (first {_MAX_ROWS} of {n_rows_all} panel rows)" if n_rows_all > _MAX_ROWS else ""
-    fig.suptitle(_title(f"{what} per arm: mean and 95% CI over seeds", runs if len(runs) else metrics,
-                        keys, extra), fontsize=9)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
-
-
-def _loss_limits(bands) -> tuple[float, float, bool, bool]:
-    """``(low, high, log scale, clipped)`` for loss curves: the top is capped at
-    three times the largest initial (epoch-0) loss, so a diverging arm does not
-    flatten the others; log scale when the shown range spans more than 50x."""
-    means = np.concatenate([b["mean"].to_numpy(float) for b in bands]) if bands else np.array([])
-    tops = np.concatenate([b["hi"].to_numpy(float) for b in bands]) if bands else np.array([])
-    lows = np.concatenate([b["lo"].to_numpy(float) for b in bands]) if bands else np.array([])
-    means, tops, lows = means[np.isfinite(means)], tops[np.isfinite(tops)], lows[np.isfinite(lows)]
-    if not len(means):
-        return 0.0, 1.0, False, False
-    initial = [float(b["mean"].iloc[0]) for b in bands if len(b) and np.isfinite(b["mean"].iloc[0])]
-    cap = 3 * max(initial) if initial and max(initial) > 0 else np.inf
-    top = float(max(tops.max() if len(tops) else means.max(), means.max()))
-    clipped = top > cap
-    top = min(top, cap)
-    bottom = float(min(lows.min() if len(lows) else means.min(), means.min()))
-    log_scale = bottom > 0 and top / bottom > 50
-    if log_scale:
-        return bottom / 1.3, top * 1.3, True, clipped
-    pad = 0.05 * (top - min(bottom, 0.0) or 1.0)
-    return min(bottom, 0.0) - pad * 0.2 if bottom >= 0 else bottom - pad, top + pad, False, clipped
+    fig.suptitle(_title(f"{what} per arm: mean and 95% CI over the networks that did not diverge",
+                        runs if len(runs) else metrics, keys, extra, width), fontsize=9)
+    return fig
 
 
 def _fraction_ylim(ax, values) -> None:
     """From 0 to a little above the largest value (at most 1): small fractions stay readable."""
+    values = pd.Series(np.asarray(values, dtype=float))
     top = float(np.nanmax(values.to_numpy(float))) if values.notna().any() else 1.0
     ax.set_ylim(-0.01 * max(top, 0.05), min(1.02, max(0.05, top * 1.15)))
 
@@ -245,13 +284,14 @@ def _wrap(label: str, width: int = 44) -> str:
     return "\n".join(lines + [cur])
 
 
-def _facet_axes(plt, n_facets: int, n_metrics: int, panel_w: float, panel_h: float):
+def _facet_axes(n_facets: int, n_metrics: int, panel_w: float, panel_h: float):
     """A grid with ``n_metrics`` panels side by side per facet, two facets per row.
-    Returns ``(fig, ax_for)`` with ``ax_for(facet, metric)``."""
+    Returns ``(fig, ax_for, width)`` with ``ax_for(facet, metric)``."""
     per_row = 1 if n_facets == 1 else 2
     nrows = -(-n_facets // per_row)
-    fig, axes = plt.subplots(nrows, per_row * n_metrics, squeeze=False, constrained_layout=True,
-                             figsize=(panel_w * per_row * n_metrics + 0.6, panel_h * nrows + 1.3))
+    width = panel_w * per_row * n_metrics + 0.6
+    fig = _figure(width, panel_h * nrows + 1.5)
+    axes = fig.subplots(nrows, per_row * n_metrics, squeeze=False)
 
     def ax_for(f, m):
         return axes[f // per_row, (f % per_row) * n_metrics + m]
@@ -259,59 +299,72 @@ def _facet_axes(plt, n_facets: int, n_metrics: int, panel_w: float, panel_h: flo
     for f in range(n_facets, nrows * per_row):
         for m in range(n_metrics):
             ax_for(f, m).set_visible(False)
-    return fig, ax_for
+    return fig, ax_for, width
 
 
 def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
     """Final validation loss and dead fraction against alpha, one line per
     activation (mean over networks), every network a point; a pair of panels per
-    value of the other arm keys."""
+    value of the other arm keys.  An activation with one slope only (relu: 0) or
+    none (NaN) is its mean as a dashed level."""
+    return _save(final_vs_alpha_figure(runs, keys), path)
+
+
+def final_vs_alpha_figure(runs: pd.DataFrame, keys):
+    """The figure of :func:`plot_final_vs_alpha` (None when alpha is not swept)."""
     xkey = _alpha_key(keys)
     if xkey is None:
         return None
     data = runs[runs["status"] != "failed"]
     if data.empty or data[xkey].nunique() < 2:
         return None
-    plt = pyplot()
     from matplotlib.ticker import NullLocator
+    from matplotlib.transforms import blended_transform_factory
 
     line_key = "activation.name" if "activation.name" in data.columns else None
     facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
     all_facets = list(groups(data, facet_keys))
     facets = all_facets[:_MAX_FACETS]
-    metrics = [m for m in ("val_loss", "dead_frac") if data[f"final_{m}"].notna().any()]
-    if not metrics:
-        return None
-    x_all = data[xkey].astype(float)
+    metrics = [m for m in ("val_loss", "dead_frac") if f"final_{m}" in data]
+    acts = list(pd.unique(data[line_key])) if line_key else [None]
+    rows_of = {act: (data if act is None else data[data[line_key] == act]) for act in acts}
+    # activations whose slope varies are lines over x; the others are levels
+    sloped = {act for act, rows in rows_of.items() if rows[xkey].astype(float).dropna().nunique() >= 2}
+    x_all = pd.concat([rows_of[a][xkey] for a in sloped]).astype(float).dropna() if sloped else pd.Series([0.0, 1.0])
     logx = bool((x_all > 0).all() and x_all.max() / x_all.min() >= 10)
     xs = np.sort(x_all.unique())
-    acts = list(pd.unique(data[line_key])) if line_key else [None]
     palette = dict(zip(acts, _colors(len(acts))))
     rng = np.random.default_rng(0)
-    fig, ax_for = _facet_axes(plt, len(facets), len(metrics), 4.6, 3.5)
+    fig, ax_for, width = _facet_axes(len(facets), len(metrics), 4.6, 3.5)
     for f, (fvalues, g) in enumerate(facets):
         for c, m in enumerate(metrics):
             ax = ax_for(f, c)
+            at_top = blended_transform_factory(ax.transData, ax.transAxes)
             for a_i, act in enumerate(acts):
                 sub = g if act is None else g[g[line_key] == act]
                 if sub.empty:
                     continue
-                x = sub[xkey].astype(float).to_numpy()
                 y = sub[f"final_{m}"].to_numpy(float)
                 n_div = int((sub["status"] == "diverged").sum())
+                label = (f"{act}" if act is not None else "mean") + f" ({_count_label(len(sub), n_div)})"
+                if act not in sloped:  # relu (slope 0), or no slope at all: the mean as a level
+                    if np.isfinite(y).any():
+                        slope = sub[xkey].astype(float).dropna()
+                        level = f"{xkey}={slope.iloc[0]:g}" if len(slope) else f"no {xkey}"
+                        ax.axhline(float(np.nanmean(y)), ls="--", lw=1.2, color=palette[act],
+                                   label=label + f"; {level}: dashed = mean")
+                    continue
+                x = sub[xkey].astype(float).to_numpy()
                 # small horizontal offsets keep activations and seeds apart
                 off = (a_i - (len(acts) - 1) / 2) * 0.04 + rng.uniform(-0.015, 0.015, len(x))
                 xj = x * np.exp(off) if logx else x + off * (x_all.max() - x_all.min())
                 ax.scatter(xj, y, s=14, alpha=0.55, color=palette[act], linewidths=0)
+                gone = ~np.isfinite(y)
+                if gone.any():  # diverged networks: an x at the top, at their alpha
+                    ax.plot(xj[gone], np.full(gone.sum(), 0.97), "x", color=palette[act], ms=6, mew=1.6,
+                            transform=at_top, clip_on=False)
                 mean = sub.groupby(xkey)[f"final_{m}"].mean().sort_index()
-                label = (f"{act}" if act is not None else "mean") + f" (n={len(sub)}"
-                label += f", {n_div} diverged)" if n_div else ")"
-                if len(mean) == 1 and len(xs) > 1:  # e.g. relu, which has no alpha: its mean as a level
-                    label = label[:-1] + f"; only {xkey}={mean.index[0]:g}: dashed = mean)"
-                    ax.axhline(float(mean.iloc[0]), ls="--", lw=1.2, color=palette[act], label=label)
-                else:
-                    ax.plot(mean.index.astype(float), mean.to_numpy(float), "-o", ms=4, color=palette[act],
-                            label=label)
+                ax.plot(mean.index.astype(float), mean.to_numpy(float), "-o", ms=4, color=palette[act], label=label)
             if logx:
                 ax.set_xscale("log")
             if len(xs) <= 8:  # ticks at the swept values
@@ -319,19 +372,24 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
                 ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xlabel(_key_label(xkey))
             ax.set_ylabel(_final_label(m, runs), fontsize=8)
+            finite = g[f"final_{m}"].astype(float)
             if m == "dead_frac":
                 _fraction_ylim(ax, data["final_dead_frac"])
+            elif finite.notna().any():
+                ax.set_yscale(loss_scale(finite))
             ax.grid(alpha=0.3)
             sub_title = "final validation loss" if m == "val_loss" else "final dead fraction"
             if facet_keys:
                 sub_title += "\n" + _wrap(arm_label(facet_keys, fvalues))
             ax.set_title(sub_title, fontsize=8)
-        ax_for(f, 0).legend(fontsize=7, title="activation: mean, networks as points", title_fontsize=7)
+            if not finite.notna().any():
+                _note(ax, "every network diverged: there is no final value (x marks each at its alpha)")
+        if ax_for(f, 0).get_legend_handles_labels()[0]:
+            ax_for(f, 0).legend(fontsize=7, title="activation: mean, networks as points; x: diverged",
+                                title_fontsize=7)
     extra = f" (first {_MAX_FACETS} of {len(all_facets)} panel pairs)" if len(all_facets) > _MAX_FACETS else ""
-    fig.suptitle(_title(f"Final values against {xkey}", runs, keys, extra), fontsize=9)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    fig.suptitle(_title(f"Final values against {xkey}", runs, keys, extra, width), fontsize=9)
+    return fig
 
 
 def _numeric_keys(runs: pd.DataFrame, keys) -> list[str]:
@@ -346,15 +404,18 @@ def _numeric_keys(runs: pd.DataFrame, keys) -> list[str]:
 def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
     """Mean final validation loss and dead fraction over the grid of the first two
     numeric arm keys; a pair of panels per value of the other arm keys (rows and
-    columns a panel has no run for are left out of it)."""
+    columns a panel has no run for are left out of it), each panel with its own
+    colour bar beside it."""
+    return _save(heatmap_figure(runs, keys), path)
+
+
+def heatmap_figure(runs: pd.DataFrame, keys):
+    """The figure of :func:`plot_heatmap` (None without two numeric swept keys)."""
     num = _numeric_keys(runs, keys)
     if len(num) < 2:
         return None
     xkey, ykey = num[0], num[1]
-    metrics = [m for m in ("val_loss", "dead_frac") if runs[f"final_{m}"].notna().any()]
-    if not metrics:
-        return None
-    plt = pyplot()
+    metrics = [m for m in ("val_loss", "dead_frac") if f"final_{m}" in runs]
     from matplotlib.colors import LogNorm, Normalize
 
     facet_keys = [k for k in keys if k not in (xkey, ykey)]
@@ -378,7 +439,8 @@ def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
                     grid[i, j] = ok[f"final_{m}"].mean()
                     state[i, j] = ""
                 else:
-                    state[i, j] = "failed" if (cell["status"] == "failed").all() else "diverged"
+                    n = len(cell)
+                    state[i, j] = "failed" if (cell["status"] == "failed").all() else f"all {n}\ndiverged"
             per_metric[m] = (grid, count, state)
         cells.append((xs, ys, per_metric))
     norms = {}
@@ -391,14 +453,13 @@ def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
         else:
             lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
             norms[m] = (Normalize(lo, hi if hi > lo else lo + 1e-9), "viridis")
-    fig, ax_for = _facet_axes(plt, len(facets), len(metrics), 3.5, 3.2)
-    images = {}
+    fig, ax_for, width = _facet_axes(len(facets), len(metrics), 4.2, 3.3)
     for f, ((fvalues, _), (xs, ys, per_metric)) in enumerate(zip(facets, cells)):
         for c, m in enumerate(metrics):
             ax = ax_for(f, c)
             grid, count, state = per_metric[m]
             norm, cmap = norms[m]
-            images[m] = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap=cmap, norm=norm)
+            image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap=cmap, norm=norm)
             ax.set_facecolor("0.85")
             for i in range(len(ys)):
                 for j in range(len(xs)):
@@ -416,15 +477,13 @@ def plot_heatmap(runs: pd.DataFrame, keys, path) -> Path | None:
             if facet_keys:
                 t += "\n" + _wrap(arm_label(facet_keys, fvalues), 40)
             ax.set_title(t, fontsize=8)
-    visible = [ax for ax in fig.axes if ax.get_visible()]
-    for m in metrics:
-        fig.colorbar(images[m], ax=visible, label=_final_label(m, runs), shrink=0.6, aspect=30)
+            bar = fig.colorbar(image, ax=ax, fraction=0.08, pad=0.03)  # beside its own panel
+            bar.set_label(_final_label(m, runs), fontsize=7)
+            bar.ax.tick_params(labelsize=7)
     extra = f" (first {_MAX_FACETS} of {len(all_facets)} panel pairs)" if len(all_facets) > _MAX_FACETS else ""
     fig.suptitle(_title(f"Final values over the {xkey} x {ykey} grid: mean over the non-diverged networks "
-                        "of each cell (n); grey: no network finished", runs, keys, extra), fontsize=9)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+                        "of each cell (n); grey: no network finished", runs, keys, extra, width), fontsize=9)
+    return fig
 
 
 def plot_sweep(metrics: pd.DataFrame, runs: pd.DataFrame, keys, folder) -> list[Path]:

@@ -57,7 +57,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLaunche
 from omegaconf import OmegaConf, open_dict, read_write
 
 from ..provenance import provenance
-from ..runs.cli import sweep_objective
+from ..runs.cli import completed_run, sweep_objective
+from ..runs.manifest import append_event, relative_dir
 
 __all__ = ["JobStates", "RegisterLauncher", "SlurmLauncher", "SlurmTimeLimit"]
 
@@ -199,7 +200,7 @@ class SlurmLauncher(_HydraSlurmLauncher):
         Hydra's own check of the sweep, so with the default ``hydra.sweep.subdir``
         a folder without a ``summary.json`` is not composed now (only if the job
         fails, for its record)."""
-        from ..runs.folders import SUMMARY_FILE, is_complete, read_summary
+        from ..runs.folders import SUMMARY_FILE
 
         sweep = OmegaConf.to_container(self.config.hydra.sweep, resolve=False)
         if sweep.get("subdir") == "${hydra.job.num}":
@@ -208,11 +209,20 @@ class SlurmLauncher(_HydraSlurmLauncher):
                 return _Job(idx, overrides, out_dir)
         out_dir, config = self._compose(overrides, idx)
         job = _Job(idx, overrides, out_dir, config)
-        if is_complete(out_dir):
-            summary = read_summary(out_dir) or {}
-            if summary.get("config") == config:
-                job.returned = self._job_return(job, sweep_objective(summary))
+        summary = completed_run(out_dir, config)
+        if summary is not None:  # resume: the same test a job applies to itself
+            job.returned = self._job_return(job, sweep_objective(summary))
+            self._account(job)
         return job
+
+    def _account(self, job: _Job) -> None:
+        """Enter a job that ran no code in this sweep (finished earlier, or failed
+        before it could start) in the sweep's job list, as a job that starts and
+        ends writes itself there, so the aggregate counts it as this sweep's job."""
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        append_event(sweep_dir, {"event": "start", "num": job.idx, "dir": relative_dir(job.out_dir, sweep_dir),
+                                 "overrides": list(job.overrides)})
+        append_event(sweep_dir, {"event": "end", "num": job.idx})
 
     def _compose(self, overrides: list[str], idx: int) -> tuple[Path, Any]:
         """The job's run folder and config (as its ``summary.json`` records it),
@@ -232,7 +242,7 @@ class SlurmLauncher(_HydraSlurmLauncher):
         with read_write(task), open_dict(task):
             del task["hydra"]
         try:
-            return out_dir, job_config(task)
+            return out_dir, job_config(task, overrides)
         except Exception:  # noqa: BLE001 - an invalid config fails in the job, with its message
             return out_dir, OmegaConf.to_container(task, resolve=False)
 
@@ -372,6 +382,7 @@ class SlurmLauncher(_HydraSlurmLauncher):
                                                 "complete": False, "slurm_job_id": job.slurm.job_id,
                                                 "slurm_state": state, "provenance": provenance(command)})
         log.warning("job #%d (%s) failed: %s", job.idx, job.label, error)
+        self._account(job)
         job.returned = self._job_return(job, math.inf)
         job.failed = True
         return True

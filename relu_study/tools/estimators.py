@@ -43,7 +43,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..data import Dataset
-from ..data import _split as split_indices  # the command line's train/validation split
+from ..data import split_indices  # the command line's train/validation split
 from ..engine.losses import softmax
 from ..engine.train import train
 from ..runs.config import ConfigError, default_config, validate
@@ -81,8 +81,6 @@ PARAMETER_KEYS = {
     "validation_fraction": "dataset.val_fraction",
     "dtype": "dtype",
 }
-#: activations whose config reads the top-level ``alpha`` (conf/activation/{leaky,prelu}.yaml)
-SLOPE_ACTIVATIONS = ("leaky", "prelu")
 #: history columns that are not final metrics
 _ID_COLUMNS = ("seed", "epoch", "diverged")
 
@@ -111,8 +109,8 @@ class _MLPBase(BaseEstimator):
         Negative slope of ``leaky``, initial slope of ``prelu``; ignored by
         the other activations.  Not an L2 penalty (that is ``weight_decay``).
     activation_options : dict or None
-        Other activation parameters: RReLU's ``lower``/``upper``, ELU's scale
-        ``alpha``, softplus's ``beta`` (``activation.<key>``).
+        Other activation parameters: RReLU's ``lower``/``upper``, ELU's
+        ``scale`` (its alpha), softplus's ``beta`` (``activation.<key>``).
     weight_init, bias_init, bias_value, bias_std
         Initialisers (``init.weight``: he_normal, he_uniform, glorot_normal,
         glorot_uniform, lecun_normal, rai; ``init.bias``: zeros, constant, normal).
@@ -231,17 +229,13 @@ class _MLPBase(BaseEstimator):
         cfg = default_config(**{PARAMETER_KEYS[k]: v for k, v in values.items() if k != "validation_fraction"})
         cfg["dataset"]["seed"] = cfg["seed"]
         cfg["dataset"]["val_fraction"] = values["validation_fraction"]
-        act = cfg["activation"]
-        if act["name"] in SLOPE_ACTIVATIONS:
-            act["alpha"] = cfg["alpha"]
-        elif act["name"] == "elu":
-            act["alpha"] = 1.0  # conf/activation/elu.yaml: ELU's scale, not the slope
+        act = cfg["activation"]  # the slope is the top-level alpha only (one name, as on the command line)
         options = self.activation_options or {}
         if not isinstance(options, dict):
             raise ValueError(f"activation_options must be a dict or None, got {options!r}")
         for key, value in options.items():
             if key not in act or key == "name":
-                raise ValueError(f"activation_options: unknown key {key!r}; valid keys: lower, upper, beta, alpha")
+                raise ValueError(f"activation_options: unknown key {key!r}; valid keys: lower, upper, beta, scale")
             act[key] = value
         return cfg
 
@@ -279,7 +273,8 @@ class _MLPBase(BaseEstimator):
             named = ("val_loss", "val_acc", "val_r2")
         elif cfg["dataset"]["val_fraction"] is not None:
             train_idx, val_idx = split_indices(y, self._task, cfg["dataset"]["val_fraction"],
-                                               np.random.default_rng(cfg["dataset"]["seed"]))
+                                               np.random.default_rng(cfg["dataset"]["seed"]),
+                                               ("validation_fraction", self.validation_fraction))
             X, X_val, y, y_val = X[train_idx], X[val_idx], y[train_idx], y[val_idx]
             named = ("val_loss", "val_acc", "val_r2")
         else:  # no validation set: the engine's evaluation runs on the training data

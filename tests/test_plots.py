@@ -1,0 +1,191 @@
+"""Figures that never mislead: words instead of blank axes, divergence marked and
+counted, log scales past three decades, probe gaps left as gaps, titles that name
+the setting, colour bars beside their panels, and no pyplot.
+
+The checks read the figure's objects (texts, legends, lines, axes positions),
+never pixels; the figures are the ones the command line saves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relu_study.runs.plots import dead_figure, loss_figure, loss_scale
+from relu_study.sweeps.plots import curves_figure, final_vs_alpha_figure, heatmap_figure
+
+
+def run_table(n_seeds=4, epochs=10, diverged=None, losses=None, probe_every=1):
+    """A metrics table by hand: ``diverged`` = {seed: epoch}; ``losses(seed, epoch)``."""
+    diverged = diverged or {}
+    losses = losses or (lambda s, e: 1.0 / (1 + e) + 0.01 * s)
+    rows = []
+    for seed in range(n_seeds):
+        last = diverged.get(seed, epochs)
+        for epoch in range(last + 1):
+            bad = seed in diverged and epoch == last
+            probed = epoch % probe_every == 0 or epoch == epochs
+            dead = np.nan if bad or not probed else 0.1 + 0.01 * epoch
+            rows.append({"seed": seed, "epoch": epoch, "diverged": bad,
+                         "train_loss": np.nan if bad else losses(seed, epoch),
+                         "val_loss": np.nan if bad else losses(seed, epoch) * 1.1,
+                         "dead_frac": dead, "dead_frac_l1": dead, "dead_frac_l2": dead})
+    table = pd.DataFrame(rows)
+    config = {"activation.name": "leaky", "alpha": 0.1, "dataset.name": "moons", "model.name": "deep",
+              "model.depth": 8, "model.width": 16, "model.widths": "null", "init.name": "negative_bias",
+              "optimizer.name": "sgd", "optimizer.lr": 0.5, "task": "classification"}
+    return table.assign(**config)
+
+
+def texts(fig) -> str:
+    found = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        found += [t.get_text() for t in ax.texts]
+    return "\n".join(found).replace("\n", " ")
+
+
+def legend_title(fig) -> str:
+    return fig.axes[0].get_legend().get_title().get_text()
+
+
+# ------------------------------------------------------------------ no blank axes
+def test_untrained_run_says_so_in_its_saved_figures(tmp_path):
+    """``epochs=0`` through the command line: the figures are written, and the
+    figure drawn from the saved table says in words that nothing was trained."""
+    out = tmp_path / "R"
+    proc = subprocess.run([sys.executable, "-m", "relu_study", "epochs=0", "seeds=2", "dataset.n_samples=200",
+                           "model.width=8", f"hydra.run.dir={out}"], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "loss.png").stat().st_size > 1000 and (out / "dead.png").stat().st_size > 1000
+    table = pd.read_parquet(out / "metrics.parquet")
+    for fig in (loss_figure(table), dead_figure(table)):
+        assert "epochs=0: nothing was trained" in texts(fig)
+        assert all(len(line.get_xdata()) == 1 for line in fig.axes[0].lines)  # a point each, drawn with a marker
+        assert all(line.get_marker() == "o" for line in fig.axes[0].lines)
+
+
+def test_every_network_diverged_says_so():
+    table = run_table(diverged={0: 3, 1: 4, 2: 3, 3: 5})
+    fig = loss_figure(table)
+    assert "all 4 networks diverged (at epochs 3, 3, 4, 5)" in texts(fig)
+    assert legend_title(fig) == "mean and 95% CI of 0 of 4 seeds; 4 diverged"
+    assert "all 4 networks diverged" in texts(dead_figure(table))
+    # the sweep's figures too
+    metrics = table.assign(run_dir="r0")
+    runs = _runs_from(metrics)
+    assert "every network diverged" in texts(curves_figure(metrics, runs, ["optimizer.lr"], "loss"))
+    two_alphas = pd.concat([runs, runs.assign(alpha=0.3, run_dir="r1")], ignore_index=True)
+    assert "every network diverged" in texts(final_vs_alpha_figure(two_alphas, ["alpha"]))
+
+
+def _runs_from(metrics: pd.DataFrame) -> pd.DataFrame:
+    """A runs table (one row per network) from a hand-made metrics table."""
+    last = metrics.groupby(["run_dir", "seed"]).tail(1).reset_index(drop=True)
+    runs = last.drop(columns=["epoch", "train_loss", "val_loss", "dead_frac", "dead_frac_l1", "dead_frac_l2"])
+    runs["status"] = np.where(last["diverged"], "diverged", "ok")
+    runs["final_val_loss"] = last["val_loss"].where(~last["diverged"])
+    runs["final_dead_frac"] = last["dead_frac"].where(~last["diverged"])
+    return runs.drop(columns="diverged")
+
+
+# ------------------------------------------------------------------ divergence marked and counted
+def test_legends_count_the_networks_drawn():
+    table = run_table(diverged={1: 2, 3: 6})
+    fig = loss_figure(table)
+    assert legend_title(fig) == "mean and 95% CI of 2 of 4 seeds; 2 diverged"
+    ax = fig.axes[0]
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(crosses) == 2  # each diverged network ends in an x
+    labels = ax.get_legend_handles_labels()[1]
+    assert "diverged networks: validation loss" in labels
+    assert dead_figure(table).axes[0].get_legend().get_title().get_text().startswith(
+        "mean and 95% CI of 2 of 4 seeds; 2 diverged")
+    assert legend_title(loss_figure(run_table())) == "mean and 95% CI over 4 seeds"
+    # sweep curves: the arm's legend entry counts them, an x on the epoch axis marks each
+    metrics = pd.concat([table.assign(run_dir="a"), run_table().assign(run_dir="b", **{"optimizer.lr": 0.1})],
+                        ignore_index=True)
+    fig = curves_figure(metrics, _runs_from(metrics), ["optimizer.lr"], "loss")
+    labels = fig.axes[1].get_legend_handles_labels()[1]
+    assert "optimizer.lr=0.5 (2 of 4 networks; 2 diverged)" in labels and "optimizer.lr=0.1 (4 networks)" in labels
+    assert sum(line.get_marker() == "x" for line in fig.axes[0].lines) == 1  # one x-series, two points
+    assert len(next(line for line in fig.axes[0].lines if line.get_marker() == "x").get_xdata()) == 2
+
+
+# ------------------------------------------------------------------ scales, gaps, titles
+def test_loss_axis_is_logarithmic_past_three_decades():
+    assert loss_scale([1.0, 2e-3]) == "linear" and loss_scale([1.0, 9e-4]) == "log"
+    assert loss_scale([1.0, 1e-6, np.nan, np.inf]) == "log" and loss_scale([1.0, 0.0, 1e-6]) == "linear"
+    steep = run_table(losses=lambda s, e: 10.0 ** (-e / 2))  # 1 down to 1e-5
+    gentle = run_table(losses=lambda s, e: 1.0 / (1 + e))
+    assert loss_figure(steep).axes[0].get_yscale() == "log"
+    assert loss_figure(gentle).axes[0].get_yscale() == "linear"
+    metrics = steep.assign(run_dir="a")
+    assert curves_figure(metrics, _runs_from(metrics), [], "loss").axes[0].get_yscale() == "log"
+
+
+def test_unprobed_epochs_are_gaps_never_zeros():
+    table = run_table(epochs=12, probe_every=5)  # probed at 0, 5, 10 and the last epoch, 12
+    ax = dead_figure(table).axes[0]
+    for line in ax.lines:
+        assert list(line.get_xdata()) == [0, 5, 10, 12]
+        assert np.isfinite(line.get_ydata()).all() and (np.asarray(line.get_ydata()) > 0).all()
+    metrics = table.assign(run_dir="a")
+    fig = curves_figure(metrics, _runs_from(metrics), [], "dead")
+    assert list(fig.axes[0].lines[0].get_xdata()) == [0, 5, 10, 12]
+
+
+def test_run_titles_name_model_and_init():
+    title = loss_figure(run_table())._suptitle.get_text().replace("\n", " ")
+    for part in ("activation=leaky (alpha=0.1)", "dataset=moons", "model=deep (8x16 hidden)", "init=negative_bias",
+                 "optimizer=sgd", "lr=0.5", "4 seeds"):
+        assert part in title, (part, title)
+
+
+# ------------------------------------------------------------------ the heatmap's layout
+def test_heatmap_colour_bars_sit_beside_their_panels_and_the_title_fits():
+    rows = []
+    for act in ("relu", "leaky"):
+        for alpha in (0.01, 0.1, 0.3):
+            for lr in (0.01, 0.1, 1.0):
+                for seed in range(2):
+                    rows.append({"activation.name": act, "alpha": 0.0 if act == "relu" else alpha, "optimizer.lr": lr,
+                                 "seed": seed, "run_dir": f"{act}{alpha}{lr}", "status": "ok",
+                                 "final_val_loss": 0.3 + lr + alpha, "final_dead_frac": 0.2 * lr,
+                                 "dataset.name": "moons", "max_epochs": 30})
+    runs = pd.DataFrame(rows)
+    fig = heatmap_figure(runs, ["activation.name", "alpha", "optimizer.lr"])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    bars = [ax for ax in fig.axes if hasattr(ax, "_colorbar")]
+    panels = [ax for ax in fig.axes if ax.get_visible() and not hasattr(ax, "_colorbar")]
+    assert len(panels) == 4 and len(bars) == 4
+    for panel in panels:  # its own bar: just right of it, at the same height
+        box = panel.get_position()
+        right = [b.get_position() for b in bars if 0 <= b.get_position().x0 - box.x1 < 0.06]
+        assert len(right) == 1 and abs(right[0].y0 - box.y0) < 0.1, (box, [b.get_position() for b in bars])
+    title = fig._suptitle.get_window_extent(renderer)
+    page = fig.bbox
+    assert title.x0 >= page.x0 and title.x1 <= page.x1 and title.y1 <= page.y1
+
+
+def test_figures_leave_pyplot_and_the_backend_alone(tmp_path):
+    code = ("import sys, matplotlib; before = matplotlib.get_backend(); "
+            "sys.path.insert(0, sys.argv[2]); from test_plots import run_table; "
+            "from relu_study.runs.plots import plot_run; plot_run(run_table(), sys.argv[1]); "
+            "print('matplotlib.pyplot' in sys.modules, matplotlib.get_backend() == before)")
+    tests = str(__import__("pathlib").Path(__file__).parent)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path), tests], capture_output=True, text=True,
+                         timeout=120, env={"MPLBACKEND": "pdf", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
+    assert (tmp_path / "loss.png").is_file() and (tmp_path / "dead.png").is_file()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    pytest.main([__file__])
