@@ -99,6 +99,10 @@ def write_csv(df: pd.DataFrame, out: Path, name: str) -> str:
 
 # --------------------------------------------------------------------------- figures
 
+#: how the PNGs show n (see relu_study.charts.Chart.show_n)
+N_NOTE = ("n (networks or pairs) is in the panel title when every point has the same n, else beside each point "
+          "with fewer; no interval is drawn for a mean of one network.")
+
 def arm_colour(label: str, arms) -> str:
     if label in _BASE_COLOURS:
         return _BASE_COLOURS[label]
@@ -171,9 +175,10 @@ def level_effect_chart(result, ar, metric) -> charts.Chart:
     p2 = charts.Panel("arm − ReLU, paired by seed (95% CI)", eseries, ylabel="effect vs ReLU", categories=ecats,
                       hline=0.0, empty="no setting passed the gate" + (f" ({gate.rule()})" if gate else ""))
     name = f"{study.name}_{ar.analysis.name}_{metric.column}"
-    cap = (f"{study.id}, {ar.analysis.title.lower()}: {metric.label}. Left: per arm and setting, mean or rate with "
-           f"95% interval (n networks beside each point; {pop}). Right: paired effect arm − ReLU with its 95% "
-           f"interval in the settings analysed (n pairs).")
+    top, bottom = ("Top", "Bottom") if len(cats) > 3 else ("Left", "Right")
+    cap = (f"{study.id}, {ar.analysis.title.lower()}: {metric.label}. {top}: per arm and setting, mean or rate with "
+           f"95% interval ({pop}). {bottom}: paired effect arm − ReLU with its 95% interval in the settings analysed. "
+           f"{N_NOTE}")
     wide = len(cats) > 3
     return charts.Chart(name, f"{study.id}: {metric.label}", "points", [p1, p2], caption=cap,
                         columns=1 if wide else 2, show_n=True,
@@ -205,7 +210,7 @@ def effects_chart(result, ar, metrics) -> charts.Chart | None:
         return None
     name = f"{result.study.name}_{ar.analysis.name}_secondary"
     cap = (f"{result.study.id}, {ar.analysis.title.lower()}: secondary metrics, paired effect arm − ReLU with 95% "
-           f"interval per analysed setting (n pairs beside each point; survivors: pairs where neither diverged).")
+           f"interval per analysed setting (survivors: pairs where neither network diverged). {N_NOTE}")
     return charts.Chart(name, f"{result.study.id}: secondary metrics, arm − ReLU", "points", panels, caption=cap,
                         columns=min(3, len(panels)), show_n=True,
                         panel_size=(max(4.4, 1.1 * len(cats) + 1.0), 3.2))
@@ -384,7 +389,8 @@ def analysis_text(result, ar, out: Path, number: int) -> str:
             lines += ["By arm: " + "; ".join(
                 f"{result.arm(arm).short}: {bold_verdict(v)} ({tally(je.loc[je['arm'] == arm, 'verdict'])})"
                 for arm, v in verdicts.items()) + ".", ""]
-    lines += [f"**Answer of {result.study.id}.{number}: {ar.verdict}**"
+    construction = " (by construction)" if a.primary.by_construction else ""
+    lines += [f"**Answer of {result.study.id}.{number}: {ar.verdict}{construction}**"
               + (f" ({conditions_of(result, ar)})" if conditions_of(result, ar) else "") + ".", ""]
     return "\n".join(lines)
 

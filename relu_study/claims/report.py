@@ -85,7 +85,6 @@ def _arm_cell(arm: dict) -> str:
     if arm.get("effect") is None:
         return f"{arm['arm']}: {arm['verdict']} (not tested)"
     e, lo, hi = (num(arm[k], 2) for k in ("effect", "lo", "hi"))
-    e = e if e.startswith("−") or e == "0" else "+" + e
     return f"{arm['arm']}: {arm['verdict']}, {e} [{lo}, {hi}] (n={arm['n']})"
 
 
@@ -253,7 +252,7 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
     for r in results:
         d = data[r.study.name]
         n_jobs = d.runs["run_dir"].nunique() if len(d.runs) else 0
-        lines.append(f"- {r.study.name}: {', '.join(f'`{f}`' for f in d.folders)} ({n_jobs} jobs, "
+        lines.append(f"- {r.study.name}: {', '.join(f'`{_display(f)}`' for f in d.folders)} ({n_jobs} jobs, "
                      f"{int((d.runs['status'] != 'failed').sum())} networks)")
     report = out / "REPORT.md"
     with atomic_path(report) as tmp:
@@ -275,6 +274,14 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
     with atomic_path(out / "claims_table.md") as tmp:
         tmp.write_text(readme_block(claims, intro))
     return report
+
+
+def _display(path: Path) -> str:
+    """A path relative to the working directory when it is below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def main(argv=None) -> int:

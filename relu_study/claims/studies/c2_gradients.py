@@ -22,7 +22,7 @@ ZERO_GRAD = Metric("zero_grad_frac", "zero-gradient fraction at the end (f'(z) =
                    by_construction="f'(z) = α ≠ 0 for z ≤ 0, so no unit can have a zero derivative")
 GRAD_L1 = Metric("log_grad_l1", "log10 gradient norm reaching the first hidden layer at the end (zero counts as 1e-12)",
                  +1, Effect(0.0, 1.0), bounds=(np.log10(GRAD_FLOOR), np.inf), short="log10 |grad| layer 1",
-                 unit=" decade", note="One decade is the minimal effect.")
+                 unit=" decade")
 VAL_LOSS = Metric("val_loss", "final validation loss", -1, Effect(0.1, 0.0), bounds=(0.0, np.inf),
                   short="val loss", note="Read with the gradient: a converged network also has small gradients.")
 

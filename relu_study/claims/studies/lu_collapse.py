@@ -59,7 +59,7 @@ def _section(result, data, out) -> str:
                             list(rates[f"{k}_hi"]), list(rates[f"{k}_n"]), color=col) for k, label, col in kinds]
     chart = charts.Chart("lu_collapse_rates", "L1: width 2, depth 10, f(x) = |x|: born dead and collapsed", "bars",
                          [charts.Panel("fraction of networks (Wilson 95% CI)", series, ylabel="fraction", ylim=(0, 1.05),
-                                       categories=list(rates["arm"]))], columns=1, show_n=True,
+                                       categories=list(rates["arm"]))], columns=1, show_n=True, panel_size=(8.0, 3.4),
                          caption="L1: per arm, the fraction of networks with a fully dead hidden layer at "
                                  "initialisation, collapsed at initialisation, and collapsed after training (a diverged "
                                  "network counts as collapsed), with Wilson 95% intervals and n.")
@@ -74,9 +74,9 @@ def _section(result, data, out) -> str:
                                       list((v[:, None] <= grid[None, :]).mean(axis=0)),
                                       color=arm_colour(arm.label, result.arms)))
     chart = charts.Chart("lu_collapse_spread", "L1: final output spread", "lines",
-                         [charts.Panel("fraction of networks with log10 spread ≤ x (dashed: collapse threshold)", ecdf,
+                         [charts.Panel("share of networks with log10 spread ≤ x", ecdf,
                                        xlabel="log10 (output std / target std)", ylabel="fraction", ylim=(0, 1.02))],
-                         columns=1,
+                         columns=1, panel_size=(8.0, 3.6),
                          caption="L1: empirical distribution of the final output spread (std of the output over the "
                                  "probe set / std of the targets) per arm, networks that did not diverge; a network "
                                  "left of 10^-3 counts as collapsed.")
