@@ -320,23 +320,26 @@ def _unique_by_seed(rows: pd.DataFrame, where: str) -> pd.DataFrame:
     return rows.set_index("seed")
 
 
+def _arm_rows(net: pd.DataFrame, settings, arms):
+    """``(setting values, setting label, ReLU rows, arm, arm rows)`` for every
+    non-baseline arm with networks in a setting."""
+    for values, label, g in _groups(net, settings):
+        base = g[g["arm"] == BASELINE]
+        for arm in arms:
+            a = g[g["arm"] == arm.label]
+            if not arm.baseline and not a.empty:
+                yield values, label, base, arm, a
+
+
 def pairing(net: pd.DataFrame, settings, arms) -> pd.DataFrame:
     """Per setting and arm: networks, pairs with ReLU (same seed), and networks
     without a partner in either arm."""
     rows = []
-    for values, label, g in _groups(net, settings):
-        base = g[g["arm"] == BASELINE]
-        base_seeds = set(base["seed"])
-        for arm in arms:
-            if arm.baseline:
-                continue
-            a = g[g["arm"] == arm.label]
-            if a.empty:
-                continue
-            seeds = set(a["seed"])
-            rows.append({**dict(zip(settings, values)), "setting": label, "arm": arm.label, "n_arm": len(a),
-                         "n_relu": len(base), "pairs": len(seeds & base_seeds),
-                         "only_arm": len(seeds - base_seeds), "only_relu": len(base_seeds - seeds)})
+    for values, label, base, arm, a in _arm_rows(net, settings, arms):
+        seeds, base_seeds = set(a["seed"]), set(base["seed"])
+        rows.append({**dict(zip(settings, values)), "setting": label, "arm": arm.label, "n_arm": len(a),
+                     "n_relu": len(base), "pairs": len(seeds & base_seeds),
+                     "only_arm": len(seeds - base_seeds), "only_relu": len(base_seeds - seeds)})
     return pd.DataFrame(rows)
 
 
@@ -366,34 +369,27 @@ def compare_all(net: pd.DataFrame, settings, arms, metrics, study_name: str = ""
     """Every arm against ReLU on every metric in every setting (paired by seed
     where the arms share seeds, unpaired otherwise); raw p-values."""
     rows = []
-    for values, label, g in _groups(net, settings):
-        base = g[g["arm"] == BASELINE]
+    for values, label, base, arm, a in _arm_rows(net, settings, arms):
         if base.empty:
             continue
         b = _unique_by_seed(base, f"setting {label}, arm ReLU")
-        for arm in arms:
-            if arm.baseline:
-                continue
-            a = g[g["arm"] == arm.label]
-            if a.empty:
-                continue
-            x = _unique_by_seed(a, f"setting {label}, arm {arm.label}")
-            seeds = sorted(set(b.index) & set(x.index))
-            for m in metrics:
-                seed = _seed(study_name, label, arm.label, m.column)
-                if seeds:
-                    va = metric_values(b.loc[seeds], m)
-                    vb = metric_values(x.loc[seeds], m)
-                    c = S.compare_paired(va, vb, m.binary, m.bounds, seed=seed)
-                    excluded = len(seeds) - c.n
-                else:
-                    c = S.compare_unpaired(metric_values(b, m), metric_values(x, m), m.binary, m.bounds, seed=seed)
-                    excluded = 0
-                rows.append({**dict(zip(settings, values)), "setting": label, "arm": arm.label, "metric": m.column,
-                             "binary": m.binary, "paired": c.paired, "n": c.n, "n_relu": c.n_a, "n_arm": c.n_b,
-                             "excluded": excluded, "level_relu": c.level_a, "level_arm": c.level_b,
-                             "effect": c.effect, "lo": c.lo, "hi": c.hi, "half_width": c.half_width, "p": c.p,
-                             "test": c.test, "interval": c.interval, "n10": c.n10, "n01": c.n01})
+        x = _unique_by_seed(a, f"setting {label}, arm {arm.label}")
+        seeds = sorted(set(b.index) & set(x.index))
+        for m in metrics:
+            seed = _seed(study_name, label, arm.label, m.column)
+            if seeds:
+                va = metric_values(b.loc[seeds], m)
+                vb = metric_values(x.loc[seeds], m)
+                c = S.compare_paired(va, vb, m.binary, m.bounds, seed=seed)
+                excluded = len(seeds) - c.n
+            else:
+                c = S.compare_unpaired(metric_values(b, m), metric_values(x, m), m.binary, m.bounds, seed=seed)
+                excluded = 0
+            rows.append({**dict(zip(settings, values)), "setting": label, "arm": arm.label, "metric": m.column,
+                         "binary": m.binary, "paired": c.paired, "n": c.n, "n_relu": c.n_a, "n_arm": c.n_b,
+                         "excluded": excluded, "level_relu": c.level_a, "level_arm": c.level_b,
+                         "effect": c.effect, "lo": c.lo, "hi": c.hi, "half_width": c.half_width, "p": c.p,
+                         "test": c.test, "interval": c.interval, "n10": c.n10, "n01": c.n01})
     return pd.DataFrame(rows)
 
 

@@ -337,14 +337,19 @@ def _gate_text(result, ar) -> str:
 
 def _arms_text(result) -> str:
     net = result.net
+    counts = result.extra.get("arm_counts", {})
     parts = []
     for arm in result.arms:
         a = net[net["arm"] == arm.label]
-        div = int((a["diverged"] == 1).sum()) if "diverged" in a else 0
-        parts.append(f"{arm.label}: {len(a)} networks" + (f" ({div} diverged)" if div else ""))
+        n, div = counts.get(arm.label, (len(a), int((a["diverged"] == 1).sum()) if "diverged" in a else 0))
+        parts.append(f"{arm.label}: {n} networks" + (f" ({div} diverged)" if div else ""))
     n_set = len(set(result.levels["setting"])) if len(result.levels) else 1
     keys = ", ".join(result.settings) if result.settings else "none"
     text = "**Arms.** " + "; ".join(parts) + f" — over {n_set} setting(s) (keys: {keys})."
+    per_arm = net.groupby("arm").size()
+    if counts and any(per_arm.get(a, 0) != c[0] for a, c in counts.items()):
+        text += (f" The unit compared is one seed over its networks ({int(per_arm.max())} per arm), not one "
+                 f"network.")
     p = result.pairs
     if len(p):
         complete = (p["only_arm"] == 0).all() and (p["only_relu"] == 0).all()

@@ -10,7 +10,7 @@ import numpy as np
 from .analysis import StudyResult, analyse
 from .document import (claim_arms, curves_chart, effects_chart, level_effect_chart, save_chart, section_text,
                        summary_paragraph, write_csv)
-from .tables import SweepData, networks
+from .tables import SweepData, arms_column, networks
 
 __all__ = ["run_study"]
 
@@ -27,6 +27,11 @@ def run_study(study, data: SweepData, out: Path) -> StudyResult:
     else:
         net, arms = study.prepare(data, study) if study.prepare is not None else networks(data, study.settings)
         result = analyse(study, net, arms)
+        runs = data.runs[data.runs["status"] != "failed"]
+        labels, _ = arms_column(runs)
+        result.extra["arm_counts"] = {a: (int((labels == a).sum()), int(((labels == a) & (runs["status"] ==
+                                                                                         "diverged")).sum()))
+                                      for a in labels.unique()}
         for ar in result.analyses:
             chart = level_effect_chart(result, ar, ar.analysis.primary)
             result.figures.append((save_chart(chart, out), chart.caption))
