@@ -25,6 +25,9 @@ def test_paired_continuous_matches_scipy_wilcoxon_and_bca_bootstrap():
     assert c.paired and not c.binary and c.n == 30
     assert c.effect == pytest.approx(d.mean())
     assert c.p == pytest.approx(wilcoxon(d, zero_method="pratt").pvalue)
+    # zeros and ties: the normal approximation with tie correction
+    t = np.array([0.0, 0.0, 0.1, -0.1, 0.2, 0.2, 0.3, 0.3, 0.3, -0.05, 0.4, 0.1])
+    assert S.wilcoxon_signed_rank(t) == pytest.approx(wilcoxon(t, zero_method="pratt", method="approx").pvalue)
     ref = bootstrap((d,), np.mean, n_resamples=S.N_BOOT, method="BCa", rng=np.random.default_rng(3))
     assert (c.lo, c.hi) == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
     assert c.half_width == pytest.approx((c.hi - c.lo) / 2)

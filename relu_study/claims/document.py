@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import charts
 from . import stats as S
-from .tables import BASELINE
+from .analysis import conditions
 
 __all__ = [
     "anchor", "ci", "curves_chart", "md_table", "num", "pval", "save_chart", "section_text", "signed",
@@ -262,10 +262,6 @@ def curves_chart(name: str, title: str, metrics: pd.DataFrame, settings, column:
 
 # --------------------------------------------------------------------------- tables of a study
 
-def _cell(row, binary: bool) -> str:
-    return f"{num(row['level'])} [{num(row['lo'])}, {num(row['hi'])}] ({int(row['n'])})"
-
-
 def _level_str(level, n, binary) -> str:
     if binary and math.isfinite(level) and n:
         return f"{int(round(level * n))}/{n}"
@@ -298,20 +294,6 @@ def metric_table(result, ar, metric) -> str:
                      num(r["m"], 2), bold_verdict(r["verdict"]), _why(r)])
     return md_table(["setting", "arm", "pairs", "ReLU", "arm", "arm − ReLU [95% CI]", "resolves", "p_adj", "m",
                      "verdict", "note"], rows)
-
-
-def levels_table(result, metric) -> str:
-    lev = result.levels[result.levels["metric"] == metric.column]
-    if lev.empty:
-        return ""
-    rows = []
-    for s in dict.fromkeys(lev["setting"]):
-        row = [s]
-        for arm in result.arms:
-            r = lev[(lev["setting"] == s) & (lev["arm"] == arm.label)]
-            row.append(_cell(r.iloc[0], metric.binary) if len(r) else "–")
-        rows.append(row)
-    return md_table(["setting", *[a.short for a in result.arms]], rows)
 
 
 def _resolution(j: pd.DataFrame) -> str:
@@ -401,8 +383,6 @@ def analysis_text(result, ar, out: Path, number: int) -> str:
 
 
 def conditions_of(result, ar) -> str:
-    from .analysis import conditions
-
     return conditions(ar.arm_verdicts, result.arms)
 
 
@@ -467,14 +447,17 @@ def _pooled_text(result, ar, metric) -> str:
             lev = f"{num(c.level_b, 2)} vs {num(c.level_a, 2)}, "
         else:  # a mean pooled over different settings (datasets) is no level anyone measured
             lev = ""
-        where = ""
-        if v == S.DEPENDS:
-            j = ar.judged
-            sel = j[(j["metric"] == metric.column) & (j["arm"] == arm.label) & j["eligible"]]
-            held = list(sel.loc[sel["verdict"] == "supported", "setting"])
-            where = f" (holds at {'; '.join(held)})" if held else ""
+        where = _holds_at(ar, metric, arm.label) if v == S.DEPENDS else ""
         parts.append(f"{arm.short} {lev}{ci(c.effect, c.lo, c.hi, 2, sign=True)}, {c.n} pairs, {v}{where}")
     return "; ".join(parts)
+
+
+def _holds_at(ar, metric, arm: str) -> str:
+    """`` (holds at depth=8, bias=-1)``: where an arm whose verdict depends on the setting is supported."""
+    j = ar.judged
+    sel = j[(j["metric"] == metric.column) & (j["arm"] == arm) & j["eligible"]]
+    held = list(sel.loc[sel["verdict"] == "supported", "setting"])
+    return f" (holds at {'; '.join(held)})" if held else ""
 
 
 def _with_note(label: str, note: str) -> str:
@@ -515,6 +498,8 @@ def summary_paragraph(result) -> str:
     if elig or gate is None:
         pooled = " pooled over those settings" if gate is not None and len(elig) > 1 else (
             " pooled over all settings" if gate is None and total > 1 else "")
+        if pooled:
+            pooled += " (a description: the verdicts come from each setting, Holm-adjusted)"
         out.append(f"{_with_note(prim.label, _counts_short(prim))}, arm vs ReLU and the difference arm − ReLU"
                    f"{pooled}, paired by seed, with 95% CI: {_pooled_text(result, main, prim)}.")
         for col in s.headline:
@@ -522,7 +507,9 @@ def summary_paragraph(result) -> str:
             if m is not None:
                 out.append(f"{_with_note(m.label, _counts_short(m))}: {_pooled_text(result, main, m)}.")
     for i, ar in enumerate(result.analyses[1:], 2):
-        verdicts = "; ".join(f"{result.arm(a).short}: {v}" for a, v in ar.arm_verdicts.items())
+        verdicts = "; ".join(f"{result.arm(a).short}: {v}"
+                             + (_holds_at(ar, ar.analysis.primary, a) if v == S.DEPENDS else "")
+                             for a, v in ar.arm_verdicts.items())
         n_el = len(ar.eligible_settings())
         out.append(f"Analysed apart ({s.id}.{i}, {ar.analysis.title.lower()}, {n_el} setting(s)): "
                    f"{ar.analysis.primary.label}: {verdicts or 'not tested'}.")

@@ -61,7 +61,6 @@ GENERAL_LIMITATIONS = (
     "one analysis, not across claims.",
     "Summary numbers pool the pairs of the analysed settings; where settings differ, the verdict per setting (in "
     "the evidence) is the finer answer.",
-    "PReLU and RReLU are implemented but in no preset yet, so no verdict covers them.",
 )
 
 
@@ -132,6 +131,11 @@ def _provenance_text(wall_times: dict | None, report_seconds: float, results) ->
 
 def _limitations(results) -> str:
     items = list(GENERAL_LIMITATIONS)
+    present = {a.activation for r in results for a in r.arms}
+    missing = [name for key, name in (("prelu", "PReLU"), ("rrelu", "RReLU")) if key not in present]
+    if missing:
+        items.append(f"{' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} implemented but in no study of "
+                     f"this report, so no verdict covers {'them' if len(missing) > 1 else 'it'}.")
     for r in results:
         items += list(getattr(r.study, "limitations", ()) or ())
         if r.main is not None and r.main.analysis.gate is not None and not r.main.eligible_settings():

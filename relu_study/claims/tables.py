@@ -134,10 +134,6 @@ def arms_column(table: pd.DataFrame) -> tuple[pd.Series, dict[str, Arm]]:
     return pd.Series(labels, index=table.index, dtype=object), arms
 
 
-def ordered(arms: dict[str, Arm]) -> list[Arm]:
-    return sorted(arms.values(), key=Arm.sort_key)
-
-
 def fmt_value(v) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{float(v):g}"
