@@ -66,7 +66,7 @@ def _chart(tab: pd.DataFrame) -> charts.Chart:
         panels.append(charts.Panel(f"width N = {w}", series, xlabel="depth L (hidden layers)",
                                    ylabel="P(born dead)", ylim=(-0.02, 1.02)))
     return charts.Chart("born_dead", "L2: born-dead ReLU networks (zero biases, He-normal): estimate vs formula",
-                        "lines", panels, columns=2,
+                        "lines", panels, columns=2, show_n=True,
                         caption="L2: born-dead probability over depth, one panel per width: the formula (dashed), the "
                                 "estimate at one input point and over the domain, each with a Wilson 95% band "
                                 "(n initialisations per cell in the JSON).")
