@@ -28,7 +28,7 @@ def test_reproduce_quick_end_to_end(tmp_path):
     # the answers first, one paragraph per claim with a computed verdict; then every section
     heads = re.findall(r"^## (.+)$", text, flags=re.M)
     assert heads[0] == "Answers"
-    for name, study in registry().items():
+    for study in registry().values():
         assert study.title in heads, study.title
         assert re.search(rf"^\*\*{re.escape(study.id)}\. [^\n]*: {VERDICT}", text, flags=re.M), study.id
     for h in ("How verdicts are computed", "Sensitivity of the verdicts", "Limitations", "Literature", "Provenance"):

@@ -454,7 +454,7 @@ def pooled(net: pd.DataFrame, settings, metric: Metric, arm: str, eligible, stud
     """The arm against ReLU on ``metric`` with the pairs of all ``eligible``
     settings pooled: the one number per arm the summary quotes."""
     va, vb = [], []
-    for values, label, g in _groups(net, settings):
+    for _, label, g in _groups(net, settings):
         if label not in eligible:
             continue
         base, a = g[g["arm"] == BASELINE], g[g["arm"] == arm]

@@ -185,7 +185,7 @@ def literature_section(results) -> str:
     for ref in REFERENCES:
         lines += [f"**{ref.short}.** {ref.citation}", "",
                   f"- *They found:* {ref.finding}",
-                  f"- *Here:* " + (" ".join(evidence.get(ref.key, [])) or "no study speaks to it directly."),
+                  "- *Here:* " + (" ".join(evidence.get(ref.key, [])) or "no study speaks to it directly."),
                   f"- *{AGREEMENT[ref.key](results)}*",
                   f"- *Why results may differ:* {ref.differences}", ""]
     return "\n".join(lines)

@@ -185,7 +185,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="results", help="report folder (default: results)")
     parser.add_argument("--sweeps", default=None,
                         help="raw sweep folders (default: outputs/reproduce/full or outputs/reproduce/quick)")
-    parser.add_argument("--jobs", type=int, default=2, help="studies run at the same time, one process each (default: 2)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="studies run at the same time, one process each (default: 2)")
     parser.add_argument("--studies", default=",".join(STUDIES), help="comma-separated subset of: " + ", ".join(STUDIES))
     parser.add_argument("--resume", action="store_true", help="keep existing sweep folders; finished jobs are skipped")
     parser.add_argument("--no-readme", action="store_true",

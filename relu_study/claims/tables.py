@@ -264,7 +264,8 @@ def _drop_repeats(metrics, runs):
     dup = filled.duplicated(keep="first").to_numpy()
     if not dup.any():
         return metrics, runs
-    warnings.warn(f"{int(dup.sum())} networks appear in more than one sweep folder; each is counted once")
+    warnings.warn(f"{int(dup.sum())} networks appear in more than one sweep folder; each is counted once",
+                  stacklevel=3)
     drop = set(zip(ok["_source"][dup], ok["run_dir"][dup], ok["seed"][dup]))
     runs = runs.drop(index=ok.index[dup]).reset_index(drop=True)
     triples = zip(metrics["_source"], metrics["run_dir"], metrics["seed"])

@@ -58,11 +58,12 @@ def _section(result, data, out) -> str:
     series = [charts.Series(label, list(rates["arm"]), list(rates[k]), list(rates[f"{k}_lo"]),
                             list(rates[f"{k}_hi"]), list(rates[f"{k}_n"]), color=col) for k, label, col in kinds]
     chart = charts.Chart("lu_collapse_rates", "L1: width 2, depth 10, f(x) = |x|: born dead and collapsed", "bars",
-                         [charts.Panel("fraction of networks (Wilson 95% CI)", series, ylabel="fraction", ylim=(0, 1.05),
-                                       categories=list(rates["arm"]))], columns=1, show_n=True, panel_size=(8.0, 3.4),
+                         [charts.Panel("fraction of networks (Wilson 95% CI)", series, ylabel="fraction",
+                                       ylim=(0, 1.05), categories=list(rates["arm"]))],
+                         columns=1, show_n=True, panel_size=(8.0, 3.4),
                          caption="L1: per arm, the fraction of networks with a fully dead hidden layer at "
-                                 "initialisation, collapsed at initialisation, and collapsed after training (a diverged "
-                                 "network counts as collapsed), with Wilson 95% intervals and n.")
+                                 "initialisation, collapsed at initialisation, and collapsed after training (a "
+                                 "diverged network counts as collapsed), with Wilson 95% intervals and n.")
     result.figures.append((save_chart(chart, out), chart.caption))
     grid = np.linspace(-17, 1, 73)
     ecdf = []
