@@ -132,6 +132,7 @@ def reproduce(out="results", quick: bool = False, sweeps=None, jobs: int = 2, st
     """Run the studies and the report; return the path of ``REPORT.md``.
     ``readme``: a README.md whose generated claims block is refreshed (default:
     the README.md beside ``out`` when it has the block; False: none)."""
+    from ..provenance import provenance
     from .report import write_report
 
     unknown = [s for s in studies if s not in STUDIES]
@@ -145,6 +146,8 @@ def reproduce(out="results", quick: bool = False, sweeps=None, jobs: int = 2, st
     sweeps = Path(sweeps) if sweeps else Path("outputs") / "reproduce" / ("quick" if quick else "full")
     sweeps = sweeps.resolve()
     overrides = QUICK if quick else FULL
+    command = command or "python -m relu_study.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    record = provenance(command.strip())  # the code as it ran, before results/ and README.md change
     start = time.perf_counter()
     times = run_studies(studies, sweeps, overrides, jobs=jobs, resume=resume, log=log)
     t_report = time.perf_counter()
@@ -157,9 +160,8 @@ def reproduce(out="results", quick: bool = False, sweeps=None, jobs: int = 2, st
                 f"studies total {total:.0f} s. Raw sweep folders: `{_display(sweeps)}` (not committed). "
                 f"Presets: `conf/experiment/` (documented in `experiments/README.md`; the analysis in "
                 f"`docs/claims.md`).")
-    command = command or "python -m relu_study.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = write_report([sweeps / s for s in studies], out, command=command.strip(), preamble=preamble,
-                          notes=pilot_notes(), wall_times=times)
+                          notes=pilot_notes(), wall_times=times, provenance=record)
     if readme is None:
         readme = out.resolve().parent / "README.md"
         readme = readme if readme.is_file() else False

@@ -47,6 +47,29 @@ AT_INIT = Analysis(
          "the ReLU arm's mean dead fraction at initialisation"))
 
 
+def _summary(result) -> str:
+    """The trade in one sentence, from the verdicts (units spared among survivors,
+    divergence, failed networks)."""
+    v = result.main.metric_verdicts
+    arms = [a for a in result.arms if not a.baseline]
+
+    def which(column, word):
+        return ", ".join(a.short for a in arms if v.get((column, a.label)) == word)
+
+    spared, diverge, fewer = which(KILLED.column, "supported"), which(DIVERGED.column, "contradicted"), \
+        which(FAILED.column, "supported")
+    if not (spared or diverge):
+        return ""
+    parts = []
+    if spared:
+        parts.append(f"among networks that did not diverge, training killed fewer units with {spared}")
+    if diverge:
+        parts.append(f"{'but ' if spared else ''}networks diverged more often with {diverge}")
+    tail = (f"so fewer networks failed with {fewer}" if fewer else
+            "so no slope left demonstrably fewer networks failed")
+    return "In short, where training killed ReLU units: " + "; ".join(parts) + f"; {tail}."
+
+
 def _literature(result) -> dict:
     main = result.main
     v = main.arm_verdicts
@@ -81,5 +104,5 @@ STUDY = Study(
            "Leaky alpha=0.3 diverged in 17 of 20 pilot networks (ReLU: none)."),
     limitations=("C1 uses one dataset (moons), SGD without clipping, and one learning rate per setting shared by "
                  "every arm: a slope that diverges at lr 1.0 might train at a slightly smaller one.",),
-    literature=_literature,
+    summary=_summary, literature=_literature,
 )
