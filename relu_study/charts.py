@@ -115,6 +115,8 @@ class Chart:
     caption: str = ""
     columns: int = 2
     meta: dict = field(default_factory=dict)
+    show_n: bool = False
+    panel_size: tuple | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -129,7 +131,8 @@ class Chart:
     def from_dict(cls, d: dict) -> "Chart":
         panels = [Panel(**{**p, "series": [Series(**s) for s in p["series"]],
                            "ylim": tuple(p["ylim"]) if p.get("ylim") else None}) for p in d["panels"]]
-        return cls(**{**d, "panels": panels})
+        size = d.get("panel_size")
+        return cls(**{**d, "panels": panels, **({"panel_size": tuple(size)} if size else {})})
 
 
 def save_json(chart: Chart, path) -> Path:
@@ -154,7 +157,22 @@ def _f(v) -> float:
     return math.nan if v is None else float(v)
 
 
-def _draw_panel(ax, panel: Panel, kind: str) -> None:
+def _panel_n(panel: Panel) -> set:
+    return {int(v) for s in panel.series if s.n is not None for v, y in zip(s.n, s.y)
+            if v is not None and y is not None}
+
+
+def _label_n(ax, xs, ys, ns, color, top=None) -> None:
+    """Write ``n=...`` beside points with fewer than ``top`` networks (small, in the series' colour)."""
+    for x, y, n in zip(xs, ys, ns):
+        if n is None or not math.isfinite(_f(y)) or (top is not None and n >= top):
+            continue
+        ax.annotate(f"n={int(n)}", (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6, color=color)
+
+
+def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
+    ns = _panel_n(panel) if show_n else set()
+    top = max(ns) if ns else math.inf
     if not panel.has_data():
         ax.text(0.5, 0.5, panel.empty, transform=ax.transAxes, ha="center", va="center", wrap=True,
                 fontsize=9, color="0.3")
@@ -175,6 +193,9 @@ def _draw_panel(ax, panel: Panel, kind: str) -> None:
                 if s.lo is not None and s.hi is not None:
                     ax.fill_between(x, [_f(v) for v in s.lo], [_f(v) for v in s.hi], color=color, alpha=0.18,
                                     linewidth=0)
+                if show_n and s.n is not None:
+                    last = [i for i, v in enumerate(y) if math.isfinite(v)][-1:]
+                    _label_n(ax, [x[i] for i in last], [y[i] for i in last], [s.n[i] for i in last], color, top)
                 continue
             width = 0.8 / max(k, 1)
             pos = [cats.index(x) - 0.4 + width * (i + 0.5) for x in s.x]
@@ -186,6 +207,9 @@ def _draw_panel(ax, panel: Panel, kind: str) -> None:
                 ax.bar(pos, y, width, color=color, label=label, yerr=err, capsize=3)
             else:
                 ax.errorbar(pos, y, yerr=err, fmt="o", ms=5, capsize=3, color=color, label=label)
+            if show_n and s.n is not None:
+                tops = [_f(hi) if hi is not None else yy for yy, hi in zip(y, s.hi or [None] * len(y))]
+                _label_n(ax, pos, tops, s.n, color, top)
         if kind != "lines":
             ax.set_xticks(range(len(cats)), [str(c).replace(", ", "\n") for c in cats], fontsize=7)
             ax.set_xlim(-0.5, len(cats) - 0.5)  # every category keeps its slot, with or without data
@@ -198,7 +222,7 @@ def _draw_panel(ax, panel: Panel, kind: str) -> None:
         if panel.ylim is not None:
             ax.set_ylim(*panel.ylim)
         ax.grid(alpha=0.3)
-    ax.set_title(panel.title, fontsize=9)
+    ax.set_title(panel.title + (f" (n={next(iter(ns))} each)" if len(ns) == 1 else ""), fontsize=9)
     ax.set_xlabel(panel.xlabel, fontsize=8)
     ax.set_ylabel(panel.ylabel, fontsize=8)
 
@@ -210,10 +234,11 @@ def save_png(chart: Chart, path, dpi: int = 110) -> Path:
     n = len(chart.panels)
     ncol = max(1, min(chart.columns, n))
     nrow = math.ceil(n / ncol)
-    fig = Figure(figsize=(4.4 * ncol, 3.2 * nrow + 1.0), layout="constrained")
+    width, height = chart.panel_size or (4.4, 3.2)
+    fig = Figure(figsize=(width * ncol, height * nrow + 1.0), layout="constrained")
     axes = fig.subplots(nrow, ncol, squeeze=False)
     for i, panel in enumerate(chart.panels):
-        _draw_panel(axes[i // ncol][i % ncol], panel, chart.kind)
+        _draw_panel(axes[i // ncol][i % ncol], panel, chart.kind, chart.show_n)
     for j in range(n, nrow * ncol):
         axes[j // ncol][j % ncol].set_visible(False)
     handles, labels = {}, []

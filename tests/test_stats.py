@@ -1,5 +1,5 @@
-"""relu_study.claims.stats on synthetic data with known answers, and the born-dead estimator
-on a single input point against Lu et al.'s exact formula."""
+"""relu_study.claims.stats against scipy and published examples, the verdict rules by
+hand, and the born-dead estimator on a single input point against Lu et al.'s formula."""
 
 import math
 
@@ -12,126 +12,108 @@ from relu_study.engine.network import MLP
 from relu_study.engine.probes import probe
 
 
-def _verdict_of(a, b, min_effect, direction=-1, kind="superiority", n_comparisons=1):
-    c = S.compare(a, b)
-    p_adj = S.holm([c.p] * n_comparisons)[0]
-    return S.verdict(c.diff, c.lo, c.hi, p_adj, min_effect, direction, kind, n=min(c.n_a, c.n_b))
+# ------------------------------------------------------------------ paired tests and intervals against scipy
 
+def test_paired_continuous_matches_scipy_wilcoxon_and_bca_bootstrap():
+    from scipy.stats import bootstrap, wilcoxon
 
-# ------------------------------------------------------------------ verdicts
-
-def test_clear_difference_in_claimed_direction_is_supported():
     rng = np.random.default_rng(0)
-    relu = rng.normal(0.40, 0.05, 30)  # e.g. dead fraction under ReLU
-    leaky = rng.normal(0.10, 0.05, 30)  # much lower: the claimed direction (-1)
-    assert _verdict_of(relu, leaky, 0.05, direction=-1, n_comparisons=9) == "supported"
+    relu = rng.normal(0.4, 0.05, 30)
+    arm = relu - 0.1 + rng.normal(0, 0.03, 30)  # the same seeds: arm tracks relu
+    c = S.compare_paired(relu, arm, bounds=(0, 1), seed=3)
+    d = arm - relu
+    assert c.paired and not c.binary and c.n == 30
+    assert c.effect == pytest.approx(d.mean())
+    assert c.p == pytest.approx(wilcoxon(d, zero_method="pratt").pvalue)
+    # zeros and ties: the normal approximation with tie correction
+    t = np.array([0.0, 0.0, 0.1, -0.1, 0.2, 0.2, 0.3, 0.3, 0.3, -0.05, 0.4, 0.1])
+    assert S.wilcoxon_signed_rank(t) == pytest.approx(wilcoxon(t, zero_method="pratt", method="approx").pvalue)
+    ref = bootstrap((d,), np.mean, n_resamples=S.N_BOOT, method="BCa", rng=np.random.default_rng(3))
+    assert (c.lo, c.hi) == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
+    assert c.half_width == pytest.approx((c.hi - c.lo) / 2)
 
 
-def test_identical_arms_are_not_supported_or_inconclusive():
+def test_pairing_gains_power_an_unpaired_test_lacks():
     rng = np.random.default_rng(1)
-    x = rng.normal(0.3, 0.05, 40)
-    assert _verdict_of(x, x.copy(), 0.05) in ("not supported", "inconclusive")
-    # same distribution, different draws, enough seeds: the CI lies inside +-m -> not supported
-    a, b = rng.normal(0.3, 0.02, 200), rng.normal(0.3, 0.02, 200)
-    assert _verdict_of(a, b, 0.05) == "not supported"
-    # constant and equal (zero_grad_frac 0 vs 0): no difference at all
-    assert _verdict_of(np.zeros(20), np.zeros(20), 0.05) == "not supported"
+    seedwise = rng.normal(0.3, 0.2, 25)  # large differences between seeds, shared by both arms
+    relu, arm = seedwise, seedwise - 0.05 + rng.normal(0, 0.01, 25)
+    paired, unpaired = S.compare_paired(relu, arm), S.compare_unpaired(relu, arm)
+    assert paired.p < 1e-4 < 0.05 < unpaired.p
+    assert paired.half_width < unpaired.half_width / 5
 
 
-def test_reversed_difference_is_contradicted():
-    rng = np.random.default_rng(2)
-    relu = rng.normal(0.10, 0.05, 30)
-    leaky = rng.normal(0.40, 0.05, 30)  # higher, but the claim says lower
-    assert _verdict_of(relu, leaky, 0.05, direction=-1) == "contradicted"
-    # the same numbers with the claim pointing the other way are supported
-    assert _verdict_of(relu, leaky, 0.05, direction=+1) == "supported"
+def test_paired_pairs_with_a_missing_value_are_dropped():
+    a, b = np.array([0.1, 0.2, np.nan, 0.4]), np.array([0.0, np.nan, 0.3, 0.3])
+    c = S.compare_paired(a, b)
+    assert c.n == 2 and c.effect == pytest.approx(-0.1)
+    with pytest.raises(ValueError, match="differ in length"):
+        S.compare_paired([1, 2], [1])
 
 
-def test_small_but_significant_difference_below_min_effect():
-    rng = np.random.default_rng(3)
-    a, b = rng.normal(0.30, 0.01, 500), rng.normal(0.29, 0.01, 500)
-    # significant, but 0.01 < m = 0.05 and the CI lies inside +-m: practically no difference
-    assert _verdict_of(a, b, 0.05) == "not supported"
+def test_mcnemar_is_the_exact_binomial_test_on_discordant_pairs():
+    from scipy.stats import binomtest
+
+    relu = np.array([1] * 12 + [0] * 18, dtype=float)
+    arm = np.array([0] * 9 + [1] * 3 + [1] * 2 + [0] * 16, dtype=float)  # 9 only-ReLU, 2 only-arm
+    c = S.compare_paired(relu, arm, binary=True)
+    assert (c.n10, c.n01) == (2, 9)
+    assert c.p == pytest.approx(binomtest(2, 11, 0.5).pvalue)
+    assert c.effect == pytest.approx((5 - 12) / 30)
+    assert S.mcnemar_exact(0, 0) == 1.0
 
 
-def test_noisy_small_sample_is_inconclusive():
-    rng = np.random.default_rng(4)
-    a, b = rng.normal(0.3, 0.3, 12), rng.normal(0.2, 0.3, 12)
-    assert _verdict_of(a, b, 0.05) == "inconclusive"
+def test_newcombe_paired_published_example():
+    """Fagerland, Lydersen and Laake (contingencytables, chapter 8): 59, 6, 16, 80
+    gives -0.0621 (95% CI -0.1186 to -0.0046) by Newcombe's square-and-add method."""
+    d, lo, hi = S.newcombe_paired(59, 6, 16, 80)
+    assert (d, lo, hi) == pytest.approx((-0.0621, -0.1186, -0.0046), abs=5e-5)
 
 
-def test_too_few_networks_is_inconclusive():
-    a, b = np.array([0.5, 0.6, 0.55]), np.array([0.0, 0.01, 0.02])
-    assert _verdict_of(a, b, 0.05) == "inconclusive"
-    c = S.compare(a, b)
-    assert S.verdict(c.diff, c.lo, c.hi, 0.001, 0.05, -1) == "supported"  # without n the rule itself says so
+def test_newcombe_unpaired_published_examples():
+    # Newcombe 1998 (method 10): 56/70 vs 48/80 -> 0.0524 to 0.3339
+    assert S.newcombe_unpaired(56, 70, 48, 80)[1:] == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    # Perondi et al. 2004 in Fagerland et al.: 7/34 vs 1/34 -> 0.1765 (0.0189 to 0.3404)
+    assert S.newcombe_unpaired(7, 34, 1, 34) == pytest.approx((0.1765, 0.0189, 0.3404), abs=5e-5)
 
 
-def test_noninferiority():
-    rng = np.random.default_rng(5)
-    relu = rng.uniform(0.45, 0.55, 30)
-    assert _verdict_of(relu, np.zeros(30), 0.05, direction=+1, kind="noninferiority") == "contradicted"
-    assert _verdict_of(relu, relu + 0.01, 0.05, direction=+1, kind="noninferiority") == "supported"
-    assert _verdict_of(relu, relu - 0.01, 0.05, direction=+1, kind="noninferiority") == "supported"
+def test_fisher_matches_scipy():
+    from scipy.stats import fisher_exact
+
+    assert S.fisher_exact(7, 34, 1, 34) == pytest.approx(fisher_exact([[7, 27], [1, 33]]).pvalue)
+    c = S.compare_unpaired(np.r_[np.ones(1), np.zeros(33)], np.r_[np.ones(7), np.zeros(27)], binary=True)
+    assert not c.paired and c.test == "Fisher (exact)" and c.effect == pytest.approx(6 / 34)
 
 
-def test_verdict_rule_by_hand():
-    # signed effect e = direction * diff; CI likewise
-    assert S.verdict(-0.3, -0.35, -0.25, 0.001, 0.05, -1) == "supported"
-    assert S.verdict(-0.3, -0.35, -0.25, 0.2, 0.05, -1) == "inconclusive"  # not significant
-    assert S.verdict(-0.03, -0.04, -0.02, 0.001, 0.05, -1) == "not supported"  # inside +-m
-    assert S.verdict(-0.04, -0.07, -0.01, 0.001, 0.05, -1) == "inconclusive"  # too small, CI reaches m
-    assert S.verdict(0.3, 0.25, 0.35, 0.001, 0.05, -1) == "contradicted"
-    assert S.verdict(math.nan, math.nan, math.nan, math.nan, 0.05, -1) == "inconclusive"
-    with pytest.raises(ValueError):
-        S.verdict(0.1, 0.0, 0.2, 0.01, 0.05, direction=0)
+def test_binary_intervals_at_zero_and_n_of_n_are_never_zero_width():
+    assert S.wilson(0, 30) == pytest.approx((0.0, 0.0, 0.1135), abs=1e-4)  # the "rule of three" region
+    assert S.wilson(30, 30) == pytest.approx((1.0, 0.8865, 1.0), abs=1e-4)
+    # 0/30 vs 0/30, paired: the interval reflects the sample size, not [0, 0]
+    c = S.compare_paired(np.zeros(30), np.zeros(30), binary=True)
+    assert c.effect == 0 and c.lo == pytest.approx(-0.1135, abs=1e-4) and c.hi == pytest.approx(0.1135, abs=1e-4)
+    assert c.p == 1.0
+    c = S.compare_paired(np.ones(30), np.ones(30), binary=True)
+    assert c.hi - c.lo > 0.2
+    c = S.compare_paired(np.zeros(30), np.ones(30), binary=True)
+    # both Wilson half-widths combine: 1 - sqrt(0.1135^2 + 0.1135^2)
+    assert c.effect == 1 and c.lo == pytest.approx(1 - math.hypot(0.1135, 0.1135), abs=1e-3) and c.hi == 1
+    c = S.compare_unpaired(np.zeros(30), np.zeros(30), binary=True)
+    assert c.lo == pytest.approx(-0.1135, abs=1e-4) and c.hi == pytest.approx(0.1135, abs=1e-4)
+    # with more networks the interval narrows
+    assert S.compare_paired(np.zeros(300), np.zeros(300), binary=True).hi < 0.02
 
 
-def test_overall_verdict():
-    assert S.overall_verdict(["supported"] * 3 + ["not supported"]) == "supported"
-    assert S.overall_verdict(["supported", "contradicted", "supported"]) == "inconclusive"
-    assert S.overall_verdict(["supported", "not supported"]) == "inconclusive"  # no majority
-    assert S.overall_verdict(["not supported", "not supported", "inconclusive"]) == "not supported"
-    assert S.overall_verdict(["n/a", "n/a"]) == "inconclusive"
-    assert S.overall_verdict(["contradicted", "n/a", "contradicted"]) == "contradicted"
-
-
-# ------------------------------------------------------------------ the pieces
-
-def test_bootstrap_mean_ci_covers_known_mean():
-    rng = np.random.default_rng(6)
-    covered = 0
-    for i in range(100):
-        x = rng.normal(1.0, 1.0, 50)
-        _, lo, hi = S.bootstrap_mean_ci(x, n_boot=1000, seed=i)
-        covered += lo <= 1.0 <= hi
-    assert 85 <= covered <= 100  # nominal 95%
-    m, lo, hi = S.bootstrap_mean_ci([2.0, 2.0, 2.0])
-    assert (m, lo, hi) == (2.0, 2.0, 2.0)
-    assert all(math.isnan(v) for v in S.bootstrap_mean_ci([]))
-    assert S.bootstrap_mean_ci([1.0, np.nan, 3.0])[0] == 2.0  # non-finite values dropped
-
-
-def test_bootstrap_is_deterministic_for_a_seed():
-    x, y = np.arange(20.0), np.arange(20.0) + 3
-    assert S.bootstrap_diff_ci(x, y, seed=7) == S.bootstrap_diff_ci(x, y, seed=7)
-    d, lo, hi = S.bootstrap_diff_ci(x, y)
-    assert d == pytest.approx(3.0) and lo < 3.0 < hi
-
-
-def test_mann_whitney_and_rank_biserial():
-    a, b = np.arange(10.0), np.arange(10.0) + 100
-    u, p = S.mann_whitney(a, b)
-    assert u == 100 and p < 1e-3
-    assert S.rank_biserial(a, b) == pytest.approx(1.0)
-    assert S.rank_biserial(b, a) == pytest.approx(-1.0)
-    assert S.mann_whitney(np.ones(5), np.ones(7)) == (17.5, 1.0)
-    assert S.rank_biserial(np.ones(5), np.ones(7)) == pytest.approx(0.0)
-    from scipy.stats import mannwhitneyu
-
-    rng = np.random.default_rng(8)
-    x, y = rng.normal(size=15), rng.normal(0.5, 1, size=18)
-    assert S.mann_whitney(x, y)[1] == pytest.approx(mannwhitneyu(y, x).pvalue)
+def test_constant_continuous_samples_get_the_interval_their_size_allows():
+    # a fraction of exactly 0 in every network: [0, 0.11] for 30 networks, not [0, 0]
+    assert S.mean_interval(np.zeros(30), bounds=(0, 1)) == pytest.approx((0, 0, 0.1135), abs=1e-4)
+    # paired differences of two constant fractions lie in [-1, 1]
+    c = S.compare_paired(np.zeros(30), np.zeros(30), bounds=(0, 1))
+    assert (c.lo, c.hi) == pytest.approx((-0.1135, 0.1135), abs=1e-4)
+    # an unbounded metric cannot bound a constant sample: the interval is infinite
+    lo, hi = S.constant_interval(-12.0, 30, bounds=(-12.0, math.inf))
+    assert lo == -12.0 and hi == math.inf
+    c = S.compare_paired(np.full(30, -12.0), np.full(30, -12.0), bounds=(-12.0, math.inf))
+    assert c.lo == -math.inf and c.hi == math.inf
+    assert all(math.isnan(v) for v in S.mean_interval([]))
 
 
 def test_holm():
@@ -143,12 +125,56 @@ def test_holm():
     assert S.holm([0.9, 0.8])[0] == 1.0
 
 
-def test_wilson():
-    p, lo, hi = S.wilson(50, 100)
-    assert p == 0.5 and lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
-    p, lo, hi = S.wilson(0, 20)
-    assert p == 0 and lo == 0 and 0.1 < hi < 0.2
-    assert S.wilson(20, 20)[2] == 1.0
+def test_mann_whitney_matches_scipy():
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=15), rng.normal(0.5, 1, size=18)
+    assert S.mann_whitney(x, y) == pytest.approx(mannwhitneyu(y, x).pvalue)
+    assert S.mann_whitney(np.ones(5), np.ones(7)) == 1.0
+
+
+# ------------------------------------------------------------------ verdicts
+
+def test_verdict_rule_by_hand():
+    # signed effect e = direction * effect; interval likewise
+    assert S.verdict(-0.3, -0.35, -0.25, 0.001, 0.05, -1) == "supported"
+    assert S.verdict(-0.3, -0.35, -0.25, 0.2, 0.05, -1) == "inconclusive"  # not significant
+    assert S.verdict(-0.03, -0.04, -0.02, 0.001, 0.05, -1) == "not supported"  # inside +-m
+    assert S.verdict(-0.04, -0.07, -0.01, 0.001, 0.05, -1) == "inconclusive"  # too small, interval reaches m
+    assert S.verdict(0.3, 0.25, 0.35, 0.001, 0.05, -1) == "contradicted"
+    assert S.verdict(-0.3, -0.35, -0.25, 0.001, 0.05, -1, n=9) == "inconclusive"  # too few pairs
+    assert S.verdict(-0.3, -0.35, -0.25, 0.001, 0.05, -1, n=9, min_n=5) == "supported"
+    assert S.verdict(0.0, -math.inf, math.inf, 1.0, 0.05, -1) == "inconclusive"
+    assert S.verdict(math.nan, math.nan, math.nan, math.nan, 0.05, -1) == "inconclusive"
+    with pytest.raises(ValueError):
+        S.verdict(0.1, 0.0, 0.2, 0.01, 0.05, direction=0)
+
+
+def test_noninferiority_rule():
+    assert S.verdict(-0.01, -0.03, 0.01, 0.5, 0.05, +1, "noninferiority") == "supported"
+    assert S.verdict(-0.5, -0.52, -0.48, 1e-6, 0.05, +1, "noninferiority") == "contradicted"
+    assert S.verdict(-0.05, -0.09, -0.01, 0.01, 0.05, +1, "noninferiority") == "inconclusive"
+
+
+def test_zero_vs_zero_binary_is_not_automatically_not_supported():
+    """The complaint of the old report: 0/30 vs 0/30 gave [0, 0] and 'not supported'.
+    Now the interval (±0.11) is wider than a minimal effect of 0.05: inconclusive."""
+    c = S.compare_paired(np.zeros(30), np.zeros(30), binary=True)
+    assert S.verdict(c.effect, c.lo, c.hi, c.p, 0.05, -1, n=c.n) == "inconclusive"
+    assert S.verdict(c.effect, c.lo, c.hi, c.p, 0.15, -1, n=c.n) == "not supported"
+
+
+def test_combine_over_settings_and_arms():
+    assert S.combine(["supported", "supported", "inconclusive"]) == "supported"
+    assert S.combine(["supported", "inconclusive", "inconclusive"]) == "inconclusive"  # fewer than half resolved
+    assert S.combine(["supported", "not supported"]) == S.DEPENDS
+    assert S.combine(["supported", "contradicted", "supported"]) == S.DEPENDS
+    assert S.combine(["not supported", "contradicted"]) == "contradicted"  # both against; tie -> contradicted
+    assert S.combine(["not supported", "not supported", "contradicted"]) == "not supported"
+    assert S.combine([S.DEPENDS, "supported"]) == S.DEPENDS
+    assert S.combine(["n/a", "n/a"]) == "inconclusive"
+    assert S.combine([]) == "inconclusive"
 
 
 def test_born_dead_formula():

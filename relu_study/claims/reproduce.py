@@ -2,23 +2,26 @@
 
     python -m relu_study.reproduce [--quick] [--out results] [--sweeps DIR] [--jobs 2]
 
-For each preset in ``conf/experiment/`` (:data:`STUDIES`) this runs the Hydra
-multirun ``python -m relu_study -m experiment=<study>`` into ``<sweeps>/<study>``
-(the raw run folders: large, not meant to be committed; default
-``outputs/reproduce/full`` or ``.../quick``), then
-:func:`relu_study.report.write_report` into ``--out`` (``REPORT.md``,
-``figures/*.png``, ``tables/*.csv``: small), stamped with the command, the date
-and the package version.
+For each study module of :mod:`relu_study.claims.studies` (:data:`STUDIES`)
+this runs its preset's Hydra multirun ``python -m relu_study -m
+experiment=<study>`` into ``<sweeps>/<study>`` (the raw run folders: large, not
+meant to be committed; default ``outputs/reproduce/full`` or ``.../quick``),
+then :func:`relu_study.claims.report.write_report` into ``--out``
+(``REPORT.md``, ``claims.json``, ``figures/``, ``tables/``: small), stamped
+with the command, the date, the package version and the wall times.  When the
+folder holding ``--out`` has a README.md with the generated claims block, that
+block is refreshed from the new ``claims_table.md``.
 
 ``--quick`` runs the same presets through the same code with fewer seeds, fewer
-epochs and smaller grids (:data:`QUICK`): a smoke test of the whole pipeline in
-about a minute, not evidence.  The studies run ``--jobs`` at a time, each as one
-process with Hydra's basic launcher.
+epochs and smaller grids (each study's ``quick`` overrides, :data:`QUICK`): a
+smoke test of the whole pipeline in about a minute, not evidence.  The studies
+run ``--jobs`` at a time, each as one process with Hydra's basic launcher.
+Every bad argument stops with one ``error:`` line (exit 2) before anything is
+created.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import shutil
@@ -27,44 +30,31 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["FULL", "QUICK", "STUDIES", "main", "reproduce"]
+__all__ = ["FULL", "QUICK", "STUDIES", "main", "reproduce", "update_readme"]
 
-#: the presets, in the order they run
-STUDIES = ("born_dead", "lu_collapse", "c1_dying", "c2_gradients", "c3_sensitivity", "c4_sparsity", "c5_convergence")
+
+def _studies() -> dict:
+    from .studies import registry
+
+    return registry()
+
+
+#: the presets, in report order (one per study module in relu_study/claims/studies/)
+STUDIES = tuple(_studies())
 
 #: rough relative cost of the full studies (core-seconds), to start the largest first
-COST = {"born_dead": 300, "c2_gradients": 170, "c1_dying": 150, "c3_sensitivity": 150, "lu_collapse": 130,
-        "c5_convergence": 110, "c4_sparsity": 40}
+COST = {name: s.cost for name, s in _studies().items()}
 
 #: extra overrides of the full run (none: the presets are the full run)
 FULL: dict[str, list[str]] = {s: [] for s in STUDIES}
 
-#: overrides of the quick run: fewer seeds and epochs, a smaller born-dead grid
-QUICK: dict[str, list[str]] = {
-    "born_dead": ["seeds=300", "model.depth=1,4,10", "model.width=2,4"],
-    "lu_collapse": ["seeds=40", "epochs=3"],
-    "c1_dying": ["seeds=10", "epochs=2", "model.depth=8", "optimizer.lr=1.0"],
-    "c2_gradients": ["seeds=10", "epochs=2", "model.depth=8"],
-    "c3_sensitivity": ["seeds=10", "epochs=2", "optimizer.lr=0.1,1.0"],
-    "c4_sparsity": ["seeds=10", "epochs=2", "dataset=moons"],
-    "c5_convergence": ["seeds=10", "epochs=2", "dataset=moons,sine"],
-}
+#: overrides of the quick run: fewer seeds and epochs, smaller grids (each study's ``quick``)
+QUICK: dict[str, list[str]] = {name: list(s.quick) for name, s in _studies().items()}
 
-#: what was tried before the presets were fixed (pilot runs, 20-200 seeds); see experiments/README.md
-PILOT_NOTES = """\
-Notes on pilot runs (20-200 seeds) made before the presets were fixed; the tables "Did ReLU units die here?"
-in Claims 1 and 2 show, from this run's data, whether ReLUs died in each final setting.
 
-* Claim 1/3, moons, depth 4 x width 16, SGD: with lr 0.1 and zero biases the ReLU dead fraction *fell*
-  during training (0.08 at init, 0.05 at the end), and lr 0.5 did not kill units either (0.04): no dying to
-  prevent. lr 1.0 did (0.08 -> 0.25), so lr 1.0 is in the grid; a constant bias of -1 leaves about half of
-  the units dead at init, and depth 8 doubles the dead fraction at init (0.15). At lr 1.0 Leaky alpha=0.3
-  diverged in 17 of 20 pilot networks (ReLU: none), so divergence is counted per arm.
-* Deep and narrow (width 2, depth 10, |x|), Adam: lr 0.001 and 0.01 gave the same ReLU collapse rate
-  (0.92); lr 0.003 is used.
-* Born dead: `collapsed` at epoch 0 is not used as the born-dead indicator, because with RAI (non-zero
-  initial biases, small weights) a third of pilot networks had an output spread below 1e-3 of the target's
-  without any dead layer; a network is born dead when some hidden layer is entirely never-positive."""
+def pilot_notes() -> str:
+    """What was tried before the presets were fixed (each study's ``pilot``)."""
+    return "\n".join(f"* {s.id} ({name}): {s.pilot}" for name, s in _studies().items() if s.pilot)
 
 
 #: the sweep-level aggregate callback is left out: the report reads the run folders itself
@@ -113,24 +103,51 @@ def run_studies(studies, sweeps: Path, overrides: dict, jobs: int = 2, resume: b
 
 def _clean_results(out: Path) -> None:
     """Remove what an earlier reproduce wrote into ``out`` (only its own files)."""
-    (out / "REPORT.md").unlink(missing_ok=True)
-    for sub, pattern in (("figures", "*.png"), ("tables", "*.csv")):
+    for name in ("REPORT.md", "REPORT.html", "claims.json", "claims_table.md"):
+        (out / name).unlink(missing_ok=True)
+    for sub, pattern in (("figures", "*.png"), ("figures", "*.json"), ("tables", "*.csv")):
         for f in (out / sub).glob(pattern):
             f.unlink()
 
 
+def update_readme(readme: Path, block: str) -> bool:
+    """Replace the generated claims block of ``readme`` (between the report's
+    markers) with ``block``; False when the file has no such block."""
+    from ..runs.folders import atomic_path
+    from .report import README_BEGIN, README_END
+
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    new = text[:start] + block.rstrip("\n") + text[end:]
+    if new != text:
+        with atomic_path(readme) as tmp:
+            tmp.write_text(new)
+    return True
+
+
 def reproduce(out="results", quick: bool = False, sweeps=None, jobs: int = 2, studies=STUDIES, resume: bool = False,
-              command: str | None = None, log=print) -> Path:
-    """Run the studies and the report; return the path of ``REPORT.md``."""
+              command: str | None = None, log=print, readme=None) -> Path:
+    """Run the studies and the report; return the path of ``REPORT.md``.
+    ``readme``: a README.md whose generated claims block is refreshed (default:
+    the README.md beside ``out`` when it has the block; False: none)."""
+    from ..provenance import provenance
     from .report import write_report
 
     unknown = [s for s in studies if s not in STUDIES]
     if unknown:
-        raise ValueError(f"unknown studies: {', '.join(unknown)}; known: {', '.join(STUDIES)}")
+        raise ValueError(f"--studies {','.join(unknown)}: unknown; known: {', '.join(STUDIES)}")
+    if jobs < 1:
+        raise ValueError(f"--jobs {jobs}: must be at least 1")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
     sweeps = Path(sweeps) if sweeps else Path("outputs") / "reproduce" / ("quick" if quick else "full")
     sweeps = sweeps.resolve()
     overrides = QUICK if quick else FULL
+    command = command or "python -m relu_study.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    record = provenance(command.strip())  # the code as it ran, before results/ and README.md change
     start = time.perf_counter()
     times = run_studies(studies, sweeps, overrides, jobs=jobs, resume=resume, log=log)
     t_report = time.perf_counter()
@@ -141,10 +158,15 @@ def reproduce(out="results", quick: bool = False, sweeps=None, jobs: int = 2, st
     timing = ", ".join(f"{s} {t:.0f} s" for s, t in times.items())
     preamble = (f"Mode: **{mode}**. Studies ran {jobs} at a time; wall time per study: {timing}; "
                 f"studies total {total:.0f} s. Raw sweep folders: `{_display(sweeps)}` (not committed). "
-                f"Presets: `conf/experiment/` (documented in `experiments/README.md`).")
-    command = command or "python -m relu_study.reproduce " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+                f"Presets: `conf/experiment/` (documented in `experiments/README.md`; the analysis in "
+                f"`docs/claims.md`).")
     report = write_report([sweeps / s for s in studies], out, command=command.strip(), preamble=preamble,
-                          notes=PILOT_NOTES)
+                          notes=pilot_notes(), wall_times=times, provenance=record, html=True)
+    if readme is None:
+        readme = out.resolve().parent / "README.md"
+        readme = readme if readme.is_file() else False
+    if readme and update_readme(Path(readme), (out / "claims_table.md").read_text()):
+        log(f"updated the claims table in {readme}")
     log(f"report: {time.perf_counter() - t_report:.0f} s; total {time.perf_counter() - start:.0f} s; wrote {report}")
     return report
 
@@ -157,21 +179,38 @@ def _display(path: Path) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m relu_study.reproduce",
-                                     description="Run every claim study (conf/experiment/) and write the report.")
+    from .report import ArgumentParser
+
+    parser = ArgumentParser(prog="python -m relu_study.reproduce",
+                            description="Run every claim study (conf/experiment/) and write the report.")
     parser.add_argument("--quick", action="store_true", help="fewer seeds and epochs: a smoke test (~1 min)")
     parser.add_argument("--out", default="results", help="report folder (default: results)")
     parser.add_argument("--sweeps", default=None,
                         help="raw sweep folders (default: outputs/reproduce/full or outputs/reproduce/quick)")
-    parser.add_argument("--jobs", type=int, default=2, help="studies run at the same time, one process each (default: 2)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="studies run at the same time, one process each (default: 2)")
     parser.add_argument("--studies", default=",".join(STUDIES), help="comma-separated subset of: " + ", ".join(STUDIES))
     parser.add_argument("--resume", action="store_true", help="keep existing sweep folders; finished jobs are skipped")
+    parser.add_argument("--no-readme", action="store_true",
+                        help="do not refresh the claims table of the README.md beside --out")
     args = parser.parse_args(argv)
     studies = [s.strip() for s in args.studies.split(",") if s.strip()]
     argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    # bad arguments: one line, exit 2, before anything is created
+    unknown = [s for s in studies if s not in STUDIES]
+    problem = (f"--studies {','.join(unknown)}: unknown study; known: {', '.join(STUDIES)}" if unknown else
+               "--studies: no study given" if not studies else
+               f"--jobs {args.jobs}: must be at least 1" if args.jobs < 1 else
+               f"--out {args.out}: exists and is not a folder" if Path(args.out).exists() and
+               not Path(args.out).is_dir() else
+               f"--sweeps {args.sweeps}: exists and is not a folder" if args.sweeps and Path(args.sweeps).exists()
+               and not Path(args.sweeps).is_dir() else None)
+    if problem:
+        parser.error(problem)
     try:
         reproduce(args.out, quick=args.quick, sweeps=args.sweeps, jobs=args.jobs, studies=studies,
-                  resume=args.resume, command=f"python -m relu_study.reproduce {argv_text}".strip())
+                  resume=args.resume, command=f"python -m relu_study.reproduce {argv_text}".strip(),
+                  readme=False if args.no_readme else None)
     except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,151 +1,389 @@
-"""Claim statistics: bootstrap intervals, Mann-Whitney U, effect sizes, verdicts.
+"""Claim statistics: paired and unpaired tests, intervals, Holm, verdict rules.
 
-Everything here takes plain arrays (one value per network seed) and returns
-numbers; :mod:`relu_study.report` decides which arrays to compare.
+Everything here takes plain arrays and counts and returns numbers; the study
+modules (:mod:`relu_study.claims.studies`) decide what to compare.
 
-A comparison sets an arm ``b`` (a Leaky ReLU arm) beside the baseline ``a``
-(ReLU) on one metric:
+The studies are *paired*: every arm trains the same network seeds, so seed s
+of an arm and seed s of ReLU share their initial draws (scaled by each
+activation's gain) and their minibatch order.  A comparison therefore works on
+the per-seed difference arm - ReLU:
 
-* ``diff`` = mean(b) - mean(a), with a percentile bootstrap 95% interval
-  (each arm resampled with replacement, independently);
-* ``r_rb``, the rank-biserial correlation, ``P(b > a) - P(b < a)`` over all
-  pairs (from the Mann-Whitney U statistic);
-* ``p``, the two-sided Mann-Whitney U p-value, then Holm-adjusted across the
-  comparisons of one metric within a claim (:func:`holm`).
+* continuous metric: mean difference, a BCa bootstrap interval of that mean
+  (:func:`scipy.stats.bootstrap`) and the Wilcoxon signed-rank test (Pratt's
+  treatment of zero differences, which are common: two networks with the same
+  dead units give exactly 0);
+* binary outcome (diverged, collapsed, failed): difference of the two
+  proportions, Newcombe's interval for paired proportions (method 10 of
+  Newcombe 1998, built from Wilson intervals) and the exact McNemar test
+  (a binomial test on the discordant pairs).
 
-:func:`verdict` turns those numbers into one of four words with the rule in
-:data:`VERDICT_RULE` (the report quotes it).  ``direction`` is the sign the claim
-predicts for ``diff`` (+1: the claim says Leaky ReLU's value is higher); the
-*signed* effect is ``direction * diff`` and its interval likewise.  ``min_effect``
-is the smallest difference that would matter in practice, fixed per metric
-before looking at the data.
+When arms cannot be paired (different seeds) the unpaired versions are used:
+an independent-resampling bootstrap and the Mann-Whitney U test, or Newcombe's
+hybrid score interval (method 10 of Newcombe 1998, independent samples) and
+Fisher's exact test.
 
-Born-dead helpers: :func:`wilson` (binomial interval) and
-:func:`born_dead_formula` (Lu et al.'s single-input probability).
+No interval is ever zero-width.  A constant sample (0/30 diverged in both arms,
+or a zero-gradient fraction of exactly 0 in every network) says the variation
+is rare, not absent: its interval is the one the sample size allows, from the
+Wilson bound for "0 of n deviate" (0.11 for n = 30), scaled by how far the
+value can move within its bounds.  An unbounded metric with a constant sample
+gets an infinite interval: nothing can be resolved.
+
+:func:`verdict` turns a comparison into one of :data:`VERDICTS`;
+:func:`combine` turns the verdicts of several settings (one arm) or several arms
+(one claim) into one, which may be :data:`DEPENDS`.  The rules are quoted in
+:data:`VERDICT_RULE`.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
-    "ALPHA", "MIN_N", "N_BOOT", "VERDICTS", "VERDICT_RULE", "Comparison", "born_dead_formula", "bootstrap_diff_ci", "dead_networks",
-    "bootstrap_mean_ci", "compare", "holm", "mann_whitney", "overall_verdict", "rank_biserial", "verdict",
-    "wilson",
+    "ALPHA", "DEPENDS", "LEVEL", "MIN_N", "N_BOOT", "VERDICTS", "VERDICT_RULE", "WORDS", "Comparison",
+    "born_dead_formula", "combine", "compare_paired", "compare_unpaired", "constant_interval", "dead_networks",
+    "fisher_exact", "holm", "mann_whitney", "mcnemar_exact", "mean_interval", "newcombe_paired",
+    "newcombe_unpaired", "verdict", "wilcoxon_signed_rank", "wilson",
 ]
 
 #: significance level (applied to Holm-adjusted p-values)
 ALPHA = 0.05
+#: confidence level of every interval
+LEVEL = 0.95
 #: bootstrap resamples
 N_BOOT = 4000
-#: fewer networks than this in either arm: the comparison is inconclusive
+#: fewer pairs (or networks per arm, unpaired) than this: the comparison is inconclusive
 MIN_N = 10
-#: the four verdict words
+#: the four verdict words of one comparison
 VERDICTS = ("supported", "not supported", "contradicted", "inconclusive")
+#: the fifth word, for an arm over settings or a claim over arms whose resolved verdicts disagree
+DEPENDS = "depends on slope or setting"
+#: every verdict word
+WORDS = (*VERDICTS, DEPENDS)
+#: verdicts that count as evidence against a claim
+AGAINST = ("not supported", "contradicted")
 
-VERDICT_RULE = """\
-Each comparison sets one alternative arm (a Leaky ReLU slope, or ReLU with RAI) beside plain ReLU on one
-metric, one value per network seed. *Effect* = mean(arm) - mean(ReLU); its 95% CI is a percentile bootstrap (4000 resamples, each arm
-resampled independently). *p* is the two-sided Mann-Whitney U p-value, Holm-adjusted across all
-comparisons of the same metric within the claim (comparisons marked n/a, where the ReLU arm does not show
-the problem the claim is about, are neither tested nor counted). The claim fixes a direction (the sign it predicts for
-the effect) and each metric has a minimal practical effect *m*, both stated before the data.
-With the signed effect e = direction x effect and its signed CI [lo, hi]:
+VERDICT_RULE = f"""\
+**Comparisons are paired.** Every arm trains the same network seeds, so seed s of an arm and seed s of ReLU
+share their initial weight draws (scaled by each activation's gain) and their minibatch order; the effect is
+the mean over seeds of the difference arm − ReLU in the same setting. Continuous metrics: BCa bootstrap 95%
+interval of that mean ({N_BOOT} resamples) and the Wilcoxon signed-rank test (Pratt's treatment of zero
+differences). Binary outcomes: Newcombe's 95% interval for the difference of paired proportions and the exact
+McNemar test. Where arms cannot be paired, the unpaired counterparts are used (independent bootstrap and
+Mann-Whitney U; Newcombe's hybrid score interval and Fisher's exact test) and the table says so. A constant
+sample never gives a zero-width interval: 0 of 30 events has the Wilson upper bound 0.11, and a difference of
+two constant arms gets the interval that bound allows.
 
-* **supported**: p_adj < 0.05, lo > 0 and e >= m (significant, in the claimed direction, large enough);
-* **contradicted**: p_adj < 0.05, hi < 0 and -e >= m (the same in the opposite direction);
-* **not supported**: -m < lo and hi < m (the CI lies inside +-m: no practically relevant difference);
-* **inconclusive**: anything else (the seeds cannot resolve it), and always when either arm has fewer
-  than 10 networks (a bootstrap interval from so few is not trustworthy).
+**Verdict of one comparison.** p is Holm-adjusted over the comparisons of the same metric within a claim's
+analysis (every arm and setting that passes the gate). Each metric has a claimed direction and a minimal
+practical effect m, fixed before the data (relative to the ReLU level in the same setting, with a floor).
+With the signed effect e = direction × effect and its signed interval [lo, hi]:
 
-For a claim that Leaky ReLU is *as good as* ReLU (non-inferiority, claim 4):
-**supported** if lo > -m; **contradicted** if p_adj < 0.05 and hi < -m; **inconclusive** otherwise.
+* **supported**: p_adj < {ALPHA}, lo > 0 and e ≥ m (significant, in the claimed direction, large enough);
+* **contradicted**: p_adj < {ALPHA}, hi < 0 and −e ≥ m (the same in the opposite direction);
+* **not supported**: −m < lo and hi < m (the interval lies inside ±m: equivalence shown, no relevant effect);
+* **inconclusive**: anything else (the seeds do not resolve it), and always with fewer than {MIN_N} pairs.
 
-A claim's overall verdict comes from its primary metric's comparisons: if some are supported and some
-contradicted it is *inconclusive*; otherwise it is the verdict held by more than half of them, and
-*inconclusive* when no verdict has a majority."""
+A claim that an arm is *as good as* ReLU (non-inferiority): **supported** if lo > −m; **contradicted** if
+p_adj < {ALPHA} and hi < −m; otherwise **inconclusive**.
+
+**Verdict of an arm** (over the settings that pass the gate) and **of a claim** (over its arms): when
+resolved verdicts point both ways (some supported, some not supported or contradicted) the answer is
+**{DEPENDS}**; when fewer than half are resolved it is **inconclusive**; otherwise it is the resolved
+verdict (supported; or, among the verdicts against, contradicted if at least half of them are, else not
+supported). "Not supported" and "contradicted" both count as evidence against."""
 
 
-def _arr(x) -> np.ndarray:
+# ----------------------------------------------------------------- proportions
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2))
+
+
+def wilson(k: int, n: int, level: float = LEVEL) -> tuple[float, float, float]:
+    """``(k/n, lo, hi)``: the Wilson score interval of a binomial proportion.
+    NaNs when ``n`` is 0.  0 of 30 gives ``(0, 0, 0.114)``."""
+    if n <= 0:
+        return (math.nan,) * 3
+    z = _z(level)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if k == 0 else max(0.0, centre - half)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return p, lo, hi
+
+
+def newcombe_unpaired(k1: int, n1: int, k2: int, n2: int, level: float = LEVEL) -> tuple[float, float, float]:
+    """``(p1 - p2, lo, hi)``: Newcombe's hybrid score interval for the difference
+    of two independent proportions (Newcombe 1998, Stat Med 17:873, method 10),
+    from the Wilson intervals of each."""
+    if n1 <= 0 or n2 <= 0:
+        return (math.nan,) * 3
+    p1, l1, u1 = wilson(k1, n1, level)
+    p2, l2, u2 = wilson(k2, n2, level)
+    d = p1 - p2
+    lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return d, max(-1.0, lo), min(1.0, hi)
+
+
+def newcombe_paired(n11: int, n10: int, n01: int, n00: int, level: float = LEVEL) -> tuple[float, float, float]:
+    """``(p1 - p2, lo, hi)`` for paired proportions (Newcombe 1998, Stat Med
+    17:2635, method 10).  ``n10``: pairs where the first is 1 and the second 0;
+    ``p1 = (n11 + n10) / n``, ``p2 = (n11 + n01) / n``.  The Wilson intervals of
+    p1 and p2 are combined with the (continuity-corrected) correlation phi."""
+    n = n11 + n10 + n01 + n00
+    if n <= 0:
+        return (math.nan,) * 3
+    a, b, c, d = n11, n10, n01, n00
+    p1, l1, u1 = wilson(a + b, n, level)
+    p2, l2, u2 = wilson(a + c, n, level)
+    margins = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = 0.0
+    if margins > 0:
+        ad_bc = a * d - b * c
+        if ad_bc > n / 2:
+            phi = (ad_bc - n / 2) / math.sqrt(margins)
+        elif ad_bc < 0:
+            phi = ad_bc / math.sqrt(margins)
+    diff = p1 - p2
+    dl = (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
+    du = (p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2
+    return diff, max(-1.0, diff - math.sqrt(max(dl, 0.0))), min(1.0, diff + math.sqrt(max(du, 0.0)))
+
+
+def mcnemar_exact(n10: int, n01: int) -> float:
+    """Two-sided exact McNemar p-value: a binomial test of ``n10`` successes in
+    ``n10 + n01`` discordant pairs at 1/2 (1 when there is no discordant pair)."""
+    from scipy.stats import binomtest
+
+    m = int(n10) + int(n01)
+    if m == 0:
+        return 1.0
+    return float(binomtest(int(n10), m, 0.5).pvalue)
+
+
+def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test on ``k1/n1`` vs ``k2/n2``."""
+    from scipy.stats import fisher_exact as _fisher
+
+    if n1 <= 0 or n2 <= 0:
+        return math.nan
+    return float(_fisher([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+
+
+# ----------------------------------------------------------------- continuous
+
+def _finite(x) -> np.ndarray:
     x = np.asarray(x, dtype=float).ravel()
     return x[np.isfinite(x)]
+
+
+def constant_interval(value: float, n: int, bounds=None, level: float = LEVEL) -> tuple[float, float]:
+    """The interval of the mean of a variable observed ``n`` times at exactly
+    ``value``.  With ``bounds = (low, high)`` of the variable: the share of the
+    population that differs from ``value`` is at most the Wilson upper bound
+    ``u`` of 0 in n, so the mean lies in ``[value - u (value - low),
+    value + u (high - value)]``.  Without bounds (or with infinite ones) the
+    corresponding end is infinite."""
+    u = wilson(0, max(int(n), 1), level)[2]
+    low, high = bounds if bounds is not None else (-math.inf, math.inf)
+    lo = value - u * (value - low) if math.isfinite(low) else -math.inf
+    hi = value + u * (high - value) if math.isfinite(high) else math.inf
+    return float(lo), float(hi)
 
 
 def _rng(seed):
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def _boot_means(x: np.ndarray, n_boot: int, rng) -> np.ndarray:
-    """Means of ``n_boot`` resamples of ``x`` (in chunks, to bound memory)."""
-    n = len(x)
-    out = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // max(n, 1))
-    for start in range(0, n_boot, chunk):
-        stop = min(n_boot, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = x[idx].mean(axis=1)
-    return out
+def mean_interval(x, bounds=None, level: float = LEVEL, n_boot: int = N_BOOT, seed=0) -> tuple[float, float, float]:
+    """``(mean, lo, hi)`` of ``x`` (non-finite values dropped): a BCa bootstrap
+    interval of the mean (percentile when BCa is undefined), or
+    :func:`constant_interval` when the sample has no spread.  NaNs when empty."""
+    from scipy.stats import bootstrap
 
-
-def bootstrap_mean_ci(x, level: float = 0.95, n_boot: int = N_BOOT, seed=0) -> tuple[float, float, float]:
-    """``(mean, lo, hi)``: the mean of ``x`` (non-finite values dropped) and its
-    percentile bootstrap interval.  NaNs when ``x`` is empty."""
-    x = _arr(x)
+    x = _finite(x)
     if not len(x):
         return (math.nan,) * 3
     m = float(x.mean())
     if len(x) == 1 or np.all(x == x[0]):
-        return m, m, m
-    means = _boot_means(x, n_boot, _rng(seed))
-    q = (1 - level) / 2
-    lo, hi = np.quantile(means, [q, 1 - q])
-    return m, float(lo), float(hi)
+        return (m, *constant_interval(m, len(x), bounds, level))
+    lo = hi = math.nan
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = bootstrap((x,), np.mean, n_resamples=n_boot, confidence_level=level, method=method,
+                            rng=_rng(seed), vectorized=True)
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+            break
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        return (m, *constant_interval(m, len(x), bounds, level))
+    return m, min(lo, m), max(hi, m)
 
 
-def bootstrap_diff_ci(a, b, level: float = 0.95, n_boot: int = N_BOOT, seed=0) -> tuple[float, float, float]:
-    """``(diff, lo, hi)`` for ``mean(b) - mean(a)``, each arm resampled independently."""
-    a, b = _arr(a), _arr(b)
-    if not len(a) or not len(b):
-        return (math.nan,) * 3
-    d = float(b.mean() - a.mean())
-    rng = _rng(seed)
-    const_a, const_b = np.all(a == a[0]), np.all(b == b[0])
-    if const_a and const_b:
-        return d, d, d
-    ma = np.full(n_boot, a.mean()) if const_a else _boot_means(a, n_boot, rng)
-    mb = np.full(n_boot, b.mean()) if const_b else _boot_means(b, n_boot, rng)
-    q = (1 - level) / 2
-    lo, hi = np.quantile(mb - ma, [q, 1 - q])
-    return d, float(lo), float(hi)
+def _diff_bounds(bounds):
+    if bounds is None:
+        return None
+    low, high = bounds
+    return (low - high, high - low)
 
 
-def mann_whitney(a, b) -> tuple[float, float]:
-    """``(U, p)``: the Mann-Whitney U statistic of ``b`` against ``a`` and its
-    two-sided p-value (``scipy.stats.mannwhitneyu``).  ``p = 1`` when every value
-    in both arms is the same; NaN when an arm is empty."""
+def wilcoxon_signed_rank(d) -> float:
+    """Two-sided p-value of the Wilcoxon signed-rank test of the differences
+    ``d`` against 0 (``scipy.stats.wilcoxon``, ``zero_method="pratt"``); 1 when
+    every difference is 0, NaN when ``d`` is empty.  With zeros or tied
+    magnitudes the normal approximation (with tie correction) is used: scipy's
+    default would run a permutation test, far slower for the same answer at
+    the sample sizes that can reach a verdict."""
+    from scipy.stats import wilcoxon
+
+    d = _finite(d)
+    if not len(d):
+        return math.nan
+    if np.all(d == 0):
+        return 1.0
+    nonzero = np.abs(d[d != 0])
+    method = "approx" if len(nonzero) < len(d) or len(np.unique(nonzero)) < len(nonzero) else "auto"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(wilcoxon(d, zero_method="pratt", method=method).pvalue)
+
+
+def mann_whitney(a, b) -> float:
+    """Two-sided Mann-Whitney U p-value of ``b`` against ``a`` (1 when every
+    value in both is the same, NaN when one is empty)."""
     from scipy.stats import mannwhitneyu
 
-    a, b = _arr(a), _arr(b)
-    if not len(a) or not len(b):
-        return math.nan, math.nan
-    both = np.concatenate([a, b])
-    if np.all(both == both[0]):
-        return len(a) * len(b) / 2, 1.0
-    res = mannwhitneyu(b, a, alternative="two-sided")
-    return float(res.statistic), float(res.pvalue)
-
-
-def rank_biserial(a, b) -> float:
-    """``P(b > a) - P(b < a)`` over all pairs: +1 when every ``b`` exceeds every
-    ``a``, 0 for identical distributions (= 2 U / (n_a n_b) - 1)."""
-    a, b = _arr(a), _arr(b)
+    a, b = _finite(a), _finite(b)
     if not len(a) or not len(b):
         return math.nan
-    u, _ = mann_whitney(a, b)
-    return 2 * u / (len(a) * len(b)) - 1
+    both = np.concatenate([a, b])
+    if np.all(both == both[0]):
+        return 1.0
+    return float(mannwhitneyu(b, a, alternative="two-sided").pvalue)
+
+
+def _unpaired_diff_interval(a, b, bounds, level, n_boot, seed):
+    from scipy.stats import bootstrap
+
+    d = float(b.mean() - a.mean())
+    if np.all(a == a[0]) and np.all(b == b[0]):
+        return (d, *constant_interval(d, min(len(a), len(b)), _diff_bounds(bounds), level))
+
+    def stat(y, x, axis=-1):
+        return y.mean(axis=axis) - x.mean(axis=axis)
+
+    lo = hi = math.nan
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = bootstrap((b, a), stat, n_resamples=n_boot, confidence_level=level, method=method,
+                            rng=_rng(seed), vectorized=True)
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+            break
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        return (d, *constant_interval(d, min(len(a), len(b)), _diff_bounds(bounds), level))
+    return d, min(lo, d), max(hi, d)
+
+
+# ----------------------------------------------------------------- comparisons
+
+@dataclass
+class Comparison:
+    """One arm (``b``) against the baseline (``a``) on one metric, before Holm.
+
+    ``n``: pairs used (paired) or the smaller arm's networks (unpaired);
+    ``level_a``/``level_b``: the two means (proportions for binary outcomes)
+    over the networks used; ``effect`` = level_b - level_a with ``[lo, hi]``;
+    ``n10``/``n01`` (binary, paired): pairs where only the arm / only the
+    baseline has the event."""
+
+    paired: bool
+    binary: bool
+    n: int
+    n_a: int
+    n_b: int
+    level_a: float
+    level_b: float
+    effect: float
+    lo: float
+    hi: float
+    p: float
+    test: str
+    interval: str
+    n10: int = 0
+    n01: int = 0
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width: the smallest effect these seeds resolve."""
+        return (self.hi - self.lo) / 2 if math.isfinite(self.lo) and math.isfinite(self.hi) else math.inf
+
+
+def _empty(paired, binary, test, interval) -> Comparison:
+    nan = math.nan
+    return Comparison(paired, binary, 0, 0, 0, nan, nan, nan, nan, nan, nan, test, interval)
+
+
+def compare_paired(a, b, binary: bool = False, bounds=None, level: float = LEVEL, n_boot: int = N_BOOT,
+                   seed=0) -> Comparison:
+    """Paired comparison of ``b`` (arm) with ``a`` (baseline): ``a[i]`` and
+    ``b[i]`` are the same seed.  Pairs where either value is not finite are
+    dropped.  Binary values must be 0 or 1."""
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {len(a)} and {len(b)}")
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    n = len(a)
+    if binary:
+        if n and not np.isin(np.concatenate([a, b]), (0.0, 1.0)).all():
+            raise ValueError("binary outcomes must be 0 or 1")
+        if not n:
+            return _empty(True, True, "McNemar (exact)", "Newcombe paired")
+        a1, b1 = a == 1, b == 1
+        n11, n10 = int((b1 & a1).sum()), int((b1 & ~a1).sum())
+        n01, n00 = int((~b1 & a1).sum()), int((~b1 & ~a1).sum())
+        eff, lo, hi = newcombe_paired(n11, n10, n01, n00, level)
+        return Comparison(True, True, n, n, n, float(a.mean()), float(b.mean()), eff, lo, hi,
+                          mcnemar_exact(n10, n01), "McNemar (exact)", "Newcombe paired", n10, n01)
+    if not n:
+        return _empty(True, False, "Wilcoxon signed-rank", "BCa bootstrap, paired")
+    eff, lo, hi = mean_interval(b - a, _diff_bounds(bounds), level, n_boot, seed)
+    return Comparison(True, False, n, n, n, float(a.mean()), float(b.mean()), eff, lo, hi,
+                      wilcoxon_signed_rank(b - a), "Wilcoxon signed-rank", "BCa bootstrap, paired")
+
+
+def compare_unpaired(a, b, binary: bool = False, bounds=None, level: float = LEVEL, n_boot: int = N_BOOT,
+                     seed=0) -> Comparison:
+    """Unpaired comparison of ``b`` (arm) with ``a`` (baseline), for arms that
+    do not share seeds.  Non-finite values are dropped."""
+    a, b = _finite(a), _finite(b)
+    if not len(a) or not len(b):
+        return _empty(False, binary, "Fisher (exact)" if binary else "Mann-Whitney U",
+                      "Newcombe hybrid score" if binary else "BCa bootstrap, independent")
+    n = min(len(a), len(b))
+    if binary:
+        if not np.isin(np.concatenate([a, b]), (0.0, 1.0)).all():
+            raise ValueError("binary outcomes must be 0 or 1")
+        ka, kb = int(a.sum()), int(b.sum())
+        eff, lo, hi = newcombe_unpaired(kb, len(b), ka, len(a), level)
+        return Comparison(False, True, n, len(a), len(b), ka / len(a), kb / len(b), eff, lo, hi,
+                          fisher_exact(kb, len(b), ka, len(a)), "Fisher (exact)", "Newcombe hybrid score")
+    eff, lo, hi = _unpaired_diff_interval(a, b, bounds, level, n_boot, seed)
+    return Comparison(False, False, n, len(a), len(b), float(a.mean()), float(b.mean()), eff, lo, hi,
+                      mann_whitney(a, b), "Mann-Whitney U", "BCa bootstrap, independent")
 
 
 def holm(pvalues) -> np.ndarray:
@@ -164,22 +402,24 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
-def verdict(diff: float, lo: float, hi: float, p_adj: float, min_effect: float, direction: int = 1,
-            kind: str = "superiority", alpha: float = ALPHA, n: int | None = None) -> str:
+# ----------------------------------------------------------------- verdicts
+
+def verdict(effect: float, lo: float, hi: float, p_adj: float, min_effect: float, direction: int = 1,
+            test: str = "superiority", n: int | None = None, min_n: int = MIN_N, alpha: float = ALPHA) -> str:
     """One of :data:`VERDICTS` by the rule in :data:`VERDICT_RULE`; ``n`` is the
-    smaller arm's number of networks (below :data:`MIN_N` the answer is inconclusive)."""
+    number of pairs (below ``min_n`` the answer is inconclusive)."""
     if direction not in (1, -1):
         raise ValueError(f"direction must be +1 or -1, got {direction!r}")
-    if kind not in ("superiority", "noninferiority"):
-        raise ValueError(f"kind must be 'superiority' or 'noninferiority', got {kind!r}")
-    if min_effect < 0:
+    if test not in ("superiority", "noninferiority"):
+        raise ValueError(f"test must be 'superiority' or 'noninferiority', got {test!r}")
+    if not min_effect >= 0:
         raise ValueError(f"min_effect must be >= 0, got {min_effect!r}")
-    if not all(math.isfinite(v) for v in (diff, lo, hi)) or (n is not None and n < MIN_N):
+    if not all(math.isfinite(v) for v in (effect, lo, hi)) or (n is not None and n < min_n):
         return "inconclusive"
-    e = direction * diff
+    e = direction * effect
     slo, shi = sorted((direction * lo, direction * hi))
     significant = math.isfinite(p_adj) and p_adj < alpha
-    if kind == "noninferiority":
+    if test == "noninferiority":
         if slo > -min_effect:
             return "supported"
         if significant and shi < -min_effect:
@@ -194,62 +434,27 @@ def verdict(diff: float, lo: float, hi: float, p_adj: float, min_effect: float, 
     return "inconclusive"
 
 
-def overall_verdict(verdicts) -> str:
-    """A claim's verdict from its primary comparisons (rule in :data:`VERDICT_RULE`)."""
-    verdicts = [v for v in verdicts if v in VERDICTS]
-    if not verdicts:
+def combine(verdicts) -> str:
+    """One word from several verdicts (an arm over settings, a claim over arms),
+    by the rule in :data:`VERDICT_RULE`.  Words that are not verdicts (``n/a``)
+    are ignored; nothing left gives ``inconclusive``."""
+    v = [x for x in verdicts if x in WORDS]
+    if not v:
         return "inconclusive"
-    if "supported" in verdicts and "contradicted" in verdicts:
+    if DEPENDS in v:
+        return DEPENDS
+    n_for = v.count("supported")
+    n_against = sum(v.count(w) for w in AGAINST)
+    if n_for and n_against:
+        return DEPENDS
+    if 2 * (n_for + n_against) < len(v):
         return "inconclusive"
-    for word in VERDICTS:
-        if verdicts.count(word) * 2 > len(verdicts):
-            return word
-    return "inconclusive"
-
-
-@dataclass
-class Comparison:
-    """One arm against the baseline on one metric (before the Holm adjustment)."""
-
-    n_a: int
-    n_b: int
-    mean_a: float
-    mean_b: float
-    diff: float
-    lo: float
-    hi: float
-    r_rb: float
-    u: float
-    p: float
-
-
-def compare(a, b, n_boot: int = N_BOOT, seed=0) -> Comparison:
-    """Bootstrap difference, rank-biserial effect and Mann-Whitney p of ``b`` vs ``a``."""
-    a, b = _arr(a), _arr(b)
-    diff, lo, hi = bootstrap_diff_ci(a, b, n_boot=n_boot, seed=seed)
-    u, p = mann_whitney(a, b)
-    r = 2 * u / (len(a) * len(b)) - 1 if len(a) and len(b) else math.nan
-    return Comparison(len(a), len(b), float(a.mean()) if len(a) else math.nan,
-                      float(b.mean()) if len(b) else math.nan, diff, lo, hi, r, u, p)
+    if n_for:
+        return "supported"
+    return "contradicted" if v.count("contradicted") >= v.count("not supported") else "not supported"
 
 
 # ----------------------------------------------------------------- born dead
-
-def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """``(k/n, lo, hi)``: the Wilson score interval of a binomial proportion."""
-    from scipy.stats import norm
-
-    if n <= 0:
-        return (math.nan,) * 3
-    z = float(norm.ppf(0.5 + level / 2))
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if k == 0 else max(0.0, centre - half)
-    hi = 1.0 if k == n else min(1.0, centre + half)
-    return p, lo, hi
-
 
 def born_dead_formula(depth, width):
     """Lu et al.'s probability that a ReLU network with ``depth`` hidden layers of

@@ -89,3 +89,26 @@ def test_report_survives_a_move(open_page, report_dir, tmp_path):
     assert visit.page.locator("[data-chart] .rs-panel svg").count() == 2
     assert visit.page.evaluate("document.querySelector('figure img').naturalWidth") > 0
     visit.assert_clean()
+
+
+def test_the_committed_reference_report(open_page):
+    """results/REPORT.html (written by ``python -m relu_study.reproduce``): it loads
+    offline without a console error, and every figure that has chart data is drawn
+    as an interactive chart with as many panels as its JSON."""
+    from pathlib import Path
+
+    from relu_study.charts import load_chart
+
+    results = Path(__file__).resolve().parents[2] / "results"
+    if not (results / "REPORT.md").is_file():
+        pytest.skip("not a source checkout with results/")
+    visit = open_page(results / "REPORT.html")
+    page = visit.page
+    charts = sorted((results / "figures").glob("*.json"))
+    assert charts
+    for path in charts:
+        if f"(figures/{path.stem}.png)" not in (results / "REPORT.md").read_text():
+            continue
+        drawn = page.locator(f"[data-chart='{path.stem}'] .rs-panel svg").count()
+        assert drawn == len(load_chart(path).panels), path.stem
+    visit.assert_clean()
