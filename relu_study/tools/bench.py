@@ -53,7 +53,8 @@ from .._version import __version__
 from ..data import Dataset, load_dataset
 from ..engine.network import MLP
 from ..engine.optim import make_optimizer
-from ..engine.train import SMALL_STEP_MACS, train
+from ..engine.threads import SMALL_STEP_MACS, blas_threads_for
+from ..engine.train import train
 
 __all__ = ["SIZES", "TARGETS", "main", "run_benchmark"]
 
