@@ -75,7 +75,8 @@ import numpy as np
 from .losses import LOSSES, SAMPLE_LOSSES, softmax
 from .network import MLP, Workspaces, augment, network_blocks
 
-__all__ = ["LAYER_METRICS", "NETWORK_METRICS", "INT_METRICS", "UNIT_COLUMNS", "ProbeOptions", "ProbeState",
+__all__ = ["LAYER_METRICS", "NETWORK_METRICS", "INT_METRICS", "UNIT_COLUMNS", "ProbeOptionError", "ProbeOptions",
+           "ProbeState",
            "Prober", "mean_ablation", "probe", "probe_schedule", "target_spread"]
 
 #: per-layer metrics, reported as ``<name>`` (all hidden units) and ``<name>_l<i>``
@@ -96,6 +97,14 @@ _ABLATION_CELLS = 1 << 22
 
 def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+class ProbeOptionError(ValueError):
+    """A bad probe setting: ``key`` (without the ``probe.`` prefix), ``value``, ``problem``."""
+
+    def __init__(self, key: str, value, problem: str):
+        self.key, self.value, self.problem = key, value, problem
+        super().__init__(f"probe.{key} {problem}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -123,25 +132,25 @@ class ProbeOptions:
 
     def __post_init__(self):
         if self.max_samples is not None and not (_is_int(self.max_samples) and self.max_samples > 0):
-            raise ValueError(f"probe.max_samples must be a positive integer or null, got {self.max_samples!r}")
+            raise ProbeOptionError("max_samples", self.max_samples, "must be a positive integer or null")
         if not (_is_int(self.seed) and self.seed >= 0):
-            raise ValueError(f"probe.seed must be a non-negative integer, got {self.seed!r}")
+            raise ProbeOptionError("seed", self.seed, "must be a non-negative integer")
         for key in ("near_zero_rel", "collapse_tol", "gain_tol", "dormant_tau", "contribution_tol"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"probe.{key} must be a finite number >= 0, got {v!r}")
+                raise ProbeOptionError(key, v, "must be a finite number >= 0")
         if self.contribution_tol > 1:
-            raise ValueError(f"probe.contribution_tol must be at most 1 (a share of the layer's total), "
-                             f"got {self.contribution_tol!r}")
+            raise ProbeOptionError("contribution_tol", self.contribution_tol,
+                                   "must be at most 1 (a share of the layer's total)")
         for key in ("ablation", "units"):
             if not isinstance(getattr(self, key), bool):
-                raise ValueError(f"probe.{key} must be true or false, got {getattr(self, key)!r}")
+                raise ProbeOptionError(key, getattr(self, key), "must be true or false")
         if self.every is not None and not (_is_int(self.every) and self.every > 0):
-            raise ValueError(f"probe.every must be a positive integer or null, got {self.every!r}")
+            raise ProbeOptionError("every", self.every, "must be a positive integer or null")
         if not (_is_int(self.dense) and self.dense >= 0):
-            raise ValueError(f"probe.dense must be a non-negative integer, got {self.dense!r}")
+            raise ProbeOptionError("dense", self.dense, "must be a non-negative integer")
         if not (_is_int(self.per_decade) and self.per_decade > 0):
-            raise ValueError(f"probe.per_decade must be a positive integer, got {self.per_decade!r}")
+            raise ProbeOptionError("per_decade", self.per_decade, "must be a positive integer")
 
     @classmethod
     def from_config(cls, probe: dict, **overrides) -> "ProbeOptions":

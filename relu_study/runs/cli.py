@@ -117,7 +117,8 @@ def _write_result(cfg: dict, out_dir: Path, result) -> None:
 
     plot = (lambda folder: plot_run(result.table, folder)) if cfg.get("plots", True) else None
     state = result.net.state_dict() if cfg.get("save_params", True) else None
-    write_run(out_dir, result.table, result.summary, state=state, plot=plot, csv=cfg.get("save_csv", False))
+    write_run(out_dir, result.table, result.summary, state=state, plot=plot, csv=cfg.get("save_csv", False),
+              units=result.result.units)
 
 
 def _record_failure(cfg, out_dir: Path, exc: BaseException, start: float) -> dict:
@@ -141,7 +142,8 @@ def _hydra_main(cfg: DictConfig):
         return _multirun_job(cfg, out_dir)
     try:
         container = _container(cfg)
-        summary = execute(container, out_dir, multirun=multirun)
+        with _blas_threads(container):
+            summary = execute(container, out_dir, multirun=multirun)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         log.debug("invalid configuration: %s", exc)
         print(f"error: invalid configuration: {exc}", file=sys.stderr)
@@ -149,6 +151,25 @@ def _hydra_main(cfg: DictConfig):
     if not multirun:
         log.info("outputs in %s", out_dir)
     return summary.get("final_mean", {}).get("val_loss")
+
+
+def _blas_threads(cfg: dict):
+    """A single run of a small network trains on one BLAS thread
+    (:mod:`relu_study.engine.threads`; ``RELU_STUDY_BLAS_THREADS=keep`` opts out).
+    The input width is not known before the data loads: the widest hidden layer
+    stands in for it."""
+    from contextlib import nullcontext
+
+    from ..engine.threads import blas_threads_for, step_macs
+    from .config import hidden_widths
+
+    try:  # an invalid config is reported by the run's own validation
+        widths = hidden_widths(cfg)
+        sizes = [max(widths), *widths]
+        step_macs(sizes, int(cfg["batch_size"]))
+    except Exception:  # noqa: BLE001
+        return nullcontext()
+    return blas_threads_for(sizes, int(cfg["batch_size"]))
 
 
 def _multirun_job(cfg: DictConfig, out_dir: Path):

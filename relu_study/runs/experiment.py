@@ -20,6 +20,7 @@ from .config import flatten, hidden_widths, resolve_seeds, validate
 from ..data import load_dataset
 from ..engine.network import MLP
 from ..engine.optim import make_optimizer
+from ..engine.probes import ProbeOptions
 from ..engine.train import TrainResult, train
 
 __all__ = ["CONFIG_COLUMNS_EXCLUDED", "RunResult", "build", "config_columns", "run_experiment", "summarize"]
@@ -82,7 +83,9 @@ def _final(rows: pd.DataFrame) -> dict:
     """Final metrics of one network from its rows (in epoch order)."""
     last = rows.iloc[-1]
     keys = [c for c in ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "zero_grad_frac",
-                        "exact_zero_frac", "active_rate", "collapsed") if c in rows]
+                        "low_gain_frac", "dormant_frac", "low_contribution_frac", "low_ablation_frac",
+                        "exact_zero_frac", "active_rate", "died", "revived", "revival_epoch_median",
+                        "collapsed") if c in rows]
     out = {"epoch": int(last["epoch"])}
     for k in keys:
         v = last[k]
@@ -126,11 +129,11 @@ def run_experiment(cfg: dict, progress=None) -> RunResult:
     start = time.perf_counter()
     data, net, optimizer = build(cfg)
     probe = cfg["probe"]
+    probes = ProbeOptions.from_config(probe, seed=cfg["dataset"]["seed"]) if probe["enabled"] else False
     result = train(
         net, data, epochs=cfg["epochs"], batch_size=cfg["batch_size"], optimizer=optimizer,
         schedule=cfg["optimizer"]["schedule"], min_lr=cfg["optimizer"]["min_lr"],
-        probes=probe["enabled"], probe_max_samples=probe["max_samples"], probe_seed=cfg["dataset"]["seed"],
-        near_zero_rel=probe["near_zero_rel"], collapse_tol=probe["collapse_tol"], progress=progress,
+        probes=probes, progress=progress,
     )
     table = result.table
     for key, value in config_columns(cfg).items():

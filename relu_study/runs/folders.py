@@ -5,6 +5,7 @@ A run folder holds (written in this order, each atomically)::
     params.npz        final parameters of every network (W1, b1, ..., slope1; seeds)
     loss.png          train / validation loss per epoch
     dead.png          dead fraction per hidden layer per epoch
+    units.parquet     one row per (seed, probe epoch, layer, unit), when probe.units is set
     metrics.parquet   one row per (seed, epoch): metrics and config columns
     metrics.csv       the same table, when save_csv is set
     summary.json      status per seed, final metrics, wall time, version, config
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "METRICS_FILE", "SUMMARY_FILE", "PARAMS_FILE", "atomic_path", "find_run_dirs", "is_complete",
+    "METRICS_FILE", "SUMMARY_FILE", "PARAMS_FILE", "UNITS_FILE", "atomic_path", "find_run_dirs", "is_complete",
     "load_run", "write_json", "write_run", "write_table",
 ]
 
@@ -40,6 +41,7 @@ os.umask(_UMASK)
 METRICS_FILE = "metrics.parquet"
 SUMMARY_FILE = "summary.json"
 PARAMS_FILE = "params.npz"
+UNITS_FILE = "units.parquet"
 
 
 @contextlib.contextmanager
@@ -88,8 +90,9 @@ def write_table(path, table: pd.DataFrame) -> None:
 
 
 def write_run(folder, table: pd.DataFrame, summary: dict, state: dict | None = None,
-              plot=None, csv: bool = False) -> Path:
-    """Write a finished run into ``folder``; ``plot(folder)`` draws its figures."""
+              plot=None, csv: bool = False, units: pd.DataFrame | None = None) -> Path:
+    """Write a finished run into ``folder``; ``plot(folder)`` draws its figures;
+    ``units`` is the per-unit probe table (``units.parquet``)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if state is not None:
@@ -98,6 +101,8 @@ def write_run(folder, table: pd.DataFrame, summary: dict, state: dict | None = N
                 np.savez(fh, **state)
     if plot is not None:
         plot(folder)
+    if units is not None:
+        write_table(folder / UNITS_FILE, units)
     write_table(folder / METRICS_FILE, table)
     if csv:
         write_table(folder / "metrics.csv", table)
