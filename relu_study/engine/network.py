@@ -420,9 +420,11 @@ class MLP:
         return self.forward_aug(augment(X, self.dtype), ws, train=train, noise_rngs=noise_rngs, keep=keep)
 
     def forward_aug(self, x_aug: np.ndarray, work: Workspace, train: bool = False, noise_rngs=None,
-                    keep: bool = True):
+                    keep: bool = True, on_layer=None):
         """:meth:`forward` on ``x_aug = augment(X)``, writing into ``work`` (whose
-        arrays it returns: ``out`` is ``work.out``)."""
+        arrays it returns: ``out`` is ``work.out``).  ``on_layer(l, z, a, d)`` is
+        called after every hidden layer with its Z, A and f'(Z) as ``(S, h, n)``
+        (the probes count while the arrays are still in the CPU caches)."""
         act, fm = self.activation, self.feature_major
         stochastic = train and act.stochastic and noise_rngs is not None
         a = x_aug
@@ -451,6 +453,8 @@ class MLP:
                 act.value_and_derivative_into(z, h, d)
             else:
                 act.forward_into(z, h)
+            if on_layer is not None:
+                on_layer(l, *((z, h, d) if fm else (_t(z), _t(h), None if d is None else _t(d))))
             a = work.hidden_aug[l]
         out = work.out
         np.matmul(_t(a) if fm and self.n_hidden else a, self.Wb[-1], out=out)

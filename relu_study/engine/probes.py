@@ -77,7 +77,8 @@ from .network import MLP, Workspaces, augment, network_blocks
 
 __all__ = ["LAYER_METRICS", "NETWORK_METRICS", "INT_METRICS", "UNIT_COLUMNS", "ProbeOptionError", "ProbeOptions",
            "ProbeState",
-           "Prober", "mean_ablation", "probe", "probe_schedule", "target_spread"]
+           "FORWARD_MEASURES", "ProbeLayer", "Prober", "first_order_contribution", "mean_ablation", "probe",
+           "probe_schedule", "target_spread"]
 
 #: per-layer metrics, reported as ``<name>`` (all hidden units) and ``<name>_l<i>``
 LAYER_METRICS = ("dead_frac", "zero_grad_frac", "low_gain_frac", "dormant_frac", "low_contribution_frac",
@@ -225,6 +226,76 @@ def _median_epoch(epochs: list[int], counts: np.ndarray) -> np.ndarray:
     return out
 
 
+class ProbeLayer:
+    """One hidden layer of a probe: its ``z``, ``a = f(z)`` and ``d = f'(z)`` as
+    ``(S, h, n)``, scratch arrays of that shape (floats and booleans), and the
+    per-unit results the measures below write into :attr:`results`."""
+
+    def __init__(self, z, a, d, floats, bools, options: ProbeOptions):
+        self.z, self.a, self.d, self.floats, self.bools, self.options = z, a, d, floats, bools, options
+        self.n, self.cells = z.shape[2], z.shape[1] * z.shape[2]
+        self.results: dict[str, np.ndarray] = {}
+        self._abs = None
+
+    def abs_a(self) -> np.ndarray:
+        """``|a|`` (computed once, in the float scratch array)."""
+        if self._abs is None:
+            self._abs = np.abs(self.a, out=self.floats)
+        return self._abs
+
+
+def sign_counts(layer: ProbeLayer) -> None:
+    """``n_pos``: samples with ``z > 0`` per unit (dead_frac, active_rate, the transitions)."""
+    n_pos = _count(np.greater(layer.z, 0, out=layer.bools), axis=2)
+    layer.results.update(n_pos=n_pos, never_positive=n_pos == 0)
+
+
+def derivative_range(layer: ProbeLayer) -> None:
+    """``max_gain = max_P |f'(z)|`` per unit (zero_grad_frac, low_gain_frac)."""
+    d = layer.d
+    layer.results["max_gain"] = np.maximum(np.maximum.reduce(d, axis=2), -np.minimum.reduce(d, axis=2))
+
+
+def zero_counts(layer: ProbeLayer) -> None:
+    """Exact and near zeros per network (exact_zero_frac, near_zero_frac); the
+    per-unit means (the contribution's centre) and the layer's std on the way."""
+    a, cells = layer.a, layer.cells
+    n_exact = cells - _count(np.not_equal(a, 0, out=layer.bools), axis=(1, 2))
+    sums = np.add.reduce(a, axis=2)
+    mean = sums.sum(axis=1) / cells  # the layer's mean and std (over samples and units)
+    var = np.maximum(np.einsum("shn,shn->s", a, a) / cells - mean * mean, 0.0)
+    eps = layer.options.near_zero_rel * np.sqrt(var)
+    # |a| < eps already contains a == 0 when eps > 0; with eps == 0 (or NaN) it
+    # is empty and "near zero" is "exactly zero"
+    n_below = _count(np.less(layer.abs_a(), eps[:, None, None], out=layer.bools), axis=(1, 2))
+    layer.results.update(n_exact=n_exact, n_near=np.where(eps > 0, n_below, n_exact), unit_mean=sums / layer.n)
+
+
+def magnitudes(layer: ProbeLayer) -> None:
+    """``mean_abs = mean_P |a|`` per unit (dormant_frac)."""
+    layer.results["mean_abs"] = np.add.reduce(layer.abs_a(), axis=2) / layer.n
+
+
+def first_order_contribution(layer: ProbeLayer, g: np.ndarray) -> None:
+    """``contribution = sum_P |dL/da (a - mean_P a)|`` per unit, from ``g = dL/dA``
+    (S, h, n), which the backward pass computes anyway (low_contribution_frac)."""
+    c = np.subtract(layer.a, layer.results["unit_mean"][..., None], out=layer.floats)
+    c *= g
+    np.abs(c, out=c)
+    layer.results["contribution"] = np.add.reduce(c, axis=2)
+
+
+#: what a probe computes on each hidden layer right after its forward step, in
+#: order: (the columns it serves, the function); the backward pass then adds
+#: :func:`first_order_contribution`.  The benchmark times each of them.
+FORWARD_MEASURES = (
+    ("dead_frac, active_rate, died, revived", sign_counts),
+    ("zero_grad_frac, low_gain_frac", derivative_range),
+    ("exact_zero_frac, near_zero_frac", zero_counts),
+    ("dormant_frac", magnitudes),
+)
+
+
 class Prober:
     """The probes of one run: a fixed probe set, work arrays reused by every
     probe, and the history (:class:`ProbeState`) that transitions need.
@@ -271,63 +342,35 @@ class Prober:
 
     def _block(self, net: MLP, ablation: bool) -> dict:
         """Every per-unit and per-network quantity of one block of networks, from
-        one forward and one backward pass over the probe set."""
-        opts, n, S = self.options, self.n, net.n_networks
+        one forward and one backward pass over the probe set.  The counting
+        (:data:`FORWARD_MEASURES`) runs right after each layer's forward step and
+        the contribution inside the backward pass, while the arrays they read are
+        still in the CPU caches."""
+        n, S = self.n, net.n_networks
         x_aug = self.x_aug(net.dtype)
         ws = self.work.get(net, S, n, True)
         floats, bools, grad_row = self._buffers(net, S)
-        out, cache = net.forward_aug(x_aug, ws, keep=True)
-        loss, dout = LOSSES[self.task](out, self.y, grad=True)
-        derT, preT, postT = cache.transposed()
         L = net.n_hidden
-        unit_sums, centred_sq, contribution = [None] * L, [None] * L, [None] * L
+        layers = [None] * L
 
-        def on_activation_grad(l, g):
-            # first-order contribution sum_P |dL/da (a - mean_P a)|, from the
-            # gradient the backward pass computes anyway; the centred squares
-            # give the layer's standard deviation for near_zero_frac
-            a = postT[l]
-            unit_sums[l] = np.add.reduce(a, axis=2)
-            c = np.subtract(a, (unit_sums[l] / n)[..., None], out=floats[l])
-            centred_sq[l] = np.einsum("shn,shn->sh", c, c)
-            c *= g
-            np.abs(c, out=c)
-            contribution[l] = np.add.reduce(c, axis=2)
+        def count(l, z, a, d):
+            layers[l] = ProbeLayer(z, a, d, floats[l], bools[l], self.options)
+            for _, measure in FORWARD_MEASURES:
+                measure(layers[l])
 
-        grads = net.backward(cache, dout, out=grad_row, activation_grad=on_activation_grad)
-        n_layers = L + 1
-        raw = {"loss": loss,
-               "sq": [np.einsum("sij,sij->s", grads[l], grads[l]) for l in range(n_layers)]}
+        def contribution(l, g):
+            first_order_contribution(layers[l], g)
+
+        out, cache = net.forward_aug(x_aug, ws, keep=True, on_layer=count)
+        loss, dout = LOSSES[self.task](out, self.y, grad=True)
+        grads = net.backward(cache, dout, out=grad_row, activation_grad=contribution)
         values = softmax(out) if self.task == "classification" else out
-        raw["output_spread"] = values.std(axis=1).max(axis=-1) / (self.spread if self.spread > 0 else 1.0)
-        layers = []
-        for l in range(L):
-            z, a, d = preT[l], postT[l], derT[l]
-            h = z.shape[1]
-            cells = n * h
-            n_pos = _count(np.greater(z, 0, out=bools[l]), axis=2)  # (S, h) samples with z > 0
-            max_gain = np.maximum(np.maximum.reduce(d, axis=2), -np.minimum.reduce(d, axis=2))
-            n_exact = cells - _count(np.not_equal(a, 0, out=bools[l]), axis=(1, 2))
-            abs_a = np.abs(a, out=floats[l])
-            mean_abs = np.add.reduce(abs_a, axis=2) / n
-            # the layer's std from per-unit means and centred sums of squares
-            unit_mean = unit_sums[l] / n
-            mean = unit_mean.sum(axis=1) / h
-            spread = unit_mean - mean[:, None]
-            var = (centred_sq[l].sum(axis=1) + n * np.einsum("sh,sh->s", spread, spread)) / cells
-            eps = opts.near_zero_rel * np.sqrt(var)
-            # |a| < eps already contains a == 0 when eps > 0; with eps == 0 (or
-            # NaN) it is empty and "near zero" is "exactly zero"
-            n_below = _count(np.less(abs_a, eps[:, None, None], out=bools[l]), axis=(1, 2))
-            layers.append({
-                "never_positive": n_pos == 0, "n_pos": n_pos, "max_gain": max_gain, "mean_abs": mean_abs,
-                "contribution": contribution[l], "n_exact": n_exact,
-                "n_near": np.where(eps > 0, n_below, n_exact),
-            })
+        raw = {"loss": loss, "sq": [np.einsum("sij,sij->s", g, g) for g in grads[:L + 1]],
+               "output_spread": values.std(axis=1).max(axis=-1) / (self.spread if self.spread > 0 else 1.0),
+               "layers": [layer.results for layer in layers]}
         if ablation:
-            for layer, effect in zip(layers, mean_ablation(net, x_aug, self.y, self.task)):
+            for layer, effect in zip(raw["layers"], mean_ablation(net, x_aug, self.y, self.task)):
                 layer["ablation"] = effect
-        raw["layers"] = layers
         return raw
 
     # -------------------------------------------------- columns of the group
