@@ -32,7 +32,7 @@ def test_config_keys_match_the_probe_options():
 @pytest.mark.parametrize("override, key", [
     ("probe.gain_tol=-1", "probe.gain_tol"), ("probe.dormant_tau=nan", "probe.dormant_tau"),
     ("probe.contribution_tol=2", "probe.contribution_tol"), ("probe.every=0", "probe.every"),
-    ("probe.dense=-1", "probe.dense"), ("probe.per_decade=0", "probe.per_decade"),
+    ("probe.dense=-1", "probe.dense"), ("probe.per_decade=-1", "probe.per_decade"),
     ("probe.max_samples=0", "probe.max_samples"), ("probe.near_zero_rel=-0.1", "probe.near_zero_rel"),
 ])
 def test_validation_names_the_probe_key(override, key):

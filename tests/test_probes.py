@@ -449,19 +449,26 @@ def test_revival_epoch_median_counts_every_revival_over_layers():
 
 def test_probe_schedule():
     from relu_study.engine.probes import ProbeOptions, probe_schedule
-    assert probe_schedule(20) == [0, 1, 2, 3, 10, 20]
-    assert probe_schedule(100) == [0, 1, 2, 3, 10, 32, 100]
+    assert probe_schedule(20) == [0, 20]
     assert probe_schedule(0) == [0]
-    assert probe_schedule(2) == [0, 1, 2]
-    assert probe_schedule(50, dense=0, per_decade=3) == [0, 1, 2, 5, 10, 22, 46, 50]
+    # one per decade back from the last: E/10, E/100 (rounded, at least 1)
+    assert probe_schedule(20, per_decade=1) == [0, 2, 20]  # 0.2 rounds to 0
+    assert probe_schedule(30, per_decade=1) == [0, 3, 30]
+    assert probe_schedule(100, per_decade=1) == [0, 1, 10, 100]
+    assert probe_schedule(4, per_decade=1) == [0, 4]
+    # three per decade back from 50: 23.2, 10.8, 5, 2.3, 1.08, 0.5
+    assert probe_schedule(50, per_decade=3) == [0, 1, 2, 5, 11, 23, 50]
+    assert probe_schedule(20, dense=3) == [0, 1, 2, 3, 20]
+    assert probe_schedule(20, dense=3, per_decade=1) == [0, 1, 2, 3, 20]
     assert probe_schedule(5, every=1) == [0, 1, 2, 3, 4, 5]
     assert probe_schedule(20, every=7) == [0, 7, 14, 20]
     assert ProbeOptions(every=1).schedule(4) == [0, 1, 2, 3, 4]
+    assert ProbeOptions().schedule(20) == [0, 20]
 
 
 @pytest.mark.parametrize("key,value", [("gain_tol", -0.1), ("dormant_tau", float("nan")),
                                        ("contribution_tol", 1.5), ("every", 0), ("dense", -1),
-                                       ("per_decade", 0), ("ablation", "yes"), ("max_samples", 0)])
+                                       ("per_decade", -1), ("ablation", "yes"), ("max_samples", 0)])
 def test_probe_options_name_the_bad_key(key, value):
     from relu_study.engine.probes import ProbeOptions
     with pytest.raises(ValueError, match=f"probe.{key}"):

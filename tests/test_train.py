@@ -205,9 +205,10 @@ def test_diverged_network_restored_when_detected_by_probe():
     step) but the probe's gradient overflows, so divergence is detected at measurement
     time.  The module promises the parameters are then restored to the start of the
     epoch: they must equal those after one epoch."""
+    from relu_study.engine.probes import ProbeOptions
     data = make_regression()
     res = train(_net(data, seeds=[0], widths=(6, 5)), data, epochs=3, batch_size=40,
-                optimizer=make_optimizer("sgd", 1e6))
+                optimizer=make_optimizer("sgd", 1e6), probes=ProbeOptions(every=1))
     np.testing.assert_array_equal(res.diverged_epoch, [2])
     after_one = train(_net(data, seeds=[0], widths=(6, 5)), data, epochs=1, batch_size=40,
                       optimizer=make_optimizer("sgd", 1e6))
@@ -395,8 +396,10 @@ def test_revived_column_follows_probe_history():
     data = make_classification()
 
     def run(epochs):
+        from relu_study.engine.probes import ProbeOptions
         net = _net(data, seeds=[0], widths=(6, 6), bias_init="constant", bias_value=-0.3)
-        return train(net, data, epochs=epochs, batch_size=8, optimizer=make_optimizer("sgd", 0.5))
+        return train(net, data, epochs=epochs, batch_size=8, optimizer=make_optimizer("sgd", 0.5),
+                     probes=ProbeOptions(every=1))
 
     table = run(4).table
     assert table["revived"].max() >= 1  # the setting does revive a unit
@@ -411,8 +414,9 @@ def test_revived_column_follows_probe_history():
 def test_dead_network_is_collapsed_in_table():
     # negative bias kills every hidden unit: born dead, stays dead, zero gradient below
     data = make_regression()
+    from relu_study.engine.probes import ProbeOptions
     net = _net(data, seeds=[0], widths=(4, 4), bias_init="constant", bias_value=-50.0)
-    res = train(net, data, epochs=2, batch_size=8)
+    res = train(net, data, epochs=2, batch_size=8, probes=ProbeOptions(every=1))
     t = res.table
     assert (t["dead_frac"] == 1.0).all() and (t["zero_grad_frac"] == 1.0).all()
     assert t["collapsed"].tolist() == [True, True, True]
@@ -454,19 +458,23 @@ V2_COLUMNS = ["low_gain_frac", "dormant_frac", "low_contribution_frac", "low_abl
 
 
 def test_probe_schedule_rows():
-    """Default schedule over 20 epochs: probes at 0, 1, 2, 3, 10, 20 (NaN elsewhere);
-    losses on every epoch; probe.every=1 probes every epoch."""
+    """Default schedule over 20 epochs: probes at 0 and 20 (NaN elsewhere); with
+    probe.per_decade=1 also at 2, with probe.dense=3 at 1, 2, 3; losses on every epoch;
+    probe.every=1 probes every epoch."""
     from relu_study.engine.probes import ProbeOptions
     data = make_classification()
     res = train(_net(data, seeds=[0, 1]), data, epochs=20, batch_size=8)
     t = res.table
-    assert res.info["probe_epochs"] == [0, 1, 2, 3, 10, 20]
+    assert res.info["probe_epochs"] == [0, 20]
     for seed in (0, 1):
         r = rows(t, seed)
         assert r["epoch"].tolist() == list(range(21))
         assert r["val_loss"].notna().all() and r["train_loss"].notna().all()
         for c in ("dead_frac", "grad_norm_l2", "low_gain_frac", "collapsed", "revived", "died_l1"):
-            assert r.loc[r[c].notna(), "epoch"].tolist() == [0, 1, 2, 3, 10, 20], c
+            assert r.loc[r[c].notna(), "epoch"].tolist() == [0, 20], c
+    for options, epochs in ((ProbeOptions(dense=3), [0, 1, 2, 3, 20]), (ProbeOptions(per_decade=1), [0, 2, 20])):
+        other = train(_net(data, seeds=[0]), data, epochs=20, batch_size=8, probes=options).table
+        assert other.loc[other["dead_frac"].notna(), "epoch"].tolist() == epochs
     every = train(_net(data, seeds=[0, 1]), data, epochs=20, batch_size=8, probes=ProbeOptions(every=1)).table
     assert every["dead_frac"].notna().all()
     # the schedule never changes training: losses equal, probes equal where both probed
@@ -535,3 +543,18 @@ def test_died_and_revived_follow_the_never_positive_masks():
         else:
             assert row["died"] == (~prev & mask).sum() and row["revived"] == (prev & ~mask).sum()
         prev = mask
+
+
+@pytest.mark.parametrize("act", ["relu", "rrelu"])
+def test_threads_change_nothing_but_time(monkeypatch, act):
+    """Blocks of two networks stepped by three threads: the table and parameters are
+    bitwise those of one thread (RReLU: each network draws from its own generator)."""
+    import relu_study.engine.network as network
+    data = make_classification()
+    monkeypatch.setattr(network, "BLOCK_CELLS", 2 * 8 * 6)
+    results = [train(_net(data, act, seeds=range(7)), data, epochs=2, batch_size=8, threads=t,
+                     optimizer=make_optimizer("adam", 0.01)) for t in (1, 3)]
+    pd.testing.assert_frame_equal(results[0].table, results[1].table, check_exact=True)
+    np.testing.assert_array_equal(results[0].net.flat, results[1].net.flat)
+    with pytest.raises(ValueError, match="threads"):
+        train(_net(data), data, epochs=1, threads=0)

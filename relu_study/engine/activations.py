@@ -131,8 +131,8 @@ def _leaky_into(z, alpha, a, d=None) -> bool:
     np.greater(z, 0, out=m)  # the 0/1 mask, as floats
     if np.ndim(alpha) == 0 and 0.0 <= z.dtype.type(float(alpha)) <= 1.0:
         np.maximum(m, z.dtype.type(float(alpha)), out=m)
-    else:  # m + alpha (1 - m), built in ``a`` (or a temporary when only ``a`` is given)
-        r = np.subtract(1, m, out=a if d is not None else None, dtype=z.dtype)
+    else:  # m + alpha (1 - m), built in ``a`` (or a temporary when ``a`` holds z or the mask)
+        r = np.subtract(1, m, out=a if d is not None and a is not z else None, dtype=z.dtype)
         r *= alpha if np.ndim(alpha) else z.dtype.type(float(alpha))
         np.add(r, m, out=m)
     np.multiply(z, m, out=a)
@@ -183,7 +183,8 @@ class Activation:
         """Write ``f(z)`` into ``a`` and ``f'(z)`` into ``d`` (evaluation mode): the
         network's passes reuse preallocated arrays instead of allocating new ones
         every step.  Equal to :meth:`value_and_derivative` value for value;
-        subclasses override it with kernels that allocate nothing."""
+        subclasses override it with kernels that allocate nothing.  ``a`` may be
+        ``z`` itself (the training step overwrites Z with A)."""
         value, derivative = self.value_and_derivative(z)
         np.copyto(a, value)
         np.copyto(d, derivative)
@@ -222,8 +223,8 @@ class ReLU(Activation):
         return (z > 0).astype(z.dtype)
 
     def value_and_derivative_into(self, z, a, d):
+        np.greater(z, 0, out=d)  # first: ``a`` may be ``z`` itself
         np.maximum(z, np.zeros((), dtype=z.dtype), out=a)
-        np.greater(z, 0, out=d)
 
     def forward_into(self, z, a):
         np.maximum(z, np.zeros((), dtype=z.dtype), out=a)

@@ -39,6 +39,7 @@ group size, so a network computes the same numbers alone and in any group.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -114,16 +115,21 @@ class Workspace:
     ``hidden_aug[l]`` holds hidden layer ``l``'s output with the row (or column)
     of ones that makes it the next layer's augmented input; ``pre[l]`` and
     ``der[l]`` hold its pre-activations and derivatives (feature-major
-    ``(S, h, n)`` or sample-major ``(S, n, h)``); ``out`` is ``(S, n, k)``;
-    ``grad_a`` (allocated by the first backward pass) holds the gradients with
-    respect to the hidden activations; ``batch`` (allocated on request) holds a
-    gathered minibatch ``(S, n, d + 1)``.
+    ``(S, h, n)`` or sample-major ``(S, n, h)``); ``out`` is ``(S, n, k)``.
+    Allocated when first used: ``pre`` (one array per layer, or with
+    ``separate_pre=False`` views of one array that every layer overwrites, for
+    passes that read Z only while the layer is computed), ``grad_a`` (the
+    gradients with respect to the hidden activations, views of two arrays used
+    in turn: backpropagation needs only the current and the next) and
+    ``batch`` (a gathered minibatch ``(S, n, d + 1)``).
     """
 
-    def __init__(self, sizes, n_networks: int, n: int, dtype, feature_major: bool, derivatives: bool = True):
+    def __init__(self, sizes, n_networks: int, n: int, dtype, feature_major: bool, derivatives: bool = True,
+                 separate_pre: bool = True):
         S, self.n, self.feature_major = n_networks, n, feature_major
-        self.sizes, self.dtype = list(sizes), np.dtype(dtype)
-        self.hidden_aug, self.hidden, self.pre, self.der = [], [], [], []
+        self.n_networks = S
+        self.sizes, self.dtype, self.separate_pre = list(sizes), np.dtype(dtype), separate_pre
+        self.hidden_aug, self.hidden, self.der = [], [], []
         for h in self.sizes[1:-1]:
             if feature_major:
                 aug = np.empty((S, h + 1, n), self.dtype)
@@ -134,21 +140,36 @@ class Workspace:
                 aug[:, :, h] = 1
                 self.hidden.append(aug[:, :, :h])
             self.hidden_aug.append(aug)
-            shape = (S, h, n) if feature_major else (S, n, h)
-            self.pre.append(np.empty(shape, self.dtype))
-            self.der.append(np.empty(shape, self.dtype) if derivatives else None)
+            self.der.append(np.empty(self._shape(h), self.dtype) if derivatives else None)
         self.out = np.empty((S, n, self.sizes[-1]), self.dtype)
-        self.grad_a = None
-        self.batch = None
+        self._pre = self.grad_a = self.batch = None
+
+    def _shape(self, h: int) -> tuple:
+        S = self.n_networks
+        return (S, h, self.n) if self.feature_major else (S, self.n, h)
+
+    def _views(self, count: int) -> list:
+        """One view per hidden layer into ``count`` arrays used in turn."""
+        widths = self.sizes[1:-1]
+        size = max((math.prod(self._shape(h)) for h in widths), default=0)
+        bufs = [np.empty(size, self.dtype) for _ in range(count)]
+        return [bufs[l % count][:math.prod(self._shape(h))].reshape(self._shape(h)) for l, h in enumerate(widths)]
+
+    @property
+    def pre(self) -> list:
+        if self._pre is None:
+            self._pre = ([np.empty(self._shape(h), self.dtype) for h in self.sizes[1:-1]] if self.separate_pre
+                         else self._views(1))
+        return self._pre
 
     def gradient_arrays(self) -> list:
         if self.grad_a is None:
-            self.grad_a = [np.empty_like(z) for z in self.pre]
+            self.grad_a = self._views(2)
         return self.grad_a
 
     def batch_array(self) -> np.ndarray:
         if self.batch is None:
-            self.batch = np.empty((self.out.shape[0], self.n, self.sizes[0] + 1), self.dtype)
+            self.batch = np.empty((self.n_networks, self.n, self.sizes[0] + 1), self.dtype)
         return self.batch
 
 
@@ -160,11 +181,13 @@ class Workspaces:
     def __init__(self):
         self._arrays = {}
 
-    def get(self, net: "MLP", n_networks: int, n: int, derivatives: bool = True) -> Workspace:
-        key = (n_networks, n, derivatives)
+    def get(self, net: "MLP", n_networks: int, n: int, derivatives: bool = True,
+            separate_pre: bool = True) -> Workspace:
+        key = (n_networks, n, derivatives, separate_pre)
         ws = self._arrays.get(key)
         if ws is None:
-            ws = self._arrays[key] = Workspace(net.sizes, n_networks, n, net.dtype, net.feature_major, derivatives)
+            ws = self._arrays[key] = Workspace(net.sizes, n_networks, n, net.dtype, net.feature_major, derivatives,
+                                               separate_pre)
         return ws
 
 
@@ -420,16 +443,21 @@ class MLP:
         return self.forward_aug(augment(X, self.dtype), ws, train=train, noise_rngs=noise_rngs, keep=keep)
 
     def forward_aug(self, x_aug: np.ndarray, work: Workspace, train: bool = False, noise_rngs=None,
-                    keep: bool = True, on_layer=None):
+                    keep: bool = True, on_layer=None, keep_pre: bool = True):
         """:meth:`forward` on ``x_aug = augment(X)``, writing into ``work`` (whose
         arrays it returns: ``out`` is ``work.out``).  ``on_layer(l, z, a, d)`` is
         called after every hidden layer with its Z, A and f'(Z) as ``(S, h, n)``
-        (the probes count while the arrays are still in the CPU caches)."""
+        (the probes count while the arrays are still in the CPU caches).
+        ``keep_pre=False`` (the training step) writes Z where A goes and applies
+        the activation in place: one array less to stream through the caches;
+        ``cache.pre`` is then not available (PReLU keeps it for its slopes)."""
         act, fm = self.activation, self.feature_major
         stochastic = train and act.stochastic and noise_rngs is not None
+        keep_pre = keep_pre or self._slopes is not None
         a = x_aug
         for l in range(self.n_hidden):
-            z, h = work.pre[l], work.hidden[l]
+            h = work.hidden[l]
+            z = work.pre[l] if keep_pre else h
             d = work.der[l] if keep else None
             if fm:
                 np.matmul(_t(self.Wb[l]), _t(a) if l == 0 else a, out=z)

@@ -58,8 +58,9 @@ hidden layer ``i`` (1-based).  Transitions (``died``, ``revived``) compare
 consecutive probes, so with a probe schedule that skips epochs they count the
 net change between the probed epochs.
 
-Probes run on a schedule (:func:`probe_schedule`): every epoch at first, then
-log-spaced, always at epoch 0 and at the last epoch.  Each probe is one forward
+Probes run on a schedule (:func:`probe_schedule`): always at epoch 0 and at
+the last epoch (the default), optionally every epoch at first, log-spaced back
+from the end, or every k-th epoch.  Each probe is one forward
 and one backward pass over P plus counting passes; every quantity above comes
 from those two passes (the contribution from the gradient the backward pass
 propagates anyway), except the opt-in ablation.
@@ -112,10 +113,11 @@ class ProbeOptionError(ValueError):
 class ProbeOptions:
     """Every probe setting (the config's ``probe.*`` keys but ``enabled``).
 
-    The schedule: probes at epoch 0, every epoch up to ``dense``, at the epochs
-    ``round(10 ** (k / per_decade))`` (k = 0, 1, ...) and at the last epoch; or,
-    when ``every`` is set, at every ``every``-th epoch and the last
-    (``every=1``: every epoch).
+    The schedule (:func:`probe_schedule`): probes at epoch 0 and the last epoch
+    E, every epoch up to ``dense``, and at ``round(E * 10 ** (-k / per_decade))``
+    (k = 1, 2, ...: log-spaced back from the end; none with ``per_decade=0``);
+    or, when ``every`` is set, at every ``every``-th epoch and the last
+    (``every=1``: every epoch).  The default probes at 0 and E only.
     """
 
     max_samples: int | None = 1024
@@ -128,8 +130,8 @@ class ProbeOptions:
     ablation: bool = False
     units: bool = False
     every: int | None = None
-    dense: int = 3
-    per_decade: int = 2
+    dense: int = 0
+    per_decade: int = 0
 
     def __post_init__(self):
         if self.max_samples is not None and not (_is_int(self.max_samples) and self.max_samples > 0):
@@ -150,8 +152,8 @@ class ProbeOptions:
             raise ProbeOptionError("every", self.every, "must be a positive integer or null")
         if not (_is_int(self.dense) and self.dense >= 0):
             raise ProbeOptionError("dense", self.dense, "must be a non-negative integer")
-        if not (_is_int(self.per_decade) and self.per_decade > 0):
-            raise ProbeOptionError("per_decade", self.per_decade, "must be a positive integer")
+        if not (_is_int(self.per_decade) and self.per_decade >= 0):
+            raise ProbeOptionError("per_decade", self.per_decade, "must be a non-negative integer")
 
     @classmethod
     def from_config(cls, probe: dict, **overrides) -> "ProbeOptions":
@@ -164,17 +166,23 @@ class ProbeOptions:
         return probe_schedule(epochs, every=self.every, dense=self.dense, per_decade=self.per_decade)
 
 
-def probe_schedule(epochs: int, every: int | None = None, dense: int = 3, per_decade: int = 2) -> list[int]:
-    """The epochs a run of ``epochs`` epochs probes (see :class:`ProbeOptions`).
+def probe_schedule(epochs: int, every: int | None = None, dense: int = 0, per_decade: int = 0) -> list[int]:
+    """The epochs a run of ``epochs`` epochs probes (see :class:`ProbeOptions`):
+    epoch 0 and the last epoch E always; every epoch up to ``dense``; and,
+    counting back from the last, ``per_decade`` log-spaced epochs per decade,
+    ``round(E * 10 ** (-k / per_decade))`` (k = 1, 2, ... while at least 1).  Or,
+    with ``every``, every ``every``-th epoch and the last.
 
-    With the defaults (dense 3, 2 per decade): 0, 1, 2, 3, 10, 32, 100, 316, ...
-    and the last epoch; a 20-epoch run probes 0, 1, 2, 3, 10 and 20."""
+    The default (0 and E) is what a 10% probe budget allows on the benchmark's
+    20-epoch run (``docs/performance.md``).  ``per_decade=1`` adds E/10, E/100,
+    ... (a 20-epoch run: 0, 2, 20; 100 epochs: 0, 1, 10, 100), the same
+    fractions of training whatever its length; ``dense=3`` adds 1, 2, 3."""
     if every is not None:
         marks = set(range(0, epochs + 1, every))
     else:
         marks = set(range(0, min(dense, epochs) + 1))
-        k = 0
-        while (e := math.floor(10 ** (k / per_decade) + 0.5)) <= epochs:
+        k = 1
+        while per_decade and (e := math.floor(epochs * 10 ** (-k / per_decade) + 0.5)) >= 1:
             marks.add(e)
             k += 1
     marks |= {0, epochs}
@@ -263,7 +271,11 @@ def zero_counts(layer: ProbeLayer) -> None:
     n_exact = cells - _count(np.not_equal(a, 0, out=layer.bools), axis=(1, 2))
     sums = np.add.reduce(a, axis=2)
     mean = sums.sum(axis=1) / cells  # the layer's mean and std (over samples and units)
-    var = np.maximum(np.einsum("shn,shn->s", a, a) / cells - mean * mean, 0.0)
+    # sum of squares per network: one BLAS dot product per network when its
+    # activations are contiguous (feature-major), else einsum
+    squares = (np.array([np.vdot(x, x) for x in a]) if a[0].flags.c_contiguous
+               else np.einsum("shn,shn->s", a, a))
+    var = np.maximum(squares / cells - mean * mean, 0.0)
     eps = layer.options.near_zero_rel * np.sqrt(var)
     # |a| < eps already contains a == 0 when eps > 0; with eps == 0 (or NaN) it
     # is empty and "near zero" is "exactly zero"
@@ -330,13 +342,16 @@ class Prober:
 
     # ------------------------------------------------------------- one block
     def _buffers(self, net: MLP, S: int):
-        """Per-layer scratch arrays for a block of S networks: floats and booleans
-        shaped like the layer's activations, and the gradient row."""
+        """Scratch arrays for a block of S networks: per layer a float and a
+        boolean view shaped like its activations (views of one array each: the
+        layers are counted one after the other), and the gradient row."""
         key = (S, net.dtype)
         if key not in self._scratch:
+            size = S * max(net.widths) * self.n
+            floats, bools = np.empty(size, net.dtype), np.empty(size, bool)
             shapes = [(S, h, self.n) for h in net.widths]
-            self._scratch[key] = ([np.empty(s, net.dtype) for s in shapes],
-                                  [np.empty(s, bool) for s in shapes],
+            self._scratch[key] = ([floats[:math.prod(s)].reshape(s) for s in shapes],
+                                  [bools[:math.prod(s)].reshape(s) for s in shapes],
                                   np.empty((S, net.flat.shape[1]), net.dtype))
         return self._scratch[key]
 
@@ -348,7 +363,9 @@ class Prober:
         still in the CPU caches."""
         n, S = self.n, net.n_networks
         x_aug = self.x_aug(net.dtype)
-        ws = self.work.get(net, S, n, True)
+        # Z is read only while its layer is counted: one array for all layers
+        # (PReLU's backward pass needs every layer's)
+        ws = self.work.get(net, S, n, True, separate_pre=net.slopes is not None)
         floats, bools, grad_row = self._buffers(net, S)
         L = net.n_hidden
         layers = [None] * L

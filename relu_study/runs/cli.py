@@ -155,12 +155,12 @@ def _hydra_main(cfg: DictConfig):
 
 def _blas_threads(cfg: dict):
     """A single run of a small network trains on one BLAS thread
-    (:mod:`relu_study.engine.threads`; ``RELU_STUDY_BLAS_THREADS=keep`` opts out).
+    (:mod:`relu_study.engine.process`; ``RELU_STUDY_BLAS_THREADS=keep`` opts out).
     The input width is not known before the data loads: the widest hidden layer
     stands in for it."""
     from contextlib import nullcontext
 
-    from ..engine.threads import blas_threads_for, step_macs
+    from ..engine.process import blas_threads_for, step_macs
     from .config import hidden_widths
 
     try:  # an invalid config is reported by the run's own validation
@@ -195,7 +195,12 @@ def _multirun_job(cfg: DictConfig, out_dir: Path):
 
 
 def main() -> None:
-    """Console entry point (``python -m relu_study`` and ``relu-study``)."""
+    """Console entry point (``python -m relu_study`` and ``relu-study``).  Keeps
+    freed array memory in the process (:func:`relu_study.engine.process.retain_freed_memory`;
+    ``RELU_STUDY_MALLOPT=0`` opts out)."""
+    from ..engine.process import retain_freed_memory
+
+    retain_freed_memory()
     _hydra_main()
 
 

@@ -100,9 +100,9 @@ class OptimizerConfig:
 class ProbeConfig:
     """Probe set: the training set, or a seeded subsample of ``max_samples`` rows.
     Thresholds of the measures, the opt-in exact ablation and per-unit table, and
-    the schedule (``every``: every k-th epoch; null: every epoch up to ``dense``,
-    then ``per_decade`` log-spaced epochs per decade; always 0 and the last).
-    Meanings: :class:`relu_study.engine.probes.ProbeOptions`."""
+    the schedule (always epoch 0 and the last; ``every``: every k-th epoch; else
+    every epoch up to ``dense`` and ``per_decade`` log-spaced epochs per decade
+    counted back from the last).  Meanings: :class:`relu_study.engine.probes.ProbeOptions`."""
 
     enabled: bool = True
     max_samples: Optional[int] = 1024
@@ -114,8 +114,8 @@ class ProbeConfig:
     ablation: bool = False
     units: bool = False
     every: Optional[int] = None
-    dense: int = 3
-    per_decade: int = 2
+    dense: int = 0
+    per_decade: int = 0
 
 
 @dataclass

@@ -38,7 +38,7 @@ Items (see ``docs/performance.md`` for the figures and their discussion):
    jax is not installed; never a dependency of relu_study).
 
 relu_study's runs apply the entry points' BLAS-thread policy
-(:mod:`relu_study.engine.threads`: small networks on one thread), as the
+(:mod:`relu_study.engine.process`: small networks on one thread), as the
 command line does; the other libraries keep their defaults.  The header
 reports the BLAS library and thread counts (threadpoolctl) and the CPU time
 other processes used during the run.  The test suite runs the tiny size
@@ -65,7 +65,7 @@ from ..data import Dataset, load_dataset
 from ..engine.network import MLP, seed_generator
 from ..engine.optim import make_optimizer
 from ..engine.probes import ProbeOptions
-from ..engine.threads import SMALL_STEP_MACS, blas_threads_for
+from ..engine.process import SMALL_STEP_MACS, blas_threads_for, retain_freed_memory
 from ..engine.train import train
 
 __all__ = ["SIZES", "TARGETS", "main", "run_benchmark"]
@@ -805,9 +805,10 @@ def header(env: dict, load_before) -> list[str]:
                      f"{b.get('threading_layer') or ''} [{os.path.basename(b.get('filepath') or '')}]")
     if env["torch"]:
         lines.append(f"torch: {env['torch_threads']} intra-op threads, BLAS {env.get('torch_blas')}")
-    lines.append(f"relu_study runs (the entry points' policy, relu_study.engine.threads): networks whose per-step "
+    lines.append(f"relu_study runs (the entry points' policy, relu_study.engine.process): networks whose per-step "
                  f"products are below {env['small_step_macs']:,} multiply-adds train on 1 BLAS thread (items 1-4, 6); "
-                 "larger ones (item 5) on the threads above")
+                 "larger ones (item 5) on the threads above; freed memory kept in the process"
+                 + (" (RELU_STUDY_MALLOPT=0: not)" if os.environ.get("RELU_STUDY_MALLOPT") == "0" else ""))
     if env["env"]:
         lines.append("environment: " + " ".join(f"{k}={v}" for k, v in sorted(env["env"].items())))
     if load_before is not None:
@@ -895,6 +896,9 @@ def main(argv=None) -> int:
     command += f" --size {size}" if args.size else " --quick" if args.quick else ""
     if args.threads:
         command += f" --threads {args.threads}"
+    # the command line's process settings (relu_study.engine.process), so that
+    # relu_study runs here as it runs there; RELU_STUDY_MALLOPT=0 opts out
+    retain_freed_memory()
     with _thread_limit(args.threads, not args.no_torch):
         results = run_benchmark(size, args.repeats, args.pause, not args.no_torch, only, use_jax=not args.no_jax)
     results["command"] = command
