@@ -283,8 +283,14 @@ def measure(net: MLP, train_loss: np.ndarray, val: tuple, task: str, work: Works
 
 
 # -------------------------------------------------------------- the table
-def _missing(key: str, S: int) -> np.ndarray:
-    return np.full(S, None, dtype=object) if key == "collapsed" else np.full(S, np.nan)
+def _missing(key: str, size: int) -> np.ndarray:
+    if key == "collapsed":
+        return np.full(size, None, dtype=object)
+    if key in ("seed", "epoch"):
+        return np.zeros(size, dtype=np.int64)
+    if key == "diverged":
+        return np.zeros(size, dtype=bool)
+    return np.full(size, np.nan)
 
 
 class MetricsTable:
@@ -332,9 +338,15 @@ class MetricsTable:
         keep = np.concatenate(self.keep)
         keys = list(dict.fromkeys(k for row in self.rows for k in row))
         S = len(self.seeds)
-        table = pd.DataFrame({key: _column(key, np.concatenate(
-            [np.asarray(r[key]) if key in r else _missing(key, S) for r in self.rows])[keep])
-            for key in _ordered_columns(keys, self.task)}, copy=False)
+
+        def values(key):  # the epochs' arrays end to end; NaN (None) where not measured
+            out = _missing(key, S * len(self.rows))
+            for i, row in enumerate(self.rows):
+                if key in row:
+                    out[i * S:(i + 1) * S] = row[key]
+            return out[keep]
+
+        table = pd.DataFrame({key: _column(key, values(key)) for key in _ordered_columns(keys, self.task)})
         if S > 1:  # rows were recorded epoch by epoch
             table = table.sort_values(["seed", "epoch"], kind="stable")
         return table.reset_index(drop=True)
