@@ -544,17 +544,3 @@ def test_died_and_revived_follow_the_never_positive_masks():
             assert row["died"] == (~prev & mask).sum() and row["revived"] == (prev & ~mask).sum()
         prev = mask
 
-
-@pytest.mark.parametrize("act", ["relu", "rrelu"])
-def test_threads_change_nothing_but_time(monkeypatch, act):
-    """Blocks of two networks stepped by three threads: the table and parameters are
-    bitwise those of one thread (RReLU: each network draws from its own generator)."""
-    import relu_study.engine.network as network
-    data = make_classification()
-    monkeypatch.setattr(network, "BLOCK_CELLS", 2 * 8 * 6)
-    results = [train(_net(data, act, seeds=range(7)), data, epochs=2, batch_size=8, threads=t,
-                     optimizer=make_optimizer("adam", 0.01)) for t in (1, 3)]
-    pd.testing.assert_frame_equal(results[0].table, results[1].table, check_exact=True)
-    np.testing.assert_array_equal(results[0].net.flat, results[1].net.flat)
-    with pytest.raises(ValueError, match="threads"):
-        train(_net(data), data, epochs=1, threads=0)

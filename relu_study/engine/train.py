@@ -26,8 +26,6 @@ probes on, the probe columns over all hidden units, the per-network ones, and
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -38,7 +36,6 @@ from .losses import LOSSES
 from .network import MLP, Workspaces, augment, network_blocks, seed_generator
 from .optim import Optimizer, learning_rate, make_optimizer
 from .probes import INT_METRICS, LAYER_METRICS, NETWORK_METRICS, UNIT_COLUMNS, ProbeOptions, Prober
-from .process import SMALL_STEP_MACS, step_macs
 
 __all__ = ["COLUMNS", "UNIT_COLUMN_MEANINGS", "Divergence", "GroupStep", "MetricsTable", "TrainResult",
            "evaluate", "measure", "run_epoch", "train"]
@@ -132,15 +129,12 @@ class GroupStep:
     caches (:func:`~relu_study.engine.network.network_blocks`); each block
     writes into work arrays allocated once, and the gradients of the whole
     group into one ``(S, P)`` array that the optimiser applies to
-    :attr:`MLP.flat` in a few operations.  With ``threads > 1`` consecutive
-    runs of blocks go to that many threads (NumPy and BLAS release the GIL
-    while they compute); networks never interact, so every network computes
-    exactly what it would compute alone, whatever the thread that runs it.
-    Call :meth:`close` when done.
+    :attr:`MLP.flat` in a few operations.  Every network computes exactly what
+    it would compute alone.
     """
 
     def __init__(self, net: MLP, x_aug: np.ndarray, y: np.ndarray, task: str, optimizer: Optimizer,
-                 batch_size: int, noise=None, threads: int = 1):
+                 batch_size: int, noise=None):
         self.net, self.x_aug, self.y, self.loss_fn, self.optimizer = net, x_aug, y, LOSSES[task], optimizer
         S = net.n_networks
         blocks = network_blocks(S, min(batch_size, len(x_aug)), max(net.sizes[1:]))
@@ -148,42 +142,25 @@ class GroupStep:
         self.grads = np.empty_like(net.flat)
         self.decay_mask = [net.flat_weight_mask()]
         self.loss = np.empty(S)
-        jobs = [(b, sub, self.grads[b], None if noise is None else noise[b]) for b, sub in zip(blocks, subnets)]
-        threads = max(1, min(threads, len(jobs)))
-        self.chunks = [jobs[i * len(jobs) // threads:(i + 1) * len(jobs) // threads] for i in range(threads)]
-        self.work = [Workspaces() for _ in self.chunks]
-        self.pool = ThreadPoolExecutor(threads - 1) if threads > 1 else None
+        self.blocks = [(b, sub, self.grads[b], None if noise is None else noise[b]) for b, sub in zip(blocks, subnets)]
+        self.work = Workspaces()
 
     def gradients(self, idx: np.ndarray) -> np.ndarray:
         """Loss of every network on its minibatch (rows ``idx[s]`` of the
         training set), and its gradients in :attr:`grads`; returns the ``(S,)``
         losses."""
-        if self.pool is None:
-            self._run(0, idx)
-        else:
-            pending = [self.pool.submit(self._run, i, idx) for i in range(1, len(self.chunks))]
-            self._run(0, idx)
-            for job in pending:
-                job.result()
+        n = idx.shape[1]
+        for block, sub, grads, noise in self.blocks:
+            ws = self.work.get(sub, sub.n_networks, n, True)
+            batch = np.take(self.x_aug, idx[block], axis=0, out=ws.batch_array(), mode="clip")
+            out, cache = sub.forward_aug(batch, ws, train=True, noise_rngs=noise, keep_pre=False)
+            self.loss[block], dout = self.loss_fn(out, np.take(self.y, idx[block], axis=0), grad=True)
+            sub.backward(cache, dout, out=grads)
         return self.loss
-
-    def _run(self, chunk: int, idx: np.ndarray) -> None:
-        n, work = idx.shape[1], self.work[chunk]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):  # per thread
-            for block, sub, grads, noise in self.chunks[chunk]:
-                ws = work.get(sub, sub.n_networks, n, True)
-                batch = np.take(self.x_aug, idx[block], axis=0, out=ws.batch_array(), mode="clip")
-                out, cache = sub.forward_aug(batch, ws, train=True, noise_rngs=noise, keep_pre=False)
-                self.loss[block], dout = self.loss_fn(out, np.take(self.y, idx[block], axis=0), grad=True)
-                sub.backward(cache, dout, out=grads)
 
     def update(self, lr: float, active: np.ndarray | None) -> None:
         """The optimiser's step on every network (``active``: only those)."""
         self.optimizer.step([self.net.flat], [self.grads], lr, active=active, decay_mask=self.decay_mask)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
 
 
 # ------------------------------------------------------ divergence handling
@@ -426,48 +403,15 @@ def _probe_set(n: int, options: ProbeOptions) -> np.ndarray:
     return np.sort(np.random.default_rng(options.seed).choice(n, options.max_samples, replace=False))
 
 
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def step_threads(threads, net: MLP, batch_size: int) -> int:
-    """Threads for the group's steps: ``threads`` if given; else 1 for networks
-    whose products are large (BLAS uses the cores) and, for small ones (one BLAS
-    thread each: blocks of networks in parallel are how they use the cores), the
-    usable CPUs the machine's load leaves idle (``RELU_STUDY_THREADS=k`` sets it).
-    The numbers never depend on it; only the wall time does."""
-    if threads is None:
-        if step_macs(net.sizes, batch_size) >= SMALL_STEP_MACS:
-            return 1
-        if os.environ.get("RELU_STUDY_THREADS"):
-            threads = int(os.environ["RELU_STUDY_THREADS"])
-        else:
-            usable = _usable_cpus()
-            try:  # this process is one of the running ones
-                idle = usable - os.getloadavg()[0] + 1
-            except OSError:
-                idle = usable
-            return max(1, min(usable, math.floor(idle)))
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads <= 0:
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    return int(threads)
-
-
 def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
           optimizer: Optimizer | None = None, schedule: str = "constant", min_lr: float = 0.0,
           probes: bool | ProbeOptions = True, probe_max_samples=_UNSET, probe_seed=_UNSET,
-          near_zero_rel=_UNSET, collapse_tol=_UNSET, threads: int | None = None,
-          progress=None) -> TrainResult:
+          near_zero_rel=_UNSET, collapse_tol=_UNSET, progress=None) -> TrainResult:
     """Train every network of ``net`` on ``data`` and return the metrics table.
 
     ``probes``: True (the default :class:`ProbeOptions`), False, or a
     :class:`ProbeOptions`; ``probe_max_samples``, ``probe_seed``,
     ``near_zero_rel`` and ``collapse_tol`` are shorthands for its fields.
-    ``threads``: threads for the minibatch steps of a group (:func:`step_threads`;
-    the numbers do not depend on it).
     ``progress(epoch, row)`` is called after each epoch with that epoch's
     ``(S,)`` metric arrays (for progress bars and logs).
 
@@ -493,7 +437,7 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
         prober = Prober(data.X_train[probe_index], y[probe_index], task, data.n_outputs, options)
         probed = set(options.schedule(epochs))
 
-    step = GroupStep(net, x_aug, y, task, optimizer, batch_size, noise, step_threads(threads, net, batch_size))
+    step = GroupStep(net, x_aug, y, task, optimizer, batch_size, noise)
     guard = Divergence(net, optimizer)
     table = MetricsTable(net.seeds, task)
     work = Workspaces()
@@ -515,16 +459,13 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
             progress(epoch, row)
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        try:
-            finish_epoch(0, LOSSES[task](net.predict_aug(x_aug, work), y))
-            for epoch in range(1, epochs + 1):
-                guard.start_epoch()
-                order = np.stack([r.permutation(n) for r in orders])
-                train_loss = run_epoch(step, guard, order, batch_size, lr_at)
-                guard.end_epoch()
-                finish_epoch(epoch, train_loss)
-        finally:
-            step.close()
+        finish_epoch(0, LOSSES[task](net.predict_aug(x_aug, work), y))
+        for epoch in range(1, epochs + 1):
+            guard.start_epoch()
+            order = np.stack([r.permutation(n) for r in orders])
+            train_loss = run_epoch(step, guard, order, batch_size, lr_at)
+            guard.end_epoch()
+            finish_epoch(epoch, train_loss)
 
     return TrainResult(table.frame(), net, guard.epoch, probe_index,
                        {"n_train": n, "n_probe": None if probe_index is None else len(probe_index),
