@@ -69,3 +69,19 @@ def test_bad_probe_value_stops_cleanly(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "probe.every=0" in lines[0], proc.stderr
     assert not (out / "metrics.parquet").exists() and not (out / "units.parquet").exists()
+
+
+def test_every_probe_column_is_documented():
+    """Each metric has its one-sentence meaning in train.COLUMNS and a row in the
+    README's column table (per-layer columns share their metric's row)."""
+    from relu_study.engine.probes import LAYER_METRICS, NETWORK_METRICS, UNIT_COLUMNS
+    from relu_study.engine.train import COLUMNS, UNIT_COLUMN_MEANINGS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme[readme.index("### Metrics columns"):readme.index("## Sweeps")]
+    for metric in (*LAYER_METRICS, *NETWORK_METRICS):
+        assert COLUMNS.get(metric), metric
+        assert f"`{metric}`" in table, metric
+    assert set(UNIT_COLUMN_MEANINGS) == set(UNIT_COLUMNS)
+    for column in UNIT_COLUMNS[4:]:
+        assert f"`{column}`" in readme, column
