@@ -427,7 +427,7 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
     if task == "regression":
         y, y_val = y.astype(dtype, copy=False), y_val.astype(dtype, copy=False)
     x_aug, val = augment(data.X_train, dtype), (augment(data.X_val, dtype), y_val)
-    n, S = len(x_aug), net.n_networks
+    n = len(x_aug)
     orders = [seed_generator(s, "order") for s in net.seeds]  # = network_rngs(s)["order"]
     noise = [seed_generator(s, "noise") for s in net.seeds] if net.activation.stochastic else None
 

@@ -72,15 +72,15 @@ __all__ = ["SIZES", "TARGETS", "main", "run_benchmark"]
 
 #: preset sizes: ``full`` is what the README figures come from
 SIZES = {
-    "full": dict(repeats=7, epochs=20, hidden=(128, 128), batch=64, probe_repeats=30,
+    "full": dict(repeats=7, epochs=20, hidden=(128, 128), batch=64, probe_repeats=30, probe_rounds=21,
                  groups=(1, 16, 256, 1024), group_epochs=3, group_repeats=3, seq_runs=16,
                  group_probes=True, large_width=1024, large_samples=2560, large_epochs=2,
                  large_repeats=5, jax_networks=256, jax_repeats=3),
-    "quick": dict(repeats=3, epochs=20, hidden=(128, 128), batch=64, probe_repeats=10,
+    "quick": dict(repeats=3, epochs=20, hidden=(128, 128), batch=64, probe_repeats=10, probe_rounds=7,
                   groups=(1, 16, 256), group_epochs=2, group_repeats=2, seq_runs=8,
                   group_probes=False, large_width=1024, large_samples=1280, large_epochs=1,
                   large_repeats=2, jax_networks=256, jax_repeats=2),
-    "tiny": dict(repeats=1, epochs=1, hidden=(16, 16), batch=64, probe_repeats=1,
+    "tiny": dict(repeats=1, epochs=1, hidden=(16, 16), batch=64, probe_repeats=1, probe_rounds=1,
                  groups=(1, 4), group_epochs=1, group_repeats=1, seq_runs=2,
                  group_probes=True, large_width=32, large_samples=160, large_epochs=1,
                  large_repeats=1, jax_networks=4, jax_repeats=1),
@@ -325,21 +325,26 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
         }
         if torch is not None:
             variants["torch"] = lambda: _torch_run(torch, data, size["hidden"], dtype, **kw)[0]
-        for variant, probes in PROBE_VARIANTS.items():
-            variants[variant] = lambda probes=probes: _relu_study_run(data, size["hidden"], dtype, probes=probes,
-                                                                      **kw)[0]
         log(f"  {name}: {', '.join(variants)} x {repeats} rounds ...")
         times = _measure(variants, repeats, pause)
+        # item 3 on its own: relu_study's variants only, so that another library's
+        # threads never run between a probes-off run and its probes-on partner
+        probe_variants = {"relu_study": variants["relu_study"]}
+        for variant, probes in PROBE_VARIANTS.items():
+            probe_variants[variant] = lambda probes=probes: _relu_study_run(data, size["hidden"], dtype,
+                                                                            probes=probes, **kw)[0]
+        log(f"  {name}: {', '.join(probe_variants)} x {size['probe_rounds']} rounds ...")
+        probe_times = _measure(probe_variants, size["probe_rounds"], pause)
         sk_info = _sklearn_run(data, size["hidden"], dtype, epochs=1, batch=size["batch"])[1]
         base = times["relu_study"]
-        res = {"n_train": data.n_train, "times": times,
-               "best": {k: _best(v) for k, v in times.items()},
-               "median": {k: _median(v) for k, v in times.items()},
+        res = {"n_train": data.n_train, "times": times, "probe_times": probe_times,
+               "best": {k: _best(v) for k, v in {**times, **probe_times}.items()},
+               "median": {k: _median(v) for k, v in {**times, **probe_times}.items()},
                "sklearn_dtype": sk_info["dtype"]}
         res["speedup_sklearn"] = _ratio(times["sklearn"], base)
         if "torch" in times:
             res["speedup_torch"] = _ratio(times["torch"], base)
-        res["overheads"] = {v: _ratio(times[v], base) - 1.0 for v in PROBE_VARIANTS}
+        res["overheads"] = {v: _ratio(probe_times[v], probe_times["relu_study"]) - 1.0 for v in PROBE_VARIANTS}
         res["probe_overhead"] = res["overheads"]["relu_study+probes"]
         res["measures"] = probe_costs(data, size["hidden"], dtype, size["probe_repeats"], res["best"]["relu_study"])
         out["dtypes"][name] = res
@@ -669,7 +674,8 @@ def report(results: dict) -> list[str]:
                          f"{_fmt_s(b['relu_study+probes']).strip()} | {_pct(r['probe_overhead'])} |")
         lines.append("")
         lines.append(f"Probe overhead against the probes-off run (default schedule: probes at epochs "
-                     f"{', '.join(map(str, c['probe_epochs']))}):")
+                     f"{', '.join(map(str, c['probe_epochs']))}; relu_study's variants alone, "
+                     f"{results['probe_rounds']} interleaved rounds, median of the per-round ratios):")
         lines.append("")
         lines.append("| dtype | default probes | every epoch (`probe.every=1`) | + `probe.units` | "
                      "+ `probe.ablation` |")
@@ -827,7 +833,7 @@ def run_benchmark(size_name: str = "full", repeats: int | None = None, pause: fl
         log(line)
     cpu0, own0, wall0 = _cpu_times(), _own_cpu(), time.perf_counter()
     results = {"size": size_name, "repeats": repeats, "group_repeats": size["group_repeats"],
-               "jax_repeats": size["jax_repeats"], "environment": env, "load_before": load_before}
+               "jax_repeats": size["jax_repeats"], "probe_rounds": size["probe_rounds"], "environment": env, "load_before": load_before}
     if only & {1, 2, 3}:
         log("items 1-3: relu_study, scikit-learn, PyTorch on digits; probe overhead")
         results["frameworks"] = bench_frameworks(size, repeats, pause, use_torch and 2 in only, log)
@@ -862,6 +868,7 @@ def _unstable(results, spread: float = 2.0) -> list[str]:
 
     for dt, r in results.get("frameworks", {}).get("dtypes", {}).items():
         check(f"{dt} ", r["times"])
+        check(f"{dt} item 3: ", r["probe_times"])
     for arch, a in results.get("groups", {}).get("archs", {}).items():
         for mode in ("no_probes", "probes"):
             if mode in a:
