@@ -211,6 +211,19 @@ class Activation:
         return hash((type(self).__name__, tuple(self.param_values().items())))
 
 
+def _leaky_value_and_derivative_into(self, z, a, d):
+    """:meth:`Activation.value_and_derivative_into` of the leaky family, at the
+    evaluation-mode slope ``self.eval_slope``."""
+    if not _leaky_into(z, self.eval_slope, a, d):
+        Activation.value_and_derivative_into(self, z, a, d)
+
+
+def _leaky_forward_into(self, z, a):
+    """:meth:`Activation.forward_into` of the leaky family."""
+    if not _leaky_into(z, self.eval_slope, a):
+        Activation.forward_into(self, z, a)
+
+
 class ReLU(Activation):
     """``f(z) = max(z, 0)``; ``f'(z) = 1[z > 0]``."""
 
@@ -252,13 +265,12 @@ class LeakyReLU(Activation):
     def value_and_derivative(self, z):
         return _leaky_pair(z, self.alpha)
 
-    def value_and_derivative_into(self, z, a, d):
-        if not _leaky_into(z, self.alpha, a, d):
-            super().value_and_derivative_into(z, a, d)
+    @property
+    def eval_slope(self) -> float:
+        return self.alpha
 
-    def forward_into(self, z, a):
-        if not _leaky_into(z, self.alpha, a):
-            super().forward_into(z, a)
+    value_and_derivative_into = _leaky_value_and_derivative_into
+    forward_into = _leaky_forward_into
 
     @property
     def gain(self) -> float:
@@ -342,13 +354,12 @@ class RReLU(Activation):
     def value_and_derivative(self, z):
         return _leaky_pair(z, self.mean_slope)
 
-    def value_and_derivative_into(self, z, a, d):
-        if not _leaky_into(z, self.mean_slope, a, d):
-            super().value_and_derivative_into(z, a, d)
+    @property
+    def eval_slope(self) -> float:
+        return self.mean_slope
 
-    def forward_into(self, z, a):
-        if not _leaky_into(z, self.mean_slope, a):
-            super().forward_into(z, a)
+    value_and_derivative_into = _leaky_value_and_derivative_into
+    forward_into = _leaky_forward_into
 
     def train_forward(self, z, rng=None):
         if rng is None:
