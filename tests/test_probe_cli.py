@@ -85,3 +85,15 @@ def test_every_probe_column_is_documented():
     assert set(UNIT_COLUMN_MEANINGS) == set(UNIT_COLUMNS)
     for column in UNIT_COLUMNS[4:]:
         assert f"`{column}`" in readme, column
+
+
+def test_curves_join_the_probed_epochs():
+    """Probe columns are NaN on epochs the schedule skips: a run's curve has a point
+    at every probed epoch and none elsewhere (never a 0, never a gap)."""
+    from relu_study.runs.plots import mean_band
+
+    table = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "epoch": [0, 1, 2] * 2,
+                          "dead_frac": [0.1, None, 0.3, 0.2, None, 0.5]})
+    band = mean_band(table, "dead_frac")
+    assert band.index.tolist() == [0, 2]
+    assert band["mean"].tolist() == pytest.approx([0.15, 0.4])

@@ -41,10 +41,12 @@ def layer_columns(table: pd.DataFrame, metric: str) -> list[str]:
 
 def mean_band(table: pd.DataFrame, column: str, by: str = "epoch", level: float = 0.95) -> pd.DataFrame:
     """Mean of ``column`` per ``by`` value over seeds, with a ``level`` t-interval
-    (``lo``, ``hi``; equal to the mean when only one seed)."""
+    (``lo``, ``hi``; equal to the mean when only one seed).  Values not measured
+    (NaN: probe columns on epochs the probe schedule skips) are left out, so a
+    curve joins the epochs that were measured."""
     from scipy import stats
 
-    g = table.groupby(by)[column]
+    g = table.dropna(subset=[column]).groupby(by)[column]
     out = pd.DataFrame({"mean": g.mean(), "n": g.count(), "sd": g.std(ddof=1)})
     half = stats.t.ppf(0.5 + level / 2, np.maximum(out["n"] - 1, 1)) * out["sd"] / np.sqrt(out["n"])
     half = half.where(out["n"] > 1, 0.0).fillna(0.0)
