@@ -264,3 +264,34 @@ def test_leaky_derivative_of_integer_input_keeps_the_slope():
     act = make_activation("leaky", alpha=0.1)
     np.testing.assert_array_equal(act.derivative(np.array([-2, 0, 3])), [0.1, 0.1, 1.0])
     np.testing.assert_array_equal(act.forward(np.array([-2, 0, 3])), [-0.2, 0.0, 3.0])
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("alpha", [None, 0.0, 1.5, -0.5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_into_kernels_equal_the_plain_ones_also_in_place(name, alpha, dtype):
+    """The network's passes write f(z) and f'(z) into given arrays, and the training
+    step overwrites z itself with f(z): bitwise the values of value_and_derivative,
+    NaN and infinities included."""
+    params = dict(NON_DEFAULT.get(name, {}))
+    if alpha is not None and "alpha" in ACTIVATIONS[name].params:
+        params["alpha"] = alpha
+    act = make_activation(name, **params)
+    z = np.concatenate([_points(name), [0.0, -0.0, np.inf, -np.inf, np.nan]]).astype(dtype)[None, :]
+    with np.errstate(all="ignore"):  # inf * 0 and the like: NaN, as in the plain kernels
+        _check_into_kernels(act, z)
+
+
+def _check_into_kernels(act, z):
+    value, derivative = act.value_and_derivative(z)
+    a, d = np.empty_like(z), np.empty_like(z)
+    act.value_and_derivative_into(z, a, d)
+    np.testing.assert_array_equal(a, value)
+    np.testing.assert_array_equal(d, derivative)
+    inplace, d2 = z.copy(), np.empty_like(z)
+    act.value_and_derivative_into(inplace, inplace, d2)
+    np.testing.assert_array_equal(inplace, value)
+    np.testing.assert_array_equal(d2, derivative)
+    out = np.empty_like(z)
+    act.forward_into(z, out)
+    np.testing.assert_array_equal(out, act.forward(z))

@@ -137,6 +137,9 @@ def test_per_network_values_and_weighted_overall():
     net = MLP.from_params([W1s, W2s, W3s], [B1s, B2s, np.zeros((2, 2))], "relu")
     cols, _, _ = probe(net, X, Y, "classification")
     for m in LAYER_METRICS:
+        if m == "low_ablation_frac":  # opt-in (ablation=True)
+            assert m not in cols and f"{m}_l1" not in cols
+            continue
         for l in (1, 2):
             assert f"{m}_l{l}" in cols and cols[f"{m}_l{l}"].shape == (2,)
         assert m in cols
@@ -158,6 +161,7 @@ def test_per_network_values_and_weighted_overall():
     gn = np.sqrt(sum(cols[f"grad_norm_l{l}"] ** 2 for l in (1, 2)) + cols["grad_norm_out"] ** 2)
     np.testing.assert_allclose(cols["grad_norm"], gn, rtol=1e-13)
     assert cols["revived"].dtype.kind == "i" and cols["revived_l1"].dtype.kind == "i"
+    assert cols["died"].dtype.kind == "i" and cols["died_l2"].dtype.kind == "i"
 
 
 def test_dead_last_hidden_layer_collapses_network():
@@ -223,7 +227,7 @@ def test_revived_counts_units_coming_back():
     assert fresh["revived"][0] == 0
 
 
-def test_revived_is_per_network_and_needs_earlier_death():
+def test_revived_is_a_transition_between_consecutive_probes():
     W1s = np.stack([W1, W1])
     net = MLP.from_params([W1s, np.stack([W2, W2])], [B1, B2], "relu")
     _, _, state = probe(net, X, Y, "classification")
@@ -234,8 +238,238 @@ def test_revived_is_per_network_and_needs_earlier_death():
     cols, _, state = probe(net, X, Y, "classification", state=state)
     np.testing.assert_array_equal(cols["revived"], [0, 1])
     np.testing.assert_allclose(cols["dead_frac"], [2 / 3, 0.0])
-    # now revive unit 1 of network 0: it was dead at the previous probe
+    np.testing.assert_array_equal(cols["died"], [1, 0])  # unit 1 of network 0
+    # now revive unit 1 of network 0: it was dead at the previous probe; network 1's
+    # unit 2 revived at the previous probe and stays alive: no transition now
     net.W[0][0, :, 0] = W1[:, 0]
     net.b[0][0, 0, 0] = B1[0]
     cols, _, _ = probe(net, X, Y, "classification", state=state)
-    np.testing.assert_array_equal(cols["revived"], [1, 1])
+    np.testing.assert_array_equal(cols["revived"], [1, 0])
+    np.testing.assert_array_equal(cols["died"], [0, 0])
+
+
+# ------------------------------------------------------------------ probes v2
+def _units(state, name, layer=0, network=0):
+    return state.units[name][layer][network]
+
+
+def test_low_gain_relu_leaky_and_tanh():
+    """Unit 2 (index 1) is never positive.  ReLU: f' = 0 there, low gain.  Leaky alpha 0.01:
+    |f'| = 0.01 <= 0.05 on every sample, low gain (but not zero gradient).  Leaky alpha 0.3:
+    |f'| = 0.3 > 0.05, never low gain.  Units 1 and 3 are positive somewhere (f' = 1)."""
+    for act, low, zero, gains in (("relu", 1 / 3, 1 / 3, [1.0, 0.0, 1.0]),
+                                  (make_activation("leaky", alpha=0.01), 1 / 3, 0.0, [1.0, 0.01, 1.0]),
+                                  (make_activation("leaky", alpha=0.3), 0.0, 0.0, [1.0, 0.3, 1.0])):
+        net = MLP.from_params([W1, W2], [B1, B2], act)
+        cols, _, state = probe(net, X, Y, "classification")
+        assert cols["dead_frac_l1"][0] == pytest.approx(1 / 3), act
+        assert cols["low_gain_frac_l1"][0] == pytest.approx(low), act
+        assert cols["low_gain_frac"][0] == pytest.approx(low), act
+        assert cols["zero_grad_frac_l1"][0] == pytest.approx(zero), act
+        np.testing.assert_allclose(_units(state, "max_gain"), gains, rtol=1e-15)
+        np.testing.assert_array_equal(_units(state, "never_positive"), [False, True, False])
+    # the tolerance is a setting: at gain_tol 0.3 the alpha-0.3 unit is low gain
+    net = MLP.from_params([W1, W2], [B1, B2], make_activation("leaky", alpha=0.3))
+    cols, _, _ = probe(net, X, Y, "classification", gain_tol=0.3)
+    assert cols["low_gain_frac_l1"][0] == pytest.approx(1 / 3)
+
+
+def test_saturated_tanh_unit_is_low_gain_not_dead():
+    """tanh with unit 2's bias at +10 (z = 10 on every sample: tanh' = 8.2e-9) and,
+    in a second network, at -3 (tanh'(-3) = 0.00987): saturated, so low gain, though
+    the first is never negative and neither has a zero derivative.  The other units
+    have |z| <= 1.7, tanh' >= 0.12."""
+    b = np.stack([B1, B1])
+    b[0, 1], b[1, 1] = 10.0, -3.0
+    net = MLP.from_params([np.stack([W1, W1]), np.stack([W2, W2])], [b, B2], "tanh")
+    cols, _, state = probe(net, X, Y, "classification")
+    np.testing.assert_allclose(cols["low_gain_frac_l1"], [1 / 3, 1 / 3])
+    np.testing.assert_allclose(cols["dead_frac_l1"], [0.0, 1 / 3])  # z = 10 > 0; z = -3 never positive
+    np.testing.assert_allclose(cols["zero_grad_frac_l1"], [0.0, 0.0])
+    assert _units(state, "max_gain", 0, 0)[1] == pytest.approx(1 - np.tanh(10.0) ** 2, rel=1e-6)
+    assert _units(state, "max_gain", 0, 1)[1] == pytest.approx(1 - np.tanh(3.0) ** 2, rel=1e-12)
+    # the unsaturated units' largest derivative: at their z closest to 0 (0.1 and 0.2)
+    assert _units(state, "max_gain", 0, 0)[0] == pytest.approx(1 - np.tanh(0.1) ** 2, rel=1e-12)
+    assert _units(state, "max_gain", 0, 0)[2] == pytest.approx(1 - np.tanh(-0.8) ** 2, rel=1e-12)
+
+
+def test_dormant_unit():
+    """ReLU, unit 2 outputs 0.001 on every sample (zero weights, bias 0.001): alive, full
+    gain, but dormant.  mean|a| by hand: unit 1 relu(1.1, .6, -.65, .1) -> 0.45, unit 3
+    relu(-.8, 1.2, 1.7, -1.3) -> 0.725; layer mean (0.45 + 0.001 + 0.725) / 3 = 0.392;
+    score 0.001 / 0.392 = 0.00255 <= 0.025."""
+    b = B1.copy()
+    b[1] = 0.001
+    net = MLP.from_params([W1, W2], [b, B2], "relu")
+    cols, _, state = probe(net, X, Y, "classification")
+    np.testing.assert_allclose(_units(state, "mean_abs"), [0.45, 0.001, 0.725], rtol=1e-12)
+    assert cols["dormant_frac_l1"][0] == pytest.approx(1 / 3)
+    assert cols["dead_frac_l1"][0] == 0.0 and cols["low_gain_frac_l1"][0] == 0.0
+    # tau below the score: not dormant
+    cols, _, _ = probe(net, X, Y, "classification", dormant_tau=0.002)
+    assert cols["dormant_frac_l1"][0] == 0.0
+    # a dead unit (mean |a| = 0) is dormant too; a layer that is all zeros is all dormant
+    cols, _, _ = probe(MLP.from_params([W1, W2], [B1, B2], "relu"), X, Y, "classification")
+    assert cols["dormant_frac_l1"][0] == pytest.approx(1 / 3)
+    cols, _, _ = probe(MLP.from_params([W1, W2], [np.full(3, -5.0), B2], "relu"), X, Y, "classification")
+    assert cols["dormant_frac_l1"][0] == 1.0
+
+
+def test_contribution_of_units_that_change_nothing_and_of_the_one_carrying_the_output():
+    """ReLU layer of 3, every unit with outgoing weights: unit 1 dead (a = 0), unit 2
+    constant (z = 0.5 on every sample: a - mean a = 0, alive and not dormant), unit 3
+    varies.  Units 1 and 2 contribute exactly 0 (first order and exact ablation alike:
+    replacing them by their mean changes nothing); unit 3 carries the whole output."""
+    W = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.5]])
+    b = np.array([-1.0, 0.5, 0.1])
+    Wout = np.array([[1.0, -1.0], [2.0, 1.0], [0.5, 0.3]])
+    net = MLP.from_params([W, Wout], [b, B2], "relu")
+    cols, _, state = probe(net, X, Y, "classification", ablation=True)
+    np.testing.assert_array_equal(_units(state, "contribution"), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(_units(state, "ablation"), [0.0, 0.0, 1.0])
+    assert cols["low_contribution_frac_l1"][0] == pytest.approx(2 / 3)
+    assert cols["low_ablation_frac_l1"][0] == pytest.approx(2 / 3)
+    assert cols["low_ablation_frac"][0] == pytest.approx(2 / 3)
+    assert cols["dead_frac_l1"][0] == pytest.approx(1 / 3)  # only unit 1 is dead
+    # a varying unit with zero outgoing weights contributes nothing either (dL/da = 0)
+    Wout2 = Wout.copy()
+    Wout2[2] = 0.0
+    W2b = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.5]])  # unit 1 now varies too
+    net = MLP.from_params([W2b, Wout2], [np.array([0.0, 0.5, 0.1]), B2], "relu")
+    cols, _, state = probe(net, X, Y, "classification", ablation=True)
+    np.testing.assert_array_equal(_units(state, "contribution"), [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_units(state, "ablation"), [1.0, 0.0, 0.0])
+    # without ablation=True the column is absent and the per-unit values NaN
+    cols, _, state = probe(net, X, Y, "classification")
+    assert "low_ablation_frac_l1" not in cols
+    assert np.isnan(_units(state, "ablation")).all()
+
+
+def test_contribution_tolerance_is_a_share_of_the_layer_total():
+    """Two varying units whose first-order contributions are in the ratio 1 : 3 (same
+    activations, outgoing weight 1 vs 3, one output, MSE): shares 0.25 and 0.75."""
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    y = np.zeros((4, 1))
+    net = MLP.from_params([np.array([[1.0, 1.0]]), np.array([[1.0], [3.0]])],
+                          [np.array([0.5, 0.5]), np.array([0.0])], "relu")
+    cols, _, state = probe(net, x, y, "regression")
+    np.testing.assert_allclose(_units(state, "contribution"), [0.25, 0.75], rtol=1e-12)
+    assert cols["low_contribution_frac_l1"][0] == 0.0
+    cols, _, _ = probe(net, x, y, "regression", contribution_tol=0.25)
+    assert cols["low_contribution_frac_l1"][0] == 0.5
+    cols, _, _ = probe(net, x, y, "regression", contribution_tol=0.2)
+    assert cols["low_contribution_frac_l1"][0] == 0.0
+
+
+def _reference_ablation(W, b, act, x, y, task):
+    """Brute force: for every hidden unit, rerun the network with that unit's output
+    replaced by its mean over the samples; mean |per-sample loss change|."""
+    def run(override=None):
+        a, acts = x, []
+        for l in range(len(W) - 1):
+            a = act.forward(a @ W[l] + b[l])
+            if override is not None and override[0] == l:
+                a = a.copy()
+                a[:, override[1]] = a[:, override[1]].mean()
+            acts.append(a)
+        out = a @ W[-1] + b[-1]
+        if task == "regression":
+            return ((out - y) ** 2).mean(axis=1)
+        p = out - out.max(axis=1, keepdims=True)
+        return np.log(np.exp(p).sum(axis=1)) - p[np.arange(len(y)), y]
+    base = run()
+    return [np.array([np.abs(run((l, u)) - base).mean() for u in range(W[l].shape[1])])
+            for l in range(len(W) - 1)]
+
+
+@pytest.mark.parametrize("act,task", [("tanh", "regression"), ("leaky", "classification")])
+def test_exact_ablation_against_brute_force(act, task):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(9, 3))
+    y = rng.normal(size=(9, 2)) if task == "regression" else rng.integers(0, 2, size=9)
+    W = [rng.normal(size=(3, 4)), rng.normal(size=(4, 3)), rng.normal(size=(3, 2))]
+    b = [rng.normal(size=4), rng.normal(size=3), rng.normal(size=2)]
+    activation = make_activation(act, alpha=0.1) if act == "leaky" else make_activation(act)
+    net = MLP.from_params(W, b, activation)
+    from relu_study.engine.network import augment
+    from relu_study.engine.probes import mean_ablation
+    got = mean_ablation(net, augment(x), y, task)
+    for g, r in zip(got, _reference_ablation(W, b, activation, x, y, task)):
+        np.testing.assert_allclose(g[0], r, rtol=1e-10, atol=1e-15)
+
+
+def test_first_order_contribution_agrees_with_exact_ablation_to_first_order():
+    """Scale every hidden unit's variation around its mean by eps (the first layer's
+    weights, with non-zero biases so tanh stays smooth): the exact ablation effect is
+    the first-order contribution plus O(eps^2), so their shares differ by O(eps)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3))
+    y = rng.normal(size=(20, 2))
+    W = [rng.normal(size=(3, 5)), rng.normal(size=(5, 4)), rng.normal(size=(4, 2))]
+    b = [rng.normal(size=5), rng.normal(size=4), rng.normal(size=2)]
+    errors = []
+    for eps in (1e-2, 1e-3):
+        net = MLP.from_params([W[0] * eps, W[1], W[2]], b, "tanh")
+        _, _, state = probe(net, x, y, "regression", ablation=True)
+        for l in range(2):
+            c, e = state.units["contribution"][l][0], state.units["ablation"][l][0]
+            assert c.min() > 0.01  # every unit matters a little: a fair comparison
+            errors.append((eps, l, np.abs(c - e).max()))
+    for l in range(2):
+        big = next(err for eps, ll, err in errors if eps == 1e-2 and ll == l)
+        small = next(err for eps, ll, err in errors if eps == 1e-3 and ll == l)
+        assert small < 2e-3 and small < big / 5, errors  # shrinks like eps
+
+
+def test_revival_epoch_median_and_died():
+    """Unit 2 is dead at epoch 0; a bias change revives it (probe at epoch 5); it dies
+    again (epoch 7) and revives again (epoch 9): revivals at 5 and 9, median 7."""
+    net = MLP.from_params([W1.copy(), W2.copy()], [B1.copy(), B2.copy()], "relu")
+    cols, _, state = probe(net, X, Y, "classification", epoch=0)
+    assert np.isnan(cols["revival_epoch_median"][0]) and cols["died"][0] == 0
+    net.b[0][0, 0, 1] = 0.5  # z = 0.5 everywhere: positive
+    cols, _, state = probe(net, X, Y, "classification", state=state, epoch=5)
+    assert (cols["revived"][0], cols["died"][0], cols["revival_epoch_median"][0]) == (1, 0, 5.0)
+    assert cols["revival_epoch_median_l1"][0] == 5.0
+    net.b[0][0, 0, 1] = -0.5
+    cols, _, state = probe(net, X, Y, "classification", state=state, epoch=7)
+    assert (cols["revived"][0], cols["died"][0], cols["revival_epoch_median"][0]) == (0, 1, 5.0)
+    net.b[0][0, 0, 1] = 0.5
+    cols, _, state = probe(net, X, Y, "classification", state=state, epoch=9)
+    assert (cols["revived"][0], cols["died"][0], cols["revival_epoch_median"][0]) == (1, 0, 7.0)
+
+
+def test_revival_epoch_median_counts_every_revival_over_layers():
+    from relu_study.engine.probes import _median_epoch
+    counts = np.array([[2, 0], [1, 0], [0, 0]])  # probes at epochs 1, 4, 9; networks 0, 1
+    np.testing.assert_array_equal(_median_epoch([1, 4, 9], counts), [1.0, np.nan])
+    counts = np.array([[1, 1], [1, 0], [2, 1]])  # network 0: {1, 4, 9, 9} -> 6.5; network 1: {1, 9} -> 5
+    np.testing.assert_array_equal(_median_epoch([1, 4, 9], counts), [6.5, 5.0])
+
+
+def test_probe_schedule():
+    from relu_study.engine.probes import ProbeOptions, probe_schedule
+    assert probe_schedule(20) == [0, 20]
+    assert probe_schedule(0) == [0]
+    # one per decade back from the last: E/10, E/100 (rounded, at least 1)
+    assert probe_schedule(20, per_decade=1) == [0, 2, 20]  # 0.2 rounds to 0
+    assert probe_schedule(30, per_decade=1) == [0, 3, 30]
+    assert probe_schedule(100, per_decade=1) == [0, 1, 10, 100]
+    assert probe_schedule(4, per_decade=1) == [0, 4]
+    # three per decade back from 50: 23.2, 10.8, 5, 2.3, 1.08, 0.5
+    assert probe_schedule(50, per_decade=3) == [0, 1, 2, 5, 11, 23, 50]
+    assert probe_schedule(20, dense=3) == [0, 1, 2, 3, 20]
+    assert probe_schedule(20, dense=3, per_decade=1) == [0, 1, 2, 3, 20]
+    assert probe_schedule(5, every=1) == [0, 1, 2, 3, 4, 5]
+    assert probe_schedule(20, every=7) == [0, 7, 14, 20]
+    assert ProbeOptions(every=1).schedule(4) == [0, 1, 2, 3, 4]
+    assert ProbeOptions().schedule(20) == [0, 20]
+
+
+@pytest.mark.parametrize("key,value", [("gain_tol", -0.1), ("dormant_tau", float("nan")),
+                                       ("contribution_tol", 1.5), ("every", 0), ("dense", -1),
+                                       ("per_decade", -1), ("ablation", "yes"), ("max_samples", 0)])
+def test_probe_options_name_the_bad_key(key, value):
+    from relu_study.engine.probes import ProbeOptions
+    with pytest.raises(ValueError, match=f"probe.{key}"):
+        ProbeOptions(**{key: value})

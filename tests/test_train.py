@@ -137,7 +137,8 @@ def test_divergence_recorded_and_others_match_alone():
     assert r3["diverged"].tolist() == [False, True]
     metric_cols = [c for c in t.columns if c not in ("seed", "epoch", "diverged")]
     assert np.all(np.isnan(numeric(r3[metric_cols].iloc[[1]])))
-    assert np.all(np.isfinite(numeric(r3[metric_cols].iloc[[0]])))
+    # (the median revival epoch is NaN until a unit revives)
+    assert np.all(np.isfinite(numeric(r3[[c for c in metric_cols if "revival" not in c]].iloc[[0]])))
     assert rows(t, 5)["epoch"].tolist() == [0, 1, 2]
     assert rows(t, 4)["epoch"].tolist() == list(range(6))
     assert not rows(t, 4)["diverged"].any()
@@ -204,9 +205,10 @@ def test_diverged_network_restored_when_detected_by_probe():
     step) but the probe's gradient overflows, so divergence is detected at measurement
     time.  The module promises the parameters are then restored to the start of the
     epoch: they must equal those after one epoch."""
+    from relu_study.engine.probes import ProbeOptions
     data = make_regression()
     res = train(_net(data, seeds=[0], widths=(6, 5)), data, epochs=3, batch_size=40,
-                optimizer=make_optimizer("sgd", 1e6))
+                optimizer=make_optimizer("sgd", 1e6), probes=ProbeOptions(every=1))
     np.testing.assert_array_equal(res.diverged_epoch, [2])
     after_one = train(_net(data, seeds=[0], widths=(6, 5)), data, epochs=1, batch_size=40,
                       optimizer=make_optimizer("sgd", 1e6))
@@ -237,7 +239,7 @@ def test_table_columns_classification():
         assert c in t.columns, c
     for l in (1, 2, 3):
         for m in LAYER_METRICS:
-            assert f"{m}_l{l}" in t.columns
+            assert (f"{m}_l{l}" in t.columns) == (m != "low_ablation_frac")  # ablation: opt-in
     assert "dead_frac_l4" not in t.columns and "val_r2" not in t.columns
     assert len(t) == 2 * 3
     assert list(zip(t["seed"], t["epoch"])) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
@@ -394,8 +396,10 @@ def test_revived_column_follows_probe_history():
     data = make_classification()
 
     def run(epochs):
+        from relu_study.engine.probes import ProbeOptions
         net = _net(data, seeds=[0], widths=(6, 6), bias_init="constant", bias_value=-0.3)
-        return train(net, data, epochs=epochs, batch_size=8, optimizer=make_optimizer("sgd", 0.5))
+        return train(net, data, epochs=epochs, batch_size=8, optimizer=make_optimizer("sgd", 0.5),
+                     probes=ProbeOptions(every=1))
 
     table = run(4).table
     assert table["revived"].max() >= 1  # the setting does revive a unit
@@ -410,8 +414,9 @@ def test_revived_column_follows_probe_history():
 def test_dead_network_is_collapsed_in_table():
     # negative bias kills every hidden unit: born dead, stays dead, zero gradient below
     data = make_regression()
+    from relu_study.engine.probes import ProbeOptions
     net = _net(data, seeds=[0], widths=(4, 4), bias_init="constant", bias_value=-50.0)
-    res = train(net, data, epochs=2, batch_size=8)
+    res = train(net, data, epochs=2, batch_size=8, probes=ProbeOptions(every=1))
     t = res.table
     assert (t["dead_frac"] == 1.0).all() and (t["zero_grad_frac"] == 1.0).all()
     assert t["collapsed"].tolist() == [True, True, True]
@@ -445,3 +450,97 @@ def test_network_data_mismatch():
         train(MLP(5, [3], 3), data)
     with pytest.raises(ValueError, match="outputs"):
         train(MLP(2, [3], 2), data)
+
+
+# ------------------------------------------------------------ probes v2 in the loop
+V2_COLUMNS = ["low_gain_frac", "dormant_frac", "low_contribution_frac", "low_ablation_frac", "died",
+              "revived", "revival_epoch_median"]
+
+
+def test_probe_schedule_rows():
+    """Default schedule over 20 epochs: probes at 0 and 20 (NaN elsewhere); with
+    probe.per_decade=1 also at 2, with probe.dense=3 at 1, 2, 3; losses on every epoch;
+    probe.every=1 probes every epoch."""
+    from relu_study.engine.probes import ProbeOptions
+    data = make_classification()
+    res = train(_net(data, seeds=[0, 1]), data, epochs=20, batch_size=8)
+    t = res.table
+    assert res.info["probe_epochs"] == [0, 20]
+    for seed in (0, 1):
+        r = rows(t, seed)
+        assert r["epoch"].tolist() == list(range(21))
+        assert r["val_loss"].notna().all() and r["train_loss"].notna().all()
+        for c in ("dead_frac", "grad_norm_l2", "low_gain_frac", "collapsed", "revived", "died_l1"):
+            assert r.loc[r[c].notna(), "epoch"].tolist() == [0, 20], c
+    for options, epochs in ((ProbeOptions(dense=3), [0, 1, 2, 3, 20]), (ProbeOptions(per_decade=1), [0, 2, 20])):
+        other = train(_net(data, seeds=[0]), data, epochs=20, batch_size=8, probes=options).table
+        assert other.loc[other["dead_frac"].notna(), "epoch"].tolist() == epochs
+    every = train(_net(data, seeds=[0, 1]), data, epochs=20, batch_size=8, probes=ProbeOptions(every=1)).table
+    assert every["dead_frac"].notna().all()
+    # the schedule never changes training: losses equal, probes equal where both probed
+    np.testing.assert_array_equal(every["val_loss"], t["val_loss"])
+    probed = t["dead_frac"].notna()
+    for c in ("dead_frac", "grad_norm", "low_contribution_frac", "dormant_frac"):
+        np.testing.assert_array_equal(every.loc[probed, c], t.loc[probed, c])
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky", "tanh"])
+def test_group_equals_alone_for_every_probe_column_and_units(monkeypatch, act):
+    """Blocks of one network (tiny BLOCK_CELLS) so the group is probed block by block."""
+    import relu_study.engine.network as network
+    from relu_study.engine.probes import ProbeOptions
+    data = make_classification()
+    options = ProbeOptions(units=True, ablation=True, every=1)
+    kw = dict(epochs=4, batch_size=8, optimizer=make_optimizer("sgd", 0.5), probes=options)
+    monkeypatch.setattr(network, "BLOCK_CELLS", 8)
+    group = train(_net(data, act, seeds=[3, 4, 5], bias_init="constant", bias_value=-0.3), data, **kw)
+    monkeypatch.undo()
+    alone = train(_net(data, act, seeds=[4], bias_init="constant", bias_value=-0.3), data, **kw)
+    for c in V2_COLUMNS:
+        assert c in alone.table.columns and f"{c}_l2" in alone.table.columns
+    assert_rows_match(rows(group.table, 4), alone.table, tol=1e-12)
+    u_group = group.units[group.units["seed"] == 4].reset_index(drop=True)
+    assert_rows_match(u_group, alone.units, tol=1e-12)
+    assert len(alone.units) == 5 * (6 + 5)  # probes x units
+    assert list(alone.units.columns) == ["seed", "epoch", "layer", "unit", "never_positive", "max_gain",
+                                         "mean_abs", "contribution", "ablation"]
+
+
+def test_units_table_matches_the_probe_and_ablation_only_at_the_last_epoch():
+    from relu_study.engine.probes import ProbeOptions
+    data = make_classification()
+    res = train(_net(data, seeds=[0, 1]), data, epochs=3, batch_size=8,
+                probes=ProbeOptions(units=True, ablation=True))
+    t, u = res.table, res.units
+    assert t.loc[t["low_ablation_frac"].notna(), "epoch"].unique().tolist() == [3]
+    assert u.loc[u["ablation"].notna(), "epoch"].unique().tolist() == [3]
+    for (seed, epoch), g in u.groupby(["seed", "epoch"]):
+        row = t[(t["seed"] == seed) & (t["epoch"] == epoch)].iloc[0]
+        for l, width in ((1, 6), (2, 5)):
+            layer = g[g["layer"] == l]
+            assert len(layer) == width and layer["unit"].tolist() == list(range(width))
+            assert layer["never_positive"].mean() == pytest.approx(row[f"dead_frac_l{l}"])
+            assert layer["contribution"].sum() == pytest.approx(1.0)
+            assert (layer["max_gain"] <= 0.05).mean() == pytest.approx(row[f"low_gain_frac_l{l}"])
+    # without units=True there is no per-unit table
+    assert train(_net(data, seeds=[0]), data, epochs=1, batch_size=8).units is None
+
+
+def test_died_and_revived_follow_the_never_positive_masks():
+    from relu_study.engine.probes import ProbeOptions
+    data = make_classification()
+    net = _net(data, seeds=[0], widths=(6, 6), bias_init="constant", bias_value=-0.3)
+    res = train(net, data, epochs=6, batch_size=8, optimizer=make_optimizer("sgd", 0.5),
+                probes=ProbeOptions(units=True, every=1))
+    t, u = res.table, res.units
+    assert t["revived"].sum() + t["died"].sum() > 0  # the setting moves units
+    prev = None
+    for e in range(7):
+        mask = u[u["epoch"] == e].sort_values(["layer", "unit"])["never_positive"].to_numpy()
+        row = t[t["epoch"] == e].iloc[0]
+        if prev is None:
+            assert row["died"] == 0 and row["revived"] == 0
+        else:
+            assert row["died"] == (~prev & mask).sum() and row["revived"] == (prev & ~mask).sum()
+        prev = mask
+

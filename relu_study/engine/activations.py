@@ -121,6 +121,24 @@ def _leaky_pair(z, alpha):
     return leaky_relu(z, alpha), d
 
 
+def _leaky_into(z, alpha, a, d=None) -> bool:
+    """Write ``leaky_relu(z, alpha)`` into ``a`` (and its derivative into ``d``),
+    with the same arithmetic as :func:`_leaky_pair`, allocating nothing.  Returns
+    False (and writes nothing) when the arithmetic kernels do not apply."""
+    if not (_fast_alpha(z, alpha) and a.dtype == z.dtype and (d is None or d.dtype == z.dtype)):
+        return False
+    m = a if d is None else d
+    np.greater(z, 0, out=m)  # the 0/1 mask, as floats
+    if np.ndim(alpha) == 0 and 0.0 <= z.dtype.type(float(alpha)) <= 1.0:
+        np.maximum(m, z.dtype.type(float(alpha)), out=m)
+    else:  # m + alpha (1 - m), built in ``a`` (or a temporary when ``a`` holds z or the mask)
+        r = np.subtract(1, m, out=a if d is not None and a is not z else None, dtype=z.dtype)
+        r *= alpha if np.ndim(alpha) else z.dtype.type(float(alpha))
+        np.add(r, m, out=m)
+    np.multiply(z, m, out=a)
+    return True
+
+
 # Gauss-Hermite nodes for E[g(z)], z ~ N(0, 1), used for smooth activations' gains.
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(200)
 _GH_W = _GH_W / _GH_W.sum()
@@ -161,6 +179,20 @@ class Activation:
         pass calls it once per hidden layer)."""
         return self.forward(z), self.derivative(z)
 
+    def value_and_derivative_into(self, z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+        """Write ``f(z)`` into ``a`` and ``f'(z)`` into ``d`` (evaluation mode): the
+        network's passes reuse preallocated arrays instead of allocating new ones
+        every step.  Equal to :meth:`value_and_derivative` value for value;
+        subclasses override it with kernels that allocate nothing.  ``a`` may be
+        ``z`` itself (the training step overwrites Z with A)."""
+        value, derivative = self.value_and_derivative(z)
+        np.copyto(a, value)
+        np.copyto(d, derivative)
+
+    def forward_into(self, z: np.ndarray, a: np.ndarray) -> None:
+        """Write ``f(z)`` into ``a`` (evaluation mode)."""
+        np.copyto(a, self.forward(z))
+
     @property
     def gain(self) -> float:
         return _second_moment_gain(self.forward)
@@ -179,6 +211,19 @@ class Activation:
         return hash((type(self).__name__, tuple(self.param_values().items())))
 
 
+def _leaky_value_and_derivative_into(self, z, a, d):
+    """:meth:`Activation.value_and_derivative_into` of the leaky family, at the
+    evaluation-mode slope ``self.eval_slope``."""
+    if not _leaky_into(z, self.eval_slope, a, d):
+        Activation.value_and_derivative_into(self, z, a, d)
+
+
+def _leaky_forward_into(self, z, a):
+    """:meth:`Activation.forward_into` of the leaky family."""
+    if not _leaky_into(z, self.eval_slope, a):
+        Activation.forward_into(self, z, a)
+
+
 class ReLU(Activation):
     """``f(z) = max(z, 0)``; ``f'(z) = 1[z > 0]``."""
 
@@ -189,6 +234,13 @@ class ReLU(Activation):
 
     def derivative(self, z):
         return (z > 0).astype(z.dtype)
+
+    def value_and_derivative_into(self, z, a, d):
+        np.greater(z, 0, out=d)  # first: ``a`` may be ``z`` itself
+        np.maximum(z, np.zeros((), dtype=z.dtype), out=a)
+
+    def forward_into(self, z, a):
+        np.maximum(z, np.zeros((), dtype=z.dtype), out=a)
 
     @property
     def gain(self) -> float:
@@ -212,6 +264,13 @@ class LeakyReLU(Activation):
 
     def value_and_derivative(self, z):
         return _leaky_pair(z, self.alpha)
+
+    @property
+    def eval_slope(self) -> float:
+        return self.alpha
+
+    value_and_derivative_into = _leaky_value_and_derivative_into
+    forward_into = _leaky_forward_into
 
     @property
     def gain(self) -> float:
@@ -244,6 +303,20 @@ class PReLU(LeakyReLU):
     def value_and_derivative_slope(z, slope):
         """``(forward_slope(z, slope), derivative_slope(z, slope))`` sharing the mask."""
         return _leaky_pair(z, slope)
+
+    @staticmethod
+    def value_and_derivative_slope_into(z, slope, a, d):
+        """:meth:`value_and_derivative_slope` written into ``a`` and ``d``."""
+        if not _leaky_into(z, slope, a, d):
+            value, derivative = _leaky_pair(z, slope)
+            np.copyto(a, value)
+            np.copyto(d, derivative)
+
+    @staticmethod
+    def forward_slope_into(z, slope, a):
+        """:meth:`forward_slope` written into ``a``."""
+        if not _leaky_into(z, slope, a):
+            np.copyto(a, leaky_relu(z, slope))
 
     @staticmethod
     def slope_grad_factor(z):
@@ -280,6 +353,13 @@ class RReLU(Activation):
 
     def value_and_derivative(self, z):
         return _leaky_pair(z, self.mean_slope)
+
+    @property
+    def eval_slope(self) -> float:
+        return self.mean_slope
+
+    value_and_derivative_into = _leaky_value_and_derivative_into
+    forward_into = _leaky_forward_into
 
     def train_forward(self, z, rng=None):
         if rng is None:
@@ -375,6 +455,14 @@ class Tanh(Activation):
         t = np.tanh(z)
         return t, 1.0 - t * t
 
+    def value_and_derivative_into(self, z, a, d):
+        np.tanh(z, out=a)
+        np.multiply(a, a, out=d)
+        np.subtract(1.0, d, out=d)
+
+    def forward_into(self, z, a):
+        np.tanh(z, out=a)
+
 
 class Identity(Activation):
     """``f(z) = z``; ``f'(z) = 1``; gain 1."""
@@ -386,6 +474,10 @@ class Identity(Activation):
 
     def derivative(self, z):
         return np.ones_like(z)
+
+    def value_and_derivative_into(self, z, a, d):
+        np.copyto(a, z)
+        d.fill(1)
 
     @property
     def gain(self) -> float:

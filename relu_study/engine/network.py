@@ -12,27 +12,42 @@ Every network is initialised from its own generator, so network ``s`` of a group
 holds exactly the parameters it would hold alone.  Each step is one batched
 matrix product per layer for the whole group.
 
-Memory layout (an implementation detail, invisible in the values): narrow
-networks (every layer at most :data:`FEATURE_MAJOR_MAX_WIDTH` wide) compute
-*feature-major* activations, ``Z[l]^T = W[l]^T @ A[l-1]^T + b[l]^T`` of shape
-``(S, h_l, n)``: the bias then broadcasts along the contiguous sample axis and
-the backward products ``W[l] @ delta^T`` read ``W`` as stored, which for width-2
-layers is several times faster than the sample-major layout.  Wide networks
-keep the sample-major ``(S, n, h_l)`` layout, for which OpenBLAS's kernels are
-faster.  The cache holds ``(S, n, h_l)`` views either way.  Every product is one
-matrix per network, computed the same way whatever the group size.
+How the arrays are laid out (implementation details, invisible in the values;
+``docs/performance.md`` has the measurements behind them):
+
+* **One flat parameter array.**  Every parameter of network ``s`` lives in row
+  ``s`` of :attr:`MLP.flat`, ``(S, P)``; ``W``, ``b`` and ``slopes`` are views
+  into it.  An optimiser updates the whole group with a few array operations
+  instead of a few per layer, and a group's rows are its networks.  Parameters
+  are changed in place (``net.W[0][s, i, j] = v``), never by rebinding.
+* **The bias inside the product.**  Layer ``l`` stores ``[W[l]; b[l]]`` as one
+  ``(fan_in + 1, fan_out)`` block, and the layer's input carries a row of ones, so
+  ``Z = [A, 1] @ [W; b]`` is one matrix product, and so is the gradient
+  ``[A, 1]^T @ delta`` of weights and bias together.
+* **Feature-major activations for narrow networks** (every layer at most
+  :data:`FEATURE_MAJOR_MAX_WIDTH` wide): ``Z^T`` of shape ``(S, h, n)``, whose
+  backward products read ``W`` as stored; wide networks keep the sample-major
+  ``(S, n, h)`` layout, for which OpenBLAS's kernels are faster.
+* **Reusable work arrays** (:class:`Workspace`): a pass writes into arrays
+  allocated once per shape, so the training loop allocates nothing large per
+  step.  :meth:`MLP.forward` without a workspace allocates fresh ones.
+
+Every product is one matrix per network, computed the same way whatever the
+group size, so a network computes the same numbers alone and in any group.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
 from .activations import Activation, make_activation
 from .init import init_layer
 
-__all__ = ["MLP", "ForwardCache", "network_blocks", "network_rngs", "seed_generator"]
+__all__ = ["MLP", "ForwardCache", "Workspace", "Workspaces", "augment", "network_blocks", "network_rngs",
+           "seed_generator"]
 
 #: networks whose inputs and hidden layers are at most this wide compute
 #: feature-major activations (see :attr:`MLP.feature_major`)
@@ -78,74 +93,167 @@ def network_rngs(seed: int) -> dict[str, np.random.Generator]:
     return {stream: seed_generator(seed, stream) for stream in ("init", "order", "noise")}
 
 
-class ForwardCache:
-    """What backpropagation needs from a forward pass.
+def _t(x: np.ndarray) -> np.ndarray:
+    """The last two axes swapped (a view)."""
+    return x.transpose(0, 2, 1) if x.ndim == 3 else x.T
 
-    ``inputs[l]`` is A[l-1] for every layer l (the first may be the shared
-    ``(n, d)`` input), ``derivs``, ``pre`` and ``post`` are f'(Z[l]), Z[l] and A[l]
-    for every hidden layer, all ``(S, n, width)``; ``out`` is ``(S, n, k)``.
 
-    The forward pass stores its arrays with the last two axes swapped,
-    ``(S, width, n)`` (contiguous for feature-major networks, views of
-    sample-major memory otherwise, see :attr:`MLP.feature_major`); the
-    ``(S, n, width)`` lists above are views of them, made on first access (the
-    training loop's backward pass never needs them).
+def augment(X: np.ndarray, dtype=None) -> np.ndarray:
+    """``[X, 1]``: the inputs with a column of ones appended, ``(..., n, d + 1)``,
+    the form every layer's product reads (the bias is the last weight row)."""
+    X = np.asarray(X)
+    out = np.empty((*X.shape[:-1], X.shape[-1] + 1), dtype=dtype or X.dtype)
+    out[..., :-1] = X
+    out[..., -1] = 1
+    return out
+
+
+class Workspace:
+    """Arrays for one pass of ``n_networks`` networks of one architecture on ``n``
+    samples, allocated once and overwritten by every pass that uses them.
+
+    ``hidden_aug[l]`` holds hidden layer ``l``'s output with the row (or column)
+    of ones that makes it the next layer's augmented input; ``pre[l]`` and
+    ``der[l]`` hold its pre-activations and derivatives (feature-major
+    ``(S, h, n)`` or sample-major ``(S, n, h)``); ``out`` is ``(S, n, k)``.
+    Allocated when first used: ``pre`` (one array per layer, or with
+    ``separate_pre=False`` views of one array that every layer overwrites, for
+    passes that read Z only while the layer is computed), ``grad_a`` (the
+    gradients with respect to the hidden activations, views of two arrays used
+    in turn: backpropagation needs only the current and the next) and
+    ``batch`` (a gathered minibatch ``(S, n, d + 1)``).
     """
 
-    __slots__ = ("_views", "_fm", "out")
+    def __init__(self, sizes, n_networks: int, n: int, dtype, feature_major: bool, derivatives: bool = True,
+                 separate_pre: bool = True):
+        S, self.n, self.feature_major = n_networks, n, feature_major
+        self.n_networks = S
+        self.sizes, self.dtype, self.separate_pre = list(sizes), np.dtype(dtype), separate_pre
+        self.hidden_aug, self.hidden, self.der = [], [], []
+        for h in self.sizes[1:-1]:
+            if feature_major:
+                aug = np.empty((S, h + 1, n), self.dtype)
+                aug[:, h, :] = 1
+                self.hidden.append(aug[:, :h, :])
+            else:
+                aug = np.empty((S, n, h + 1), self.dtype)
+                aug[:, :, h] = 1
+                self.hidden.append(aug[:, :, :h])
+            self.hidden_aug.append(aug)
+            self.der.append(np.empty(self._shape(h), self.dtype) if derivatives else None)
+        self.out = np.empty((S, n, self.sizes[-1]), self.dtype)
+        self._pre = self.grad_a = self.batch = None
 
-    def __init__(self, inputs, derivs, pre, post, out):
-        self._views = (list(inputs), list(derivs), list(pre), list(post))
-        self._fm = None
-        self.out = out
+    def _shape(self, h: int) -> tuple:
+        S = self.n_networks
+        return (S, h, self.n) if self.feature_major else (S, self.n, h)
 
-    @classmethod
-    def from_transposed(cls, inputsT, derivsT, preT, postT, out) -> "ForwardCache":
-        """A cache from ``(S, width, n)`` arrays (the first input may be ``(d, n)``)."""
-        self = cls.__new__(cls)
-        self._views = None
-        self._fm = (inputsT, derivsT, preT, postT)
-        self.out = out
-        return self
-
-    def _lists(self):
-        if self._views is None:
-            self._views = tuple([_t(x) for x in arrays] for arrays in self._fm)
-        return self._views
-
-    def transposed(self):
-        """``(inputsT, derivsT, preT, postT)``: the arrays as ``(S, width, n)``."""
-        if self._fm is None:
-            self._fm = tuple([_t(x) for x in arrays] for arrays in self._views)
-        return self._fm
-
-    @property
-    def inputs(self) -> list:
-        return self._lists()[0]
-
-    @property
-    def derivs(self) -> list:
-        return self._lists()[1]
+    def _views(self, count: int) -> list:
+        """One view per hidden layer into ``count`` arrays used in turn."""
+        widths = self.sizes[1:-1]
+        size = max((math.prod(self._shape(h)) for h in widths), default=0)
+        bufs = [np.empty(size, self.dtype) for _ in range(count)]
+        return [bufs[l % count][:math.prod(self._shape(h))].reshape(self._shape(h)) for l, h in enumerate(widths)]
 
     @property
     def pre(self) -> list:
-        return self._lists()[2]
+        if self._pre is None:
+            self._pre = ([np.empty(self._shape(h), self.dtype) for h in self.sizes[1:-1]] if self.separate_pre
+                         else self._views(1))
+        return self._pre
+
+    def gradient_arrays(self) -> list:
+        if self.grad_a is None:
+            self.grad_a = self._views(2)
+        return self.grad_a
+
+    def batch_array(self) -> np.ndarray:
+        if self.batch is None:
+            self.batch = np.empty((self.n_networks, self.n, self.sizes[0] + 1), self.dtype)
+        return self.batch
+
+
+class Workspaces:
+    """Work arrays of one training run, by pass shape (networks, samples, with or
+    without derivatives): the step, the last short minibatch, the validation set,
+    the probe set each get theirs, reused every epoch."""
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, net: "MLP", n_networks: int, n: int, derivatives: bool = True,
+            separate_pre: bool = True) -> Workspace:
+        key = (n_networks, n, derivatives, separate_pre)
+        ws = self._arrays.get(key)
+        if ws is None:
+            ws = self._arrays[key] = Workspace(net.sizes, n_networks, n, net.dtype, net.feature_major, derivatives,
+                                               separate_pre)
+        return ws
+
+
+class ForwardCache:
+    """What backpropagation needs from a forward pass: the augmented input ``[X, 1]``
+    and the :class:`Workspace` the pass wrote into.
+
+    ``pre``, ``post`` and ``derivs`` are Z[l], A[l] and f'(Z[l]) for every hidden
+    layer as ``(S, n, width)`` views; :meth:`transposed` gives them as
+    ``(S, width, n)`` views (contiguous for feature-major networks).  The arrays
+    belong to the workspace: a later pass with the same workspace overwrites them.
+    """
+
+    __slots__ = ("x_aug", "work", "out")
+
+    def __init__(self, x_aug, work: Workspace, out):
+        self.x_aug, self.work, self.out = x_aug, work, out
+
+    @property
+    def feature_major(self) -> bool:
+        return self.work.feature_major
+
+    def _sample_major(self, arrays):
+        return [_t(a) for a in arrays] if self.feature_major else list(arrays)
+
+    def _feature_major(self, arrays):
+        return list(arrays) if self.feature_major else [_t(a) for a in arrays]
+
+    @property
+    def pre(self) -> list:
+        return self._sample_major(self.work.pre)
 
     @property
     def post(self) -> list:
-        return self._lists()[3]
+        return self._sample_major(self.work.hidden)
+
+    @property
+    def derivs(self) -> list:
+        return self._sample_major(self.work.der)
+
+    def transposed(self):
+        """``(derivsT, preT, postT)``: the hidden layers' arrays as ``(S, width, n)``."""
+        w = self.work
+        return self._feature_major(w.der), self._feature_major(w.pre), self._feature_major(w.hidden)
+
+    def input_t(self, l: int) -> np.ndarray:
+        """The augmented input of layer ``l`` as ``(..., fan_in + 1, n)``."""
+        if l == 0:
+            return _t(self.x_aug)
+        a = self.work.hidden_aug[l - 1]
+        return a if self.feature_major else _t(a)
 
 
-def _matmul(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Batched ``a @ w`` for ``a`` of shape (n, i) or (S, n, i) and ``w`` (S, i, o)."""
-    return np.matmul(a, w)
-
-
-def _t(x: np.ndarray) -> np.ndarray:
-    """The last two axes swapped (a view; ``transpose`` is the cheapest call)."""
-    if x.ndim == 3:
-        return x.transpose(0, 2, 1)
-    return x.T if x.ndim == 2 else np.swapaxes(x, -1, -2)
+def _layout(sizes, learnable_slope: bool) -> list[tuple[int, int, tuple]]:
+    """``(start, stop, shape)`` of every block of the flat parameter row: the
+    ``(fan_in + 1, fan_out)`` weight-and-bias block of each layer, then the
+    ``(1, h)`` slopes of each hidden layer (PReLU)."""
+    blocks, offset = [], 0
+    for i, o in zip(sizes[:-1], sizes[1:]):
+        blocks.append((offset, offset + (i + 1) * o, (i + 1, o)))
+        offset += (i + 1) * o
+    if learnable_slope:
+        for h in sizes[1:-1]:
+            blocks.append((offset, offset + h, (1, h)))
+            offset += h
+    return blocks
 
 
 class MLP:
@@ -175,71 +283,100 @@ class MLP:
         self.seeds = [int(s) for s in seeds]
         if not self.seeds:
             raise ValueError("need at least one seed")
-        self.dtype = np.dtype(dtype)
         n_layers = len(self.sizes) - 1
-        per_net = []
-        for seed in self.seeds:
+        self._bind(np.empty((len(self.seeds), self._n_params()), dtype=dtype))
+        for s, seed in enumerate(self.seeds):
             rng = seed_generator(seed, "init")
-            layers = []
             for l in range(n_layers):
                 hidden = l < n_layers - 1
-                layers.append(init_layer(
+                w, b = init_layer(
                     rng, self.sizes[l], self.sizes[l + 1],
                     gain=self.activation.gain if hidden else 1.0,
                     weight=weight_init,
                     bias=bias_init if hidden else "zeros",
                     bias_value=bias_value, bias_std=bias_std,
-                ))
-            per_net.append(layers)
-        self.W = [np.stack([net[l][0] for net in per_net]).astype(self.dtype) for l in range(n_layers)]
-        self.b = [np.stack([net[l][1] for net in per_net])[:, None, :].astype(self.dtype)
-                  for l in range(n_layers)]
-        self.slopes = None
-        if self.activation.learnable_slope:
-            self.slopes = [np.full((len(self.seeds), 1, w), self.activation.alpha, dtype=self.dtype)
-                           for w in widths]
+                )
+                self.Wb[l][s, :-1] = w
+                self.Wb[l][s, -1] = b
+        if self._slopes is not None:
+            for v in self._slopes:
+                v[...] = self.activation.alpha
+
+    def _n_params(self) -> int:
+        return _layout(self.sizes, self.activation.learnable_slope)[-1][1]
+
+    def _bind(self, flat: np.ndarray) -> None:
+        """Make ``flat`` (S, P) the parameter array and ``Wb``, ``W``, ``b``, ``slopes`` views of it."""
+        self.flat = flat
+        views = self._views(flat)
+        n_layers = len(self.sizes) - 1
+        self.Wb = views[:n_layers]
+        self.W = [v[:, :-1, :] for v in self.Wb]
+        self.b = [v[:, -1:, :] for v in self.Wb]
+        self._slopes = views[n_layers:] if self.activation.learnable_slope else None
+
+    def _views(self, flat: np.ndarray) -> list[np.ndarray]:
+        S = flat.shape[0]
+        return [flat[:, start:stop].reshape(S, *shape)
+                for start, stop, shape in _layout(self.sizes, self.activation.learnable_slope)]
 
     # ------------------------------------------------------------------ build
     @classmethod
     def from_params(cls, W, b, activation="relu", slopes=None) -> "MLP":
         """A network from explicit parameters: ``W[l]`` of shape (S, i, o) or (i, o),
-        ``b[l]`` of shape (S, 1, o), (S, o) or (o,).  For hand-built tests."""
+        ``b[l]`` of shape (S, 1, o), (S, o) or (o,).  For hand-built tests.  The
+        values are copied (training never writes into the caller's arrays)."""
         self = cls.__new__(cls)
-        W = [np.array(w, dtype=float) for w in W]  # copies: training must not write into the caller's arrays
+        W = [np.asarray(w, dtype=float) for w in W]
         W = [w[None] if w.ndim == 2 else w for w in W]
         S = W[0].shape[0]
-        bb = []
-        for v in b:
-            v = np.asarray(v, dtype=float)
-            if v.ndim == 1:
-                v = np.broadcast_to(v, (S, v.shape[0]))
-            if v.ndim == 2:
-                v = v[:, None, :]
-            bb.append(np.array(v))
         self.activation = activation if isinstance(activation, Activation) else make_activation(activation)
         self.sizes = [W[0].shape[1]] + [w.shape[2] for w in W]
         self.seeds = list(range(S))
-        self.dtype = W[0].dtype
-        self.W, self.b = W, bb
-        self.slopes = None
-        if self.activation.learnable_slope:
-            self.slopes = [np.array(v, dtype=float) for v in slopes] if slopes is not None else [
+        self._bind(np.empty((S, self._n_params())))
+        for l, (w, v) in enumerate(zip(W, b)):
+            v = np.asarray(v, dtype=float)
+            self.Wb[l][:, :-1] = w
+            self.Wb[l][:, -1] = v.reshape(-1, v.shape[-1]) if v.ndim > 1 else v
+        if self._slopes is not None:
+            self.slopes = slopes if slopes is not None else [
                 np.full((S, 1, w), self.activation.alpha) for w in self.sizes[1:-1]]
         return self
 
     # ------------------------------------------------------------ properties
     @property
+    def slopes(self) -> list[np.ndarray] | None:
+        """PReLU's per-unit slopes, ``(S, 1, h)`` per hidden layer (views of
+        :attr:`flat`); None for other activations.  Assigning a list copies its
+        values in."""
+        return self._slopes
+
+    @slopes.setter
+    def slopes(self, values) -> None:
+        if values is None:
+            if self._slopes is not None:
+                raise ValueError(f"{self.activation!r} has learnable slopes; they cannot be removed")
+            return
+        if self._slopes is None:
+            raise ValueError(f"{self.activation!r} has no learnable slopes")
+        for v, new in zip(self._slopes, values, strict=True):
+            v[...] = new
+
+    @property
     def n_networks(self) -> int:
-        return self.W[0].shape[0]
+        return self.flat.shape[0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.flat.dtype
 
     @property
     def feature_major(self) -> bool:
-        """Whether the forward and backward passes compute feature-major
-        ``(S, width, n)`` activations (narrow networks, every layer at most
-        :data:`FEATURE_MAJOR_MAX_WIDTH` wide) or sample-major ``(S, n, width)``
-        ones (wide layers, where OpenBLAS is faster with the samples as rows).
-        A property of the architecture only: the same for a network alone and
-        in any group."""
+        """Whether the passes compute feature-major ``(S, width, n)`` activations
+        (narrow networks, every layer at most :data:`FEATURE_MAJOR_MAX_WIDTH`
+        wide) or sample-major ``(S, n, width)`` ones (wide layers, where OpenBLAS
+        is faster with the samples as rows).  A property of the architecture
+        only: the same for a network alone and in any group."""
         return max(self.sizes[:-1]) <= FEATURE_MAJOR_MAX_WIDTH
 
     @property
@@ -251,24 +388,32 @@ class MLP:
         return len(self.sizes) - 2
 
     def params(self) -> list[np.ndarray]:
-        """All trainable arrays, in the order of :meth:`backward`'s gradients."""
+        """All trainable arrays, in the order of :meth:`backward`'s gradients
+        (views of :attr:`flat`)."""
         out = [*self.W, *self.b]
-        if self.slopes is not None:
-            out += self.slopes
+        if self._slopes is not None:
+            out += self._slopes
         return out
 
     def weight_mask(self) -> list[bool]:
-        """True for the weight matrices (the arrays weight decay applies to)."""
+        """True for the weight matrices of :meth:`params` (what weight decay applies to)."""
         n = len(self.W)
         return [True] * n + [False] * (len(self.params()) - n)
 
+    def flat_weight_mask(self) -> np.ndarray:
+        """``(P,)`` booleans over a row of :attr:`flat`: True on weight-matrix entries
+        (not biases or slopes), the flat form of :meth:`weight_mask`."""
+        mask = np.zeros((1, self.flat.shape[1]), dtype=bool)
+        for v in self._views(mask)[:len(self.sizes) - 1]:
+            v[:, :-1, :] = True
+        return mask[0]
+
     def select(self, index) -> "MLP":
-        """A view of the networks ``index`` (array of positions) as a new MLP."""
+        """The networks ``index`` (a slice or an array of positions) as a new MLP;
+        with a slice its parameters are views, so it sees every update."""
         sub = MLP.__new__(MLP)
         sub.__dict__.update(self.__dict__)
-        sub.W = [w[index] for w in self.W]
-        sub.b = [v[index] for v in self.b]
-        sub.slopes = None if self.slopes is None else [v[index] for v in self.slopes]
+        sub._bind(self.flat[index])
         sub.seeds = [self.seeds[i] for i in np.atleast_1d(np.arange(self.n_networks)[index])]
         return sub
 
@@ -277,7 +422,7 @@ class MLP:
         state = {"seeds": np.asarray(self.seeds)}
         for l, (w, v) in enumerate(zip(self.W, self.b), start=1):
             state[f"W{l}"], state[f"b{l}"] = w, v[:, 0, :]
-        for l, v in enumerate(self.slopes or [], start=1):
+        for l, v in enumerate(self._slopes or [], start=1):
             state[f"slope{l}"] = v[:, 0, :]
         return state
 
@@ -287,106 +432,121 @@ class MLP:
 
     # --------------------------------------------------------------- forward
     def forward(self, X: np.ndarray, train: bool = False, noise_rngs=None, keep: bool = True):
-        """Run all networks on ``X``.
+        """Run all networks on ``X`` (``(n, d)`` shared, or ``(S, n, d)``).
 
         ``train=True`` with an RReLU activation draws fresh slopes, one generator
         per network (``noise_rngs``).  Returns ``(out, cache)``; ``cache`` is None
-        when ``keep`` is False.
+        when ``keep`` is False.  The arrays are new (a fresh :class:`Workspace`).
         """
-        return self.forward_t(_t(np.asarray(X)), train=train, noise_rngs=noise_rngs, keep=keep)
+        X = np.asarray(X)
+        ws = Workspace(self.sizes, self.n_networks, X.shape[-2], self.dtype, self.feature_major, keep)
+        return self.forward_aug(augment(X, self.dtype), ws, train=train, noise_rngs=noise_rngs, keep=keep)
 
-    def forward_t(self, XT: np.ndarray, train: bool = False, noise_rngs=None, keep: bool = True):
-        """:meth:`forward` on ``XT`` = ``X`` with its last two axes swapped,
-        ``(d, n)`` or ``(S, d, n)``, any strides (the training loop passes a view
-        of its gathered ``(S, batch, d)`` minibatch)."""
-        act = self.activation
-        aT = XT
-        fm = self.feature_major
-        inputs, derivs, pre, post = [], [], [], []
+    def forward_aug(self, x_aug: np.ndarray, work: Workspace, train: bool = False, noise_rngs=None,
+                    keep: bool = True, on_layer=None, keep_pre: bool = True):
+        """:meth:`forward` on ``x_aug = augment(X)``, writing into ``work`` (whose
+        arrays it returns: ``out`` is ``work.out``).  ``on_layer(l, z, a, d)`` is
+        called after every hidden layer with its Z, A and f'(Z) as ``(S, h, n)``
+        (the probes count while the arrays are still in the CPU caches).
+        ``keep_pre=False`` (the training step) writes Z where A goes and applies
+        the activation in place: one array less to stream through the caches;
+        ``cache.pre`` is then not available (PReLU keeps it for its slopes)."""
+        act, fm = self.activation, self.feature_major
         stochastic = train and act.stochastic and noise_rngs is not None
+        keep_pre = keep_pre or self._slopes is not None
+        a = x_aug
         for l in range(self.n_hidden):
+            h = work.hidden[l]
+            z = work.pre[l] if keep_pre else h
+            d = work.der[l] if keep else None
             if fm:
-                zT = np.matmul(_t(self.W[l]), aT)  # (S, h, n)
+                np.matmul(_t(self.Wb[l]), _t(a) if l == 0 else a, out=z)
             else:
-                zT = _t(np.matmul(_t(aT), self.W[l]))  # a (S, n, h) array, seen as (S, h, n)
-            zT += _t(self.b[l])
-            d = None
-            if self.slopes is not None:
-                sT = _t(self.slopes[l])
-                if keep and hasattr(act, "value_and_derivative_slope"):
-                    a_next, d = act.value_and_derivative_slope(zT, sT)
+                np.matmul(a, self.Wb[l], out=z)
+            if self._slopes is not None:
+                s = _t(self._slopes[l]) if fm else self._slopes[l]
+                if keep:
+                    act.value_and_derivative_slope_into(z, s, h, d)
                 else:
-                    a_next = act.forward_slope(zT, sT)
-                    d = act.derivative_slope(zT, sT) if keep else None
+                    act.forward_slope_into(z, s, h)
             elif stochastic:
                 # each network draws its slopes for its (n, h) block in C order,
                 # exactly as it would alone
-                pairs = [act.train_forward(_t(zT[s]), noise_rngs[s]) for s in range(zT.shape[0])]
-                if fm:
-                    a_next = np.stack([_t(p[0]) for p in pairs])
-                    d = np.stack([_t(p[1]) for p in pairs])
-                else:
-                    a_next = _t(np.stack([p[0] for p in pairs]))
-                    d = _t(np.stack([p[1] for p in pairs]))
+                for s in range(z.shape[0]):
+                    value, derivative = act.train_forward(_t(z[s]) if fm else z[s], noise_rngs[s])
+                    h[s] = _t(value) if fm else value
+                    if keep:
+                        d[s] = _t(derivative) if fm else derivative
             elif keep:
-                a_next, d = act.value_and_derivative(zT)
+                act.value_and_derivative_into(z, h, d)
             else:
-                a_next = act.forward(zT)
-            if keep:
-                inputs.append(aT)
-                derivs.append(d)
-                pre.append(zT)
-                post.append(a_next)
-            aT = a_next
-        if fm:
-            outT = np.matmul(_t(self.W[-1]), aT)
-            outT += _t(self.b[-1])
-            out = np.ascontiguousarray(_t(outT))
-        else:
-            out = np.matmul(_t(aT), self.W[-1])
-            out += self.b[-1]
-        if not keep:
-            return out, None
-        inputs.append(aT)
-        return out, ForwardCache.from_transposed(inputs, derivs, pre, post, out)
+                act.forward_into(z, h)
+            if on_layer is not None:
+                on_layer(l, *((z, h, d) if fm else (_t(z), _t(h), None if d is None else _t(d))))
+            a = work.hidden_aug[l]
+        out = work.out
+        np.matmul(_t(a) if fm and self.n_hidden else a, self.Wb[-1], out=out)
+        return out, (ForwardCache(x_aug, work, out) if keep else None)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Evaluation-mode outputs, ``(S, n, k)`` (large groups block by block)."""
+    def predict(self, X: np.ndarray, work: Workspaces | None = None) -> np.ndarray:
+        """Evaluation-mode outputs, ``(S, n, k)`` (large groups block by block).
+        ``work`` keeps the work arrays for the next call of the same shape."""
         X = np.asarray(X)
-        blocks = network_blocks(self.n_networks, X.shape[-2], max(self.sizes[1:]))
+        return self.predict_aug(augment(X, self.dtype), work)
+
+    def predict_aug(self, x_aug: np.ndarray, work: Workspaces | None = None) -> np.ndarray:
+        """:meth:`predict` on ``augment(X)``; the result is a new array."""
+        work = Workspaces() if work is None else work
+        n = x_aug.shape[-2]
+        blocks = network_blocks(self.n_networks, n, max(self.sizes[1:]))
         if len(blocks) == 1:
-            return self.forward(X, keep=False)[0]
-        return np.concatenate([self.select(b).forward(X if X.ndim == 2 else X[b], keep=False)[0]
-                               for b in blocks])
+            return self.forward_aug(x_aug, work.get(self, self.n_networks, n, False), keep=False)[0].copy()
+        out = np.empty((self.n_networks, n, self.sizes[-1]), self.dtype)
+        for b in blocks:
+            sub = self.select(b)
+            ws = work.get(self, sub.n_networks, n, False)
+            out[b] = sub.forward_aug(x_aug if x_aug.ndim == 2 else x_aug[b], ws, keep=False)[0]
+        return out
 
     # -------------------------------------------------------------- backward
-    def backward(self, cache: ForwardCache, dout: np.ndarray) -> list[np.ndarray]:
+    def backward(self, cache: ForwardCache, dout: np.ndarray, out: np.ndarray | None = None,
+                 activation_grad=None) -> list[np.ndarray]:
         """Gradients of ``sum_s L_s`` for every array of :meth:`params`, given
         ``dout = dL/dO`` of shape (S, n, k).  Networks do not interact, so each
-        network's slice is the gradient of its own loss."""
-        n_layers = len(self.W)
-        gW = [None] * n_layers
-        gb = [None] * n_layers
-        gslope = [None] * self.n_hidden if self.slopes is not None else None
-        inputsT, derivsT, preT, _ = cache.transposed()
-        fm = self.feature_major
-        # (S, k, n): contiguous for feature-major networks, else a view of (S, n, k)
-        deltaT = np.ascontiguousarray(_t(dout)) if fm else _t(np.ascontiguousarray(dout))
-        # bias gradients as ``delta^T @ ones(n, 1)``: one matrix-vector product
-        # per network instead of a strided reduction over the sample axis
-        ones = np.ones((deltaT.shape[-1], 1), dtype=deltaT.dtype)
+        network's slice is the gradient of its own loss.
+
+        ``out``: an ``(S, P)`` array (the layout of :attr:`flat`) to write the
+        gradients into; the returned arrays are views of it.
+        ``activation_grad(l, g)``: called for every hidden layer ``l`` (0-based)
+        with ``g = dL/dA[l]`` as ``(S, h, n)``, before it is multiplied by
+        ``f'(Z[l])`` (the probes' contribution estimate reads it there).
+        """
+        g = np.empty_like(self.flat) if out is None else out
+        views = self._views(g)
+        n_layers = len(self.sizes) - 1
+        gWb, gslopes = views[:n_layers], views[n_layers:]
+        fm = cache.feature_major
+        grad_a = cache.work.gradient_arrays()
+        deltaT = _t(dout)  # (S, k, n) view
         for l in range(n_layers - 1, -1, -1):
-            gW[l] = np.matmul(inputsT[l], _t(deltaT))  # A^T @ delta
-            gb[l] = _t(np.matmul(deltaT, ones))
+            np.matmul(cache.input_t(l), _t(deltaT), out=gWb[l])  # [A, 1]^T @ delta
             if l == 0:
                 break
-            if fm:
-                daT = np.matmul(self.W[l], deltaT)  # (delta @ W^T)^T
+            da = grad_a[l - 1]
+            W = self.W[l]
+            if fm and W.shape[2] == 1:  # an outer product: exact and faster as a broadcast
+                np.multiply(W, deltaT, out=da)
+            elif fm:
+                np.matmul(W, deltaT, out=da)  # (delta @ W^T)^T
             else:
-                daT = _t(np.matmul(_t(deltaT), _t(self.W[l])))  # delta @ W^T
-            if gslope is not None:
-                factor = self.activation.slope_grad_factor(preT[l - 1])
-                gslope[l - 1] = _t((daT * factor).sum(axis=-1, keepdims=True))
-            daT *= derivsT[l - 1]
+                np.matmul(_t(deltaT), _t(W), out=da)  # delta @ W^T
+            daT = da if fm else _t(da)
+            if activation_grad is not None:
+                activation_grad(l - 1, daT)
+            if self._slopes is not None:
+                zT = cache.work.pre[l - 1] if fm else _t(cache.work.pre[l - 1])
+                factor = self.activation.slope_grad_factor(zT)
+                gslopes[l - 1][...] = _t((daT * factor).sum(axis=-1, keepdims=True))
+            da *= cache.work.der[l - 1]
             deltaT = daT
-        return gW + gb + (gslope or [])
+        return [*(v[:, :-1, :] for v in gWb), *(v[:, -1:, :] for v in gWb), *gslopes]

@@ -58,8 +58,19 @@ def _subtract_scaled(p: np.ndarray, lr: float, delta: np.ndarray) -> None:
         np.subtract(pf[start:stop], t, out=pf[start:stop])
 
 
+def _per_network(v: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """An ``(S,)`` array shaped to broadcast against ``like`` ``(S, ...)``."""
+    return v.reshape((-1,) + (1,) * (like.ndim - 1))
+
+
 class Optimizer:
-    """Base: gradient preprocessing (decay, clipping) and the masked update."""
+    """Base: gradient preprocessing (decay, clipping) and the masked update.
+
+    Parameters and gradients are lists of arrays with a leading network axis:
+    the network's own arrays (:meth:`MLP.params`) or its flat parameter array
+    (``[net.flat]``, with ``decay_mask=[net.flat_weight_mask()]``).  The state of
+    momentum and Adam is kept in arrays updated in place.
+    """
 
     name = "base"
 
@@ -79,12 +90,24 @@ class Optimizer:
         self.t = 0
 
     def _prepare(self, params, grads, decay_mask):
+        """Weight decay ``g + wd * p`` on weight entries (``decay_mask``: a bool per
+        array, or a boolean array broadcasting against it), then clipping of each
+        network's global norm."""
         if self.weight_decay:
-            grads = [g + self.weight_decay * p if m else g for p, g, m in zip(params, grads, decay_mask)]
+            decayed = []
+            for p, g, m in zip(params, grads, decay_mask):
+                if m is True or m is False:
+                    decayed.append(g + self.weight_decay * p if m else g)
+                else:
+                    decayed.append(np.where(m, g + self.weight_decay * p, g))
+            grads = decayed
         if self.clip_norm is not None:
-            sq = sum(np.einsum("sij,sij->s", g, g) for g in grads)
-            scale = np.minimum(1.0, self.clip_norm / (np.sqrt(sq) + 1e-12))[:, None, None]
-            grads = [g * scale.astype(g.dtype) for g in grads]
+            sq = 0.0
+            for g in grads:
+                flat = g.reshape(g.shape[0], -1)
+                sq = sq + np.einsum("si,si->s", flat, flat)
+            scale = np.minimum(1.0, self.clip_norm / (np.sqrt(sq) + 1e-12))
+            grads = [g * _per_network(scale, g).astype(g.dtype) for g in grads]
         return grads
 
     def step(self, params, grads, lr=None, active=None, decay_mask=None):
@@ -101,7 +124,7 @@ class Optimizer:
             if active is None:
                 _subtract_scaled(p, lr, delta)
             else:
-                p -= np.where(active[:, None, None], lr * delta, 0.0).astype(p.dtype)
+                p -= np.where(_per_network(active, p), lr * delta, 0.0).astype(p.dtype)
 
     def _direction(self, i, g):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -129,12 +152,23 @@ class Momentum(Optimizer):
             raise ValueError(f"optimizer.momentum must be in [0, 1), got {momentum!r}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self.v = {}
+        self._work = {}
 
     def _direction(self, i, g):
         v = self.v.get(i)
-        v = g.copy() if v is None else self.momentum * v + g
-        self.v[i] = v
-        return g + self.momentum * v if self.nesterov else v
+        if v is None:
+            v = self.v[i] = g.copy()
+        else:  # v <- mu v + g, in place
+            v *= self.momentum
+            v += g
+        if not self.nesterov:
+            return v
+        out = self._work.get(i)
+        if out is None:
+            out = self._work[i] = np.empty_like(v)
+        np.multiply(v, self.momentum, out=out)
+        out += g  # g + mu v
+        return out
 
     def reset(self, index):
         for v in self.v.values():
@@ -153,14 +187,27 @@ class Adam(Optimizer):
             raise ValueError(f"optimizer.eps must be > 0, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.m, self.v = {}, {}
+        self._work = {}
 
     def _direction(self, i, g):
-        m = self.m.get(i, 0.0) * self.beta1 + (1 - self.beta1) * g
-        v = self.v.get(i, 0.0) * self.beta2 + (1 - self.beta2) * (g * g)
-        self.m[i], self.v[i] = m, v
-        m_hat = m / (1 - self.beta1**self.t)
-        v_hat = v / (1 - self.beta2**self.t)
-        return m_hat / (np.sqrt(v_hat) + self.eps)
+        if i not in self.m:
+            self.m[i], self.v[i] = np.zeros_like(g), np.zeros_like(g)
+            self._work[i] = (np.empty_like(g), np.empty_like(g))
+        m, v = self.m[i], self.v[i]
+        tmp, out = self._work[i]
+        m *= self.beta1  # m <- b1 m + (1 - b1) g
+        np.multiply(g, 1 - self.beta1, out=tmp)
+        m += tmp
+        v *= self.beta2  # v <- b2 v + (1 - b2) g^2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - self.beta2
+        v += tmp
+        np.divide(v, 1 - self.beta2**self.t, out=tmp)  # m_hat / (sqrt(v_hat) + eps)
+        np.sqrt(tmp, out=tmp)
+        tmp += self.eps
+        np.divide(m, 1 - self.beta1**self.t, out=out)
+        out /= tmp
+        return out
 
     def reset(self, index):
         for d in (self.m, self.v):

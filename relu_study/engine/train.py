@@ -3,41 +3,47 @@
 All S networks of an :class:`~relu_study.engine.network.MLP` train together.  Each one
 draws its own minibatch order from its own generator, so a network trained in a
 group follows exactly the path it would follow alone.  After every epoch (and at
-epoch 0, before any step) the loop measures losses and probes
-(:mod:`relu_study.engine.probes`), one row per (network, epoch).
+epoch 0, before any step) the loop measures the losses, and on the probe
+schedule the probes (:mod:`relu_study.engine.probes`): one row per (network,
+epoch), with NaN probe columns on epochs that were not probed.
 
-A network whose minibatch loss, validation loss or probe becomes NaN or infinite
-is *diverged*: its parameters are restored to the start of that epoch and frozen,
-it gets one last row at that epoch with ``diverged = True`` and NaN metrics, and
-the other networks go on.
+A network whose minibatch loss, parameters, validation loss or probe become NaN
+or infinite is *diverged*: its parameters are restored to the start of that
+epoch and frozen, it gets one last row at that epoch with ``diverged = True``
+and NaN metrics, and the other networks go on (:class:`Divergence`).
+
+The pieces, in the order :func:`train` uses them: :class:`GroupStep` (one
+minibatch step of every network), :func:`run_epoch` (one pass over the data),
+:class:`Divergence` (freezing diverged networks), :func:`measure` (losses and
+probes after an epoch) and :class:`MetricsTable` (the rows and the table).
 
 Table columns (see :data:`COLUMNS` for the one-line meanings):
 ``seed, epoch, diverged, train_loss, val_loss, val_acc | val_r2`` then, with
-probes on, the per-network probe columns and ``<metric>_l<i>`` per hidden layer.
+probes on, the probe columns over all hidden units, the per-network ones, and
+``<metric>_l<i>`` per hidden layer.
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
-import os
-import sys
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
 from ..data import Dataset
 from .losses import LOSSES
-from .network import MLP, network_blocks, seed_generator
+from .network import MLP, Workspaces, augment, network_blocks, seed_generator
 from .optim import Optimizer, learning_rate, make_optimizer
-from .probes import LAYER_METRICS, NETWORK_METRICS, ProbeState, probe, target_spread
+from .probes import INT_METRICS, LAYER_METRICS, NETWORK_METRICS, UNIT_COLUMNS, ProbeOptions, Prober
 
-__all__ = ["COLUMNS", "TrainResult", "evaluate", "train"]
+__all__ = ["COLUMNS", "UNIT_COLUMN_MEANINGS", "Divergence", "GroupStep", "MetricsTable", "TrainResult",
+           "evaluate", "measure", "run_epoch", "train"]
 
-#: meaning of every column of the metrics table (per-layer ``<name>_l<i>`` columns
-#: mean the same as ``<name>`` restricted to hidden layer i)
+#: meaning of every column of the metrics table, each with its formula (per-layer
+#: ``<name>_l<i>`` columns mean the same as ``<name>`` restricted to hidden layer
+#: i).  P is the probe set, z a unit's pre-activation, a = f(z) its activation,
+#: L the mean loss over P, l_i sample i's loss.
 COLUMNS = {
     "seed": "seed of the network (its initialisation and minibatch order)",
     "epoch": "0 = at initialisation, e = after e epochs",
@@ -46,16 +52,41 @@ COLUMNS = {
     "val_loss": "loss on the validation set (cross-entropy or mean squared error)",
     "val_acc": "validation accuracy (classification)",
     "val_r2": "validation coefficient of determination R^2 (regression)",
-    "dead_frac": "fraction of hidden units with z <= 0 on every probe sample (never positive)",
-    "zero_grad_frac": "fraction of hidden units with f'(z) = 0 on every probe sample (truly dead)",
+    "dead_frac": "fraction of hidden units with z <= 0 on every sample of P (never positive)",
+    "zero_grad_frac": "fraction of hidden units with f'(z) = 0 on every sample of P (truly dead)",
+    "low_gain_frac": "fraction of hidden units with |f'(z)| <= probe.gain_tol on every sample of P (effectively "
+                     "dead, any activation; a leaky unit with |alpha| > gain_tol never is)",
+    "dormant_frac": "fraction of hidden units whose score mean_P|a| / (mean over the layer's units of "
+                    "mean_P|a|) is <= probe.dormant_tau (Sokar et al. 2023 dormant units)",
+    "low_contribution_frac": "fraction of hidden units whose first-order contribution c = sum_P |dL/da * "
+                             "(a - mean_P a)| is <= probe.contribution_tol * (sum of c over the layer)",
+    "low_ablation_frac": "fraction of hidden units whose exact mean-ablation effect mean_P |l_i(a -> mean_P a) "
+                         "- l_i| is <= probe.contribution_tol * (its layer total); probe.ablation, last epoch",
     "exact_zero_frac": "fraction of (sample, unit) hidden activations exactly 0",
     "near_zero_frac": "fraction of hidden activations with |a| < near_zero_rel * std(a) (or exactly 0)",
     "active_rate": "mean over hidden units of the fraction of probe samples with z > 0",
-    "grad_norm": "L2 norm of the weight gradient of the probe-set loss (all layers; per layer: incoming weights)",
-    "revived": "number of hidden units never positive at an earlier probe and positive somewhere now",
-    "grad_norm_out": "L2 norm of the output layer's weight gradient on the probe set",
-    "output_spread": "std of the network output over the probe set / std of the targets",
-    "collapsed": "output_spread < collapse_tol: the network is a constant function on the probe set",
+    "grad_norm": "L2 norm of the weight gradient of L (all layers; per layer: incoming weights)",
+    "died": "number of hidden units positive somewhere at the previous probe and never positive now",
+    "revived": "number of hidden units never positive at the previous probe and positive somewhere now",
+    "revival_epoch_median": "median of the probe epochs of every revival so far (NaN before the first)",
+    "grad_norm_out": "L2 norm of the output layer's weight gradient of L",
+    "output_spread": "std of the network output over P / std of the targets",
+    "collapsed": "output_spread < collapse_tol: the network is a constant function on P",
+}
+
+#: meaning of every column of the per-unit table (``TrainResult.units``, ``units.parquet``)
+UNIT_COLUMN_MEANINGS = {
+    "seed": "seed of the network",
+    "epoch": "probe epoch",
+    "layer": "hidden layer, 1-based",
+    "unit": "unit within its layer, 0-based",
+    "never_positive": "z <= 0 on every sample of P",
+    "max_gain": "max over P of |f'(z)|",
+    "mean_abs": "mean over P of |a|",
+    "contribution": "first-order contribution c (see low_contribution_frac) as a share of its layer's total "
+                    "(0 when the total is 0)",
+    "ablation": "exact mean-ablation effect as a share of its layer's total (probe.ablation, last epoch; "
+                "else NaN)",
 }
 
 
@@ -68,15 +99,14 @@ class TrainResult:
     diverged_epoch: np.ndarray  # (S,), -1 where the network did not diverge
     probe_index: np.ndarray | None = None  # training-set rows used as the probe set
     info: dict = field(default_factory=dict)
+    units: pd.DataFrame | None = None  # per-unit probe table (probe units=True)
 
     @property
     def status(self) -> list[str]:
         return ["diverged" if e >= 0 else "ok" for e in self.diverged_epoch]
 
 
-def evaluate(net: MLP, X: np.ndarray, y: np.ndarray, task: str) -> dict[str, np.ndarray]:
-    """Loss and task metric of every network on ``(X, y)``: ``(S,)`` arrays."""
-    out = net.predict(X)
+def _scores(out: np.ndarray, y: np.ndarray, task: str) -> dict[str, np.ndarray]:
     loss = LOSSES[task](out, y)
     if task == "classification":
         return {"loss": loss, "acc": (out.argmax(axis=-1) == y).mean(axis=-1)}
@@ -86,266 +116,358 @@ def evaluate(net: MLP, X: np.ndarray, y: np.ndarray, task: str) -> dict[str, np.
     return {"loss": loss, "r2": r2.mean(axis=-1)}
 
 
-_ALLOCATOR_TUNED = False
+def evaluate(net: MLP, X: np.ndarray, y: np.ndarray, task: str) -> dict[str, np.ndarray]:
+    """Loss and task metric of every network on ``(X, y)``: ``(S,)`` arrays."""
+    return _scores(net.predict(X), y, task)
 
 
-def retain_freed_memory() -> bool:
-    """Stop glibc from handing freed array memory back to the OS (once per process).
+# ------------------------------------------------------------------ one step
+class GroupStep:
+    """One minibatch step of every network: forward, loss, backward, update.
 
-    NumPy allocates every temporary with ``malloc``; glibc serves blocks above
-    128 KiB (adaptively up to 32 MiB) with fresh ``mmap`` pages and trims the heap
-    as soon as more than twice that is free.  The training loop and the probes
-    free and re-allocate arrays of 0.1-10 MB many times a second, so each one
-    costs page faults (kernel zeroing of every 4 KiB page), which measured
-    25-30% of a probe and up to 4x a large-group cross-entropy on the reference
-    machine.  Raising the mmap threshold to 32 MiB and the trim threshold to
-    512 MiB keeps those pages in the process for reuse.  Only the process's
-    resident size after a peak changes (it is kept, not returned); results do
-    not.  No-op off glibc; set ``RELU_STUDY_MALLOPT=0`` to skip it.
+    A large group steps in blocks of networks whose arrays stay in the CPU
+    caches (:func:`~relu_study.engine.network.network_blocks`); each block
+    writes into work arrays allocated once, and the gradients of the whole
+    group into one ``(S, P)`` array that the optimiser applies to
+    :attr:`MLP.flat` in a few operations.  Every network computes exactly what
+    it would compute alone.
     """
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
-        return False
-    _ALLOCATOR_TUNED = True
-    if os.environ.get("RELU_STUDY_MALLOPT", "1") == "0" or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # glibc only (musl has no tunable thresholds)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    ok = mallopt(m_mmap_threshold, 32 << 20) == 1
-    ok &= mallopt(m_trim_threshold, 512 << 20) == 1
-    return bool(ok)
+
+    def __init__(self, net: MLP, x_aug: np.ndarray, y: np.ndarray, task: str, optimizer: Optimizer,
+                 batch_size: int, noise=None):
+        self.net, self.x_aug, self.y, self.loss_fn, self.optimizer = net, x_aug, y, LOSSES[task], optimizer
+        S = net.n_networks
+        blocks = network_blocks(S, min(batch_size, len(x_aug)), max(net.sizes[1:]))
+        subnets = [net] if len(blocks) == 1 else [net.select(b) for b in blocks]
+        self.grads = np.empty_like(net.flat)
+        self.decay_mask = [net.flat_weight_mask()]
+        self.loss = np.empty(S)
+        self.blocks = [(b, sub, self.grads[b], None if noise is None else noise[b]) for b, sub in zip(blocks, subnets)]
+        self.work = Workspaces()
+
+    def gradients(self, idx: np.ndarray) -> np.ndarray:
+        """Loss of every network on its minibatch (rows ``idx[s]`` of the
+        training set), and its gradients in :attr:`grads`; returns the ``(S,)``
+        losses."""
+        n = idx.shape[1]
+        for block, sub, grads, noise in self.blocks:
+            ws = self.work.get(sub, sub.n_networks, n, True)
+            batch = np.take(self.x_aug, idx[block], axis=0, out=ws.batch_array(), mode="clip")
+            out, cache = sub.forward_aug(batch, ws, train=True, noise_rngs=noise, keep_pre=False)
+            self.loss[block], dout = self.loss_fn(out, np.take(self.y, idx[block], axis=0), grad=True)
+            sub.backward(cache, dout, out=grads)
+        return self.loss
+
+    def update(self, lr: float, active: np.ndarray | None) -> None:
+        """The optimiser's step on every network (``active``: only those)."""
+        self.optimizer.step([self.net.flat], [self.grads], lr, active=active, decay_mask=self.decay_mask)
 
 
-#: a network whose largest per-network matrix product in a training step has
-#: fewer multiply-adds than this trains with one BLAS thread (:func:`blas_threads_for`)
-SMALL_STEP_MACS = 1 << 23
-_CONTROLLER = None
+# ------------------------------------------------------ divergence handling
+class Divergence:
+    """Which networks still train, and the freezing of those that diverge.
 
-
-@contextmanager
-def blas_threads_for(net: MLP, batch: int):
-    """Run the block with one BLAS thread when ``net``'s products are small.
-
-    A minibatch product of a small network (64 x 128 x 128 is 1 M multiply-adds)
-    is no faster on two OpenBLAS threads than on one, and when the machine has
-    anything else to run (a second job of a sweep, another process) OpenBLAS's
-    spinning threads wait for each other and the same training run becomes
-    10-100x slower (measured on the 2-core reference machine).  Results do not
-    depend on the thread count (each thread computes whole output blocks).
-    Large layers keep the process's setting; ``RELU_STUDY_BLAS_THREADS=keep``
-    turns this off.  The limit is process-wide while the block runs.
+    A network diverges in an epoch when a minibatch loss, its parameters after
+    the epoch, its validation loss or (on probed epochs) its probe gradient
+    norm is not finite.  It is restored to its parameters at the start of that
+    epoch, its optimiser state is reset, and it is frozen: no more updates, no
+    more rows after that epoch's (``diverged = True``).  The other networks are
+    untouched.
     """
-    global _CONTROLLER
-    macs = max(batch * i * o for i, o in zip(net.sizes[:-1], net.sizes[1:]))
-    if macs >= SMALL_STEP_MACS or os.environ.get("RELU_STUDY_BLAS_THREADS", "") == "keep":
-        yield
-        return
-    try:
-        if _CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
 
-            _CONTROLLER = ThreadpoolController()
-        limiter = _CONTROLLER.limit(limits=1, user_api="blas")
-    except Exception:  # threadpoolctl could not inspect the libraries: leave them
-        yield
-        return
-    with limiter:
-        yield
+    def __init__(self, net: MLP, optimizer: Optimizer):
+        self.net, self.optimizer = net, optimizer
+        S = net.n_networks
+        self.active = np.ones(S, dtype=bool)
+        self.newly = np.zeros(S, dtype=bool)  # diverged during the current epoch
+        self.epoch = np.full(S, -1)
+        self.snapshot = None
+
+    def start_epoch(self) -> None:
+        self.snapshot = self.net.flat.copy()
+        self.newly[:] = False
+
+    def updating(self) -> np.ndarray | None:
+        """Networks the next step updates; None for all (the fast path)."""
+        if self.active.all() and not self.newly.any():
+            return None
+        return self.active & ~self.newly
+
+    def check_step(self, loss: np.ndarray) -> None:
+        """Freeze networks whose minibatch loss is not finite (before the update)."""
+        if np.isfinite(loss).all():
+            return
+        bad = ~np.isfinite(loss) & self.active & ~self.newly
+        if bad.any():
+            self.newly |= bad
+            self._restore(bad)
+
+    def end_epoch(self) -> None:
+        """Freeze networks whose parameters a step made non-finite."""
+        self.newly |= ~np.isfinite(self.net.flat).all(axis=1) & self.active
+        if self.newly.any():
+            self._restore(self.newly)
+
+    def judge(self, epoch: int, row: dict, probed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(bad, keep)`` for an epoch's row: the networks diverged at this epoch
+        (caught during it, or now by the validation loss or the probe) and the
+        networks that get a row.  Networks caught now are restored too."""
+        bad = self.newly | ~np.isfinite(row["train_loss"]) | ~np.isfinite(row["val_loss"])
+        if probed:
+            bad |= ~np.isfinite(row["grad_norm"])
+        bad &= self.active | self.newly
+        keep = self.active | bad
+        late = bad & ~self.newly
+        if late.any() and self.snapshot is not None:
+            self._restore(late)
+        self.epoch[bad] = epoch
+        self.active &= ~bad
+        return bad, keep
+
+    def _restore(self, mask: np.ndarray) -> None:
+        self.net.flat[mask] = self.snapshot[mask]
+        self.optimizer.reset(mask)
 
 
-def _check_positive_int(key, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{key} must be a positive integer, got {value!r}")
+# ------------------------------------------------------------- one epoch
+def run_epoch(step: GroupStep, guard: Divergence, order: np.ndarray, batch_size: int, lr_at) -> np.ndarray:
+    """One pass over the training set in each network's ``order`` (S, n):
+    minibatch steps, divergence checks; returns the sample-weighted mean
+    minibatch loss of every network.  ``lr_at()`` gives the next step's rate."""
+    n = order.shape[1]
+    loss_sum = np.zeros(order.shape[0])
+    for start in range(0, n, batch_size):
+        idx = order[:, start:start + batch_size]
+        loss = step.gradients(idx)
+        guard.check_step(loss)
+        loss_sum += loss * idx.shape[1]
+        step.update(lr_at(), guard.updating())
+    return loss_sum / n
 
 
-def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
-          optimizer: Optimizer | None = None, schedule: str = "constant", min_lr: float = 0.0,
-          probes: bool = True, probe_max_samples: int | None = 1024, probe_seed: int = 0,
-          near_zero_rel: float = 1e-3, collapse_tol: float = 1e-3, progress=None) -> TrainResult:
-    """Train every network of ``net`` on ``data`` and return the metrics table.
+# ----------------------------------------------------------- measurement
+def measure(net: MLP, train_loss: np.ndarray, val: tuple, task: str, work: Workspaces,
+            prober: Prober | None = None, epoch: int = 0, ablation: bool = False) -> dict[str, np.ndarray]:
+    """An epoch's row: ``train_loss``, the validation loss and metric on
+    ``val = (augment(X_val), y_val)``, and the probe columns when ``prober`` is
+    given (a probed epoch)."""
+    scores = _scores(net.predict_aug(val[0], work), val[1], task)
+    metric = "acc" if task == "classification" else "r2"
+    row = {"train_loss": train_loss, "val_loss": scores["loss"], f"val_{metric}": scores[metric]}
+    if prober is not None:
+        row.update(prober(net, epoch, ablation))
+    return row
 
-    ``progress(epoch, row)`` is called after each epoch with that epoch's
-    ``(S,)`` metric arrays (for progress bars and logs).
 
-    Speed (see ``docs/performance.md``): the group takes one batched step per
-    minibatch, in blocks of networks when it is large (every network computes
-    exactly what it would alone); small networks train with one BLAS thread
-    (:func:`blas_threads_for`); the first call tunes glibc's allocator
-    (:func:`retain_freed_memory`).
+# -------------------------------------------------------------- the table
+def _missing(key: str, size: int) -> np.ndarray:
+    if key == "collapsed":
+        return np.full(size, None, dtype=object)
+    if key in ("seed", "epoch"):
+        return np.zeros(size, dtype=np.int64)
+    if key == "diverged":
+        return np.zeros(size, dtype=bool)
+    return np.full(size, np.nan)
+
+
+class MetricsTable:
+    """The rows of a run, one ``(S,)`` array per column per epoch, and the table.
+
+    A diverged network's row has NaN metrics (``<NA>`` in integer and boolean
+    columns); columns an epoch did not measure (probes off the schedule) are
+    NaN too.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    _check_positive_int("batch_size", batch_size)
-    if probe_max_samples is not None:
-        _check_positive_int("probe.max_samples", probe_max_samples)
-    for key, v in (("probe.near_zero_rel", near_zero_rel), ("probe.collapse_tol", collapse_tol)):
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{key} must be a finite number >= 0, got {v!r}")
-    learning_rate(schedule, 1.0, 0, 1)  # validates the name
-    if data.n_features != net.sizes[0] or data.n_outputs != net.sizes[-1]:
-        raise ValueError(f"network {net.sizes[0]}->{net.sizes[-1]} does not fit data with "
-                         f"{data.n_features} features and {data.n_outputs} outputs")
-    optimizer = optimizer or make_optimizer("sgd", 0.1)
-    retain_freed_memory()
-    task, loss_fn = data.task, LOSSES[data.task]
-    dtype = net.dtype
-    X, y = data.X_train.astype(dtype, copy=False), data.y_train
-    X_val, y_val = data.X_val.astype(dtype, copy=False), data.y_val
-    if task == "regression":
-        y, y_val = y.astype(dtype, copy=False), y_val.astype(dtype, copy=False)
-    n, S = len(X), net.n_networks
-    orders = [seed_generator(s, "order") for s in net.seeds]  # = network_rngs(s)["order"]
-    noise = [seed_generator(s, "noise") for s in net.seeds] if net.activation.stochastic else None
 
-    probe_index = None
-    if probes:
-        probe_index = np.arange(n)
-        if probe_max_samples is not None and n > probe_max_samples:
-            sub = np.random.default_rng(probe_seed).choice(n, probe_max_samples, replace=False)
-            probe_index = np.sort(sub)
-        X_probe, y_probe = X[probe_index], y[probe_index]
-        spread = target_spread(y_probe, task, data.n_outputs)
-    state = ProbeState()
+    def __init__(self, seeds, task: str):
+        self.seeds, self.task = np.asarray(seeds), task
+        self.rows: list[dict] = []
+        self.keep: list[np.ndarray] = []
+        self.unit_rows: list[dict] = []
 
-    n_batches = math.ceil(n / batch_size)
-    total_steps = epochs * n_batches
-    decay_mask = net.weight_mask()
-    # a large group takes each step in blocks of networks whose activations stay
-    # in the CPU caches (network_blocks); every network computes the same numbers
-    blocks = network_blocks(S, min(batch_size, n), max(net.sizes[1:]))
-    subnets = [net.select(b) for b in blocks]  # views: they see every update
-    block_noise = [None if noise is None else noise[b] for b in blocks]
-    blocks = blocks if len(blocks) > 1 else None
-    active = np.ones(S, dtype=bool)
-    diverged_epoch = np.full(S, -1)
-    records: list[dict[str, np.ndarray]] = []
-    keep_rows: list[np.ndarray] = []
-
-    def measure(epoch, train_loss):
-        val = evaluate(net, X_val, y_val, task)
-        row = {"train_loss": train_loss, "val_loss": val["loss"]}
-        row["val_acc" if task == "classification" else "val_r2"] = val["acc" if task == "classification" else "r2"]
-        if probes:
-            cols, _, _ = probe(net, X_probe, y_probe, task, near_zero_rel, collapse_tol, state, spread)
-            row.update(cols)
+    def add(self, epoch: int, row: dict, bad: np.ndarray, keep: np.ndarray) -> dict:
+        """Record ``row`` (metric -> (S,) array) for ``epoch``; ``bad`` networks
+        diverged here (their values become NaN), only ``keep`` ones get a row.
+        Returns the recorded row."""
+        if bad.any():
+            for key, value in row.items():
+                value = np.asarray(value)
+                value = value.astype(object if value.dtype == bool else float)
+                value[bad] = None if value.dtype == object else np.nan
+                row[key] = value
+        S = len(self.seeds)
+        row = {"seed": self.seeds, "epoch": np.full(S, epoch), "diverged": bad.copy(), **row}
+        self.rows.append(row)
+        self.keep.append(keep.copy())
         return row
 
-    def record(epoch, row, newly):
-        bad = newly | ~np.isfinite(row["train_loss"]) | ~np.isfinite(row["val_loss"])
-        if probes:
-            bad |= ~np.isfinite(row["grad_norm"])
-        bad &= active | newly
-        if bad.any():
-            diverged_epoch[bad] = epoch
-            for key, value in row.items():
-                value = np.asarray(value, dtype=float if value.dtype != bool else object).copy()
-                if value.dtype == object:
-                    value[bad] = None
-                else:
-                    value[bad] = np.nan
-                row[key] = value
-        row = {"seed": np.asarray(net.seeds), "epoch": np.full(S, epoch),
-               "diverged": bad.copy(), **row}
-        records.append(row)
-        keep_rows.append(active | bad)
-        active[bad] = False
-        return bad
+    def add_units(self, epoch: int, units: dict, networks: np.ndarray) -> None:
+        """Per-unit arrays of a probe (name -> one (S, h) array per layer), for ``networks``."""
+        idx = np.flatnonzero(networks)
+        for l, never_positive in enumerate(units["never_positive"]):
+            h = never_positive.shape[1]
+            part = {"seed": np.repeat(self.seeds[idx], h), "epoch": np.full(len(idx) * h, epoch),
+                    "layer": np.full(len(idx) * h, l + 1), "unit": np.tile(np.arange(h), len(idx))}
+            for name in UNIT_COLUMNS[4:]:
+                part[name] = units[name][l][idx].reshape(-1)
+            self.unit_rows.append(part)
 
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-            blas_threads_for(net, min(batch_size, n)):
-        init_loss = loss_fn(net.predict(X), y)
-        bad = record(0, measure(0, init_loss), np.zeros(S, dtype=bool))
-        if progress is not None:
-            progress(0, records[-1])
-        step = 0
-        for epoch in range(1, epochs + 1):
-            snapshot = [p.copy() for p in net.params()]
-            order = np.stack([r.permutation(n) for r in orders])
-            loss_sum = np.zeros(S)
-            newly = np.zeros(S, dtype=bool)
-            all_training = bool(active.all())  # no network frozen: unmasked steps
-            for start in range(0, n, batch_size):
-                idx = order[:, start:start + batch_size]
-                XbT = np.take(X, idx, axis=0).transpose(0, 2, 1)  # (S, d, batch) view
-                yb = np.take(y, idx, axis=0)
-                if blocks is None:
-                    out, cache = net.forward_t(XbT, train=True, noise_rngs=noise)
-                    loss, dout = loss_fn(out, yb, grad=True)
-                else:  # forward and backward block by block into whole-group arrays
-                    loss, grads = np.empty(S), [np.empty_like(p) for p in net.params()]
-                    for b, sub, sub_noise in zip(blocks, subnets, block_noise):
-                        out, cache = sub.forward_t(XbT[b], train=True, noise_rngs=sub_noise)
-                        loss[b], dout = loss_fn(out, yb[b], grad=True)
-                        for g, g_b in zip(grads, sub.backward(cache, dout)):
-                            g[b] = g_b
-                finite = np.isfinite(loss)
-                if not finite.all():
-                    bad = ~finite & active & ~newly
-                    if bad.any():
-                        newly |= bad
-                        all_training = False
-                        for p, p0 in zip(net.params(), snapshot):
-                            p[bad] = p0[bad]
-                        optimizer.reset(bad)
-                loss_sum += loss * idx.shape[1]
-                if blocks is None:
-                    grads = net.backward(cache, dout)
-                lr = learning_rate(schedule, optimizer.lr, step, total_steps, min_lr)
-                optimizer.step(net.params(), grads, lr, active=None if all_training else active & ~newly,
-                               decay_mask=decay_mask)
-                step += 1
-            for p, p0 in zip(net.params(), snapshot):  # a step may have made params non-finite
-                broken = ~np.isfinite(p).reshape(S, -1).all(axis=1) & active
-                if broken.any():
-                    newly |= broken
-            if newly.any():
-                for p, p0 in zip(net.params(), snapshot):
-                    p[newly] = p0[newly]
-            late = record(epoch, measure(epoch, loss_sum / n), newly) & ~newly
-            if late.any():  # caught by the validation loss or a probe: restore those too
-                for p, p0 in zip(net.params(), snapshot):
-                    p[late] = p0[late]
-                optimizer.reset(late)
-            if progress is not None:
-                progress(epoch, records[-1])
+    def frame(self) -> pd.DataFrame:
+        keep = np.concatenate(self.keep)
+        keys = list(dict.fromkeys(k for row in self.rows for k in row))
+        S = len(self.seeds)
 
-    table = _to_table(records, keep_rows, task)
-    return TrainResult(table, net, diverged_epoch, probe_index,
-                       {"n_train": n, "n_probe": None if probe_index is None else len(probe_index),
-                        "n_batches": n_batches})
+        def values(key):  # the epochs' arrays end to end; NaN (None) where not measured
+            out = _missing(key, S * len(self.rows))
+            for i, row in enumerate(self.rows):
+                if key in row:
+                    out[i * S:(i + 1) * S] = row[key]
+            return out[keep]
+
+        table = pd.DataFrame({key: _column(key, values(key)) for key in _ordered_columns(keys, self.task)})
+        if S > 1:  # rows were recorded epoch by epoch
+            table = table.sort_values(["seed", "epoch"], kind="stable")
+        return table.reset_index(drop=True)
+
+    def units_frame(self) -> pd.DataFrame:
+        if not self.unit_rows:
+            return pd.DataFrame({c: [] for c in UNIT_COLUMNS})
+        table = pd.DataFrame({c: np.concatenate([p[c] for p in self.unit_rows]) for c in UNIT_COLUMNS})
+        table["never_positive"] = table["never_positive"].astype(bool)
+        for c in ("seed", "epoch", "layer", "unit"):
+            table[c] = table[c].astype(np.int64)
+        return table.sort_values(["seed", "epoch", "layer", "unit"], kind="stable").reset_index(drop=True)
+
+
+def _base_metric(key: str) -> str:
+    name, _, layer = key.rpartition("_l")
+    return name if layer.isdigit() and name in LAYER_METRICS else key
+
+
+def _column(key: str, values: np.ndarray):
+    base = _base_metric(key)
+    if key in ("seed", "epoch"):
+        return values.astype(np.int64)
+    if key == "diverged":
+        return values.astype(bool)
+    if base in INT_METRICS:  # counts, <NA> where not measured
+        values = values.astype(float)
+        missing = np.isnan(values)
+        return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+    if key == "collapsed":  # True/False, <NA> where not measured
+        missing = np.array([v is None for v in values], dtype=bool)
+        return pd.arrays.BooleanArray(np.where(missing, False, values).astype(bool), missing)
+    return values.astype(np.float64)
 
 
 def _ordered_columns(columns, task) -> list[str]:
     head = ["seed", "epoch", "diverged", "train_loss", "val_loss",
             "val_acc" if task == "classification" else "val_r2"]
     rest = [c for c in (*LAYER_METRICS, *NETWORK_METRICS) if c in columns]
-    layers = sorted({int(c.rsplit("_l", 1)[1]) for c in columns if c.rsplit("_l", 1)[-1].isdigit()
-                     and c.rsplit("_l", 1)[0] in LAYER_METRICS})
+    layers = sorted({int(c.rpartition("_l")[2]) for c in columns if _base_metric(c) != c})
     per_layer = [f"{m}_l{i}" for i in layers for m in LAYER_METRICS if f"{m}_l{i}" in columns]
     return head + rest + per_layer
 
 
-def _to_table(records, keep_rows, task) -> pd.DataFrame:
-    keep = np.concatenate(keep_rows)
-    columns = {}
-    for key in records[0]:
-        values = np.concatenate([np.asarray(r[key]) for r in records])[keep]
-        if key in ("seed", "epoch", "revived") or key.startswith("revived_l"):
-            values = pd.array(values.astype(float), dtype="Int64") if values.dtype.kind == "f" \
-                else values.astype(np.int64)
-        elif key in ("diverged",):
-            values = values.astype(bool)
-        elif key == "collapsed":
-            values = pd.array([None if v is None else bool(v) for v in values], dtype="boolean")
-        else:
-            values = values.astype(np.float64)
-        columns[key] = values
-    table = pd.DataFrame(columns)
-    table = table[_ordered_columns(table.columns, task)]
-    return table.sort_values(["seed", "epoch"], kind="stable").reset_index(drop=True)
+# ------------------------------------------------------------------ train
+_UNSET = object()
+
+
+def _probe_options(probes, max_samples, seed, near_zero_rel, collapse_tol) -> ProbeOptions | None:
+    """The run's probe settings: ``probes`` (False, True or a :class:`ProbeOptions`)
+    with the keyword shorthands applied."""
+    if probes is False or probes is None:
+        return None
+    options = probes if isinstance(probes, ProbeOptions) else ProbeOptions()
+    given = {k: v for k, v in (("max_samples", max_samples), ("seed", seed), ("near_zero_rel", near_zero_rel),
+                               ("collapse_tol", collapse_tol)) if v is not _UNSET}
+    if given:
+        options = ProbeOptions(**{**{f.name: getattr(options, f.name) for f in fields(options)}, **given})
+    return options
+
+
+def _check_arguments(net: MLP, data: Dataset, epochs, batch_size, schedule) -> None:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    learning_rate(schedule, 1.0, 0, 1)  # validates the name
+    if data.n_features != net.sizes[0] or data.n_outputs != net.sizes[-1]:
+        raise ValueError(f"network {net.sizes[0]}->{net.sizes[-1]} does not fit data with "
+                         f"{data.n_features} features and {data.n_outputs} outputs")
+
+
+def _probe_set(n: int, options: ProbeOptions) -> np.ndarray:
+    """Training-set rows of the probe set: all, or a seeded sorted subsample."""
+    if options.max_samples is None or n <= options.max_samples:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(options.seed).choice(n, options.max_samples, replace=False))
+
+
+def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
+          optimizer: Optimizer | None = None, schedule: str = "constant", min_lr: float = 0.0,
+          probes: bool | ProbeOptions = True, probe_max_samples=_UNSET, probe_seed=_UNSET,
+          near_zero_rel=_UNSET, collapse_tol=_UNSET, progress=None) -> TrainResult:
+    """Train every network of ``net`` on ``data`` and return the metrics table.
+
+    ``probes``: True (the default :class:`ProbeOptions`), False, or a
+    :class:`ProbeOptions`; ``probe_max_samples``, ``probe_seed``,
+    ``near_zero_rel`` and ``collapse_tol`` are shorthands for its fields.
+    ``progress(epoch, row)`` is called after each epoch with that epoch's
+    ``(S,)`` metric arrays (for progress bars and logs).
+
+    Nothing here changes process-wide state: BLAS threads and the allocator are
+    the caller's (see :mod:`relu_study.engine.process` for the entry points'
+    policy).  Speed: ``docs/performance.md``.
+    """
+    _check_arguments(net, data, epochs, batch_size, schedule)
+    options = _probe_options(probes, probe_max_samples, probe_seed, near_zero_rel, collapse_tol)
+    optimizer = optimizer or make_optimizer("sgd", 0.1)
+    task, dtype = data.task, net.dtype
+    y, y_val = data.y_train, data.y_val
+    if task == "regression":
+        y, y_val = y.astype(dtype, copy=False), y_val.astype(dtype, copy=False)
+    x_aug, val = augment(data.X_train, dtype), (augment(data.X_val, dtype), y_val)
+    n = len(x_aug)
+    orders = [seed_generator(s, "order") for s in net.seeds]  # = network_rngs(s)["order"]
+    noise = [seed_generator(s, "noise") for s in net.seeds] if net.activation.stochastic else None
+
+    probe_index, prober, probed = None, None, set()
+    if options is not None:
+        probe_index = _probe_set(n, options)
+        prober = Prober(data.X_train[probe_index], y[probe_index], task, data.n_outputs, options)
+        probed = set(options.schedule(epochs))
+
+    step = GroupStep(net, x_aug, y, task, optimizer, batch_size, noise)
+    guard = Divergence(net, optimizer)
+    table = MetricsTable(net.seeds, task)
+    work = Workspaces()
+    n_batches = math.ceil(n / batch_size)
+    steps = iter(range(epochs * n_batches))
+
+    def lr_at():
+        return learning_rate(schedule, optimizer.lr, next(steps), epochs * n_batches, min_lr)
+
+    def finish_epoch(epoch, train_loss):
+        on_schedule = epoch in probed
+        row = measure(net, train_loss, val, task, work, prober if on_schedule else None, epoch,
+                      ablation=on_schedule and options.ablation and epoch == epochs)
+        bad, keep = guard.judge(epoch, row, on_schedule)
+        row = table.add(epoch, row, bad, keep)
+        if on_schedule and options.units:
+            table.add_units(epoch, prober.state.units, keep & ~bad)
+        if progress is not None:
+            progress(epoch, row)
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        finish_epoch(0, LOSSES[task](net.predict_aug(x_aug, work), y))
+        for epoch in range(1, epochs + 1):
+            guard.start_epoch()
+            order = np.stack([r.permutation(n) for r in orders])
+            train_loss = run_epoch(step, guard, order, batch_size, lr_at)
+            guard.end_epoch()
+            finish_epoch(epoch, train_loss)
+
+    return TrainResult(table.frame(), net, guard.epoch, probe_index,
+                       {"n_train": n, "n_probe": None if probe_index is None else len(probe_index),
+                        "n_batches": n_batches, "probe_epochs": sorted(probed)},
+                       units=table.units_frame() if options is not None and options.units else None)

@@ -380,7 +380,7 @@ def _write_result(cfg: dict, out_dir: Path, result, written: list, command=None)
     result.summary["provenance"] = provenance(command)
     state = result.net.state_dict() if cfg.get("save_params", True) else None
     write_run(out_dir, result.table, result.summary, state=state, figures=_figures(cfg, result),
-              csv=cfg.get("save_csv", False), written=written)
+              csv=cfg.get("save_csv", False), written=written, units=result.result.units)
 
 
 def _record_failure(cfg, out_dir: Path, exc: BaseException, start: float, command=None) -> dict:
@@ -565,7 +565,8 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
         container = validate(_container(cfg, overrides))
         if claim is None:  # RunCallback is not among hydra.callbacks: claim here, Hydra's files already in
             claim = claim_folder(out_dir, overwrite=container["overwrite"])
-        summary = execute(container, out_dir)
+        with _blas_threads(container):
+            summary = execute(container, out_dir)
     except KeyboardInterrupt:
         for tmp in stale_temp_files(out_dir):  # a file whose writer the signal stopped before it could clean up
             tmp.unlink(missing_ok=True)
@@ -584,6 +585,25 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
             claim.finish()
     log.info("outputs in %s", out_dir)
     return summary.get("final_mean", {}).get("val_loss")
+
+
+def _blas_threads(cfg: dict):
+    """A single run of a small network trains on one BLAS thread
+    (:mod:`relu_study.engine.process`; ``RELU_STUDY_BLAS_THREADS=keep`` opts out).
+    The input width is not known before the data loads: the widest hidden layer
+    stands in for it."""
+    from contextlib import nullcontext
+
+    from ..engine.process import blas_threads_for, step_macs
+    from .config import hidden_widths
+
+    try:  # an invalid config is reported by the run's own validation
+        widths = hidden_widths(cfg)
+        sizes = [max(widths), *widths]
+        step_macs(sizes, int(cfg["batch_size"]))
+    except Exception:  # noqa: BLE001
+        return nullcontext()
+    return blas_threads_for(sizes, int(cfg["batch_size"]))
 
 
 def _multirun_job(cfg: DictConfig, out_dir: Path, hc):
@@ -679,7 +699,12 @@ def main() -> None:
     one line with the right exit status.  A user who sets ``HYDRA_FULL_ERROR``
     gets Hydra's full traceback, as Hydra documents.  SIGTERM is turned into an
     exception for the time of the command, so it cleans up as Ctrl-C does.
+    The process keeps freed array memory (:func:`relu_study.engine.process.retain_freed_memory`;
+    ``RELU_STUDY_MALLOPT=0`` opts out): settings of the process belong to its entry point.
     """
+    from ..engine.process import retain_freed_memory
+
+    retain_freed_memory()
     full_error = bool(os.environ.get("HYDRA_FULL_ERROR"))
     _RECEIVED.clear()
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -105,12 +105,24 @@ class OptimizerConfig:
 
 @dataclass
 class ProbeConfig:
-    """Probe set: the training set, or a seeded subsample of ``max_samples`` rows."""
+    """Probe set: the training set, or a seeded subsample of ``max_samples`` rows.
+    Thresholds of the measures, the opt-in exact ablation and per-unit table, and
+    the schedule (always epoch 0 and the last; ``every``: every k-th epoch; else
+    every epoch up to ``dense`` and ``per_decade`` log-spaced epochs per decade
+    counted back from the last).  Meanings: :class:`relu_study.engine.probes.ProbeOptions`."""
 
     enabled: bool = True
     max_samples: Optional[int] = 1024
     near_zero_rel: float = 1e-3
     collapse_tol: float = 1e-3
+    gain_tol: float = 0.05
+    dormant_tau: float = 0.025
+    contribution_tol: float = 1e-3
+    ablation: bool = False
+    units: bool = False
+    every: Optional[int] = None
+    dense: int = 0
+    per_decade: int = 0
 
 
 @dataclass
@@ -290,10 +302,12 @@ def validate(cfg: dict) -> dict:
         _finite("optimizer.clip_norm", opt["clip_norm"], 0, strict=True)
     _choice("optimizer.schedule", opt["schedule"], SCHEDULES)
 
-    probe = cfg["probe"]
-    _positive_int("probe.max_samples", probe["max_samples"], allow_none=True)
-    _finite("probe.near_zero_rel", probe["near_zero_rel"], 0)
-    _finite("probe.collapse_tol", probe["collapse_tol"], 0)
+    from ..engine.probes import ProbeOptionError, ProbeOptions
+
+    try:
+        ProbeOptions.from_config(cfg["probe"])
+    except ProbeOptionError as exc:
+        raise ConfigError(f"probe.{exc.key}", exc.value, exc.problem) from None
     return cfg
 
 

@@ -23,6 +23,7 @@ from .config import (
 from ..data import DatasetError, load_dataset
 from ..engine.network import MLP
 from ..engine.optim import make_optimizer
+from ..engine.probes import ProbeOptions
 from ..engine.train import TrainResult, train
 
 __all__ = [
@@ -87,11 +88,10 @@ def train_options(cfg: dict) -> dict:
     (epochs, batch size, schedule, probes; the probe subsample is drawn from
     ``dataset.seed``)."""
     probe = cfg["probe"]
+    probes = ProbeOptions.from_config(probe, seed=cfg["dataset"]["seed"]) if probe["enabled"] else False
     return dict(
         epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-        schedule=cfg["optimizer"]["schedule"], min_lr=cfg["optimizer"]["min_lr"],
-        probes=probe["enabled"], probe_max_samples=probe["max_samples"], probe_seed=cfg["dataset"]["seed"],
-        near_zero_rel=probe["near_zero_rel"], collapse_tol=probe["collapse_tol"],
+        schedule=cfg["optimizer"]["schedule"], min_lr=cfg["optimizer"]["min_lr"], probes=probes,
     )
 
 
@@ -127,7 +127,9 @@ def _final(rows: pd.DataFrame) -> dict:
     """Final metrics of one network from its rows (in epoch order)."""
     last = rows.iloc[-1]
     keys = [c for c in ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "zero_grad_frac",
-                        "exact_zero_frac", "active_rate", "collapsed") if c in rows]
+                        "low_gain_frac", "dormant_frac", "low_contribution_frac", "low_ablation_frac",
+                        "exact_zero_frac", "active_rate", "died", "revived", "revival_epoch_median",
+                        "collapsed") if c in rows]
     out = {"epoch": int(last["epoch"])}
     for k in keys:
         v = last[k]

@@ -3,6 +3,7 @@
 A run folder holds (written in this order, each atomically)::
 
     metrics.parquet   one row per (seed, epoch): metrics and config columns
+    units.parquet     one row per (seed, probe epoch, layer, unit), when probe.units is set
     metrics.csv       the same table, when save_csv is set
     params.npz        final parameters of every network (W1, b1, ..., slope1; seeds)
     loss.png          train / validation loss per epoch
@@ -44,9 +45,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "LOCK_FILE", "METRICS_FILE", "PARAMS_FILE", "RESULT_FILES", "SUMMARY_FILE", "Claim", "FolderInUse",
-    "IncompleteWrite", "WriteError", "atomic_path", "claim_folder", "clear_run", "find_run_dirs", "is_complete",
-    "load_run", "previous_run_files", "stale_temp_files", "write_json", "write_run", "write_table",
+    "LOCK_FILE", "METRICS_FILE", "PARAMS_FILE", "RESULT_FILES", "SUMMARY_FILE", "UNITS_FILE", "Claim",
+    "FolderInUse", "IncompleteWrite", "WriteError", "atomic_path", "claim_folder", "clear_run", "find_run_dirs",
+    "is_complete", "load_run", "previous_run_files", "stale_temp_files", "write_json", "write_run", "write_table",
 ]
 
 _UMASK = os.umask(0o022)
@@ -55,10 +56,11 @@ os.umask(_UMASK)
 METRICS_FILE = "metrics.parquet"
 SUMMARY_FILE = "summary.json"
 PARAMS_FILE = "params.npz"
+UNITS_FILE = "units.parquet"
 LOCK_FILE = ".relu_study.lock"
 LOG_FILE = "relu_study.log"
 #: files a run writes into its folder (the figures' names come from relu_study.runs.plots)
-RESULT_FILES = (METRICS_FILE, "metrics.csv", PARAMS_FILE, "loss.png", "dead.png", SUMMARY_FILE)
+RESULT_FILES = (METRICS_FILE, "metrics.csv", UNITS_FILE, PARAMS_FILE, "loss.png", "dead.png", SUMMARY_FILE)
 #: what the command line adds: Hydra's record of the config, and the log
 RECORD_FILES = (".hydra", LOG_FILE)
 
@@ -150,7 +152,8 @@ def write_table(path, table: pd.DataFrame) -> None:
 
 
 def write_run(folder, table: pd.DataFrame, summary: dict, state: dict | None = None,
-              figures: dict | None = None, csv: bool = False, written: list | None = None) -> Path:
+              figures: dict | None = None, csv: bool = False, written: list | None = None,
+              units: pd.DataFrame | None = None) -> Path:
     """Write a finished run into ``folder``.
 
     ``figures`` maps a file name to ``draw(path)``; every file is written
@@ -158,11 +161,14 @@ def write_run(folder, table: pd.DataFrame, summary: dict, state: dict | None = N
     written does not stop the others: the summary then says ``"complete": false``
     and lists ``"missing"``, and :class:`IncompleteWrite` is raised at the end.
     ``written`` (a list) receives each file name as soon as it is in place, so a
-    caller interrupted half-way knows what was kept.
+    caller interrupted half-way knows what was kept.  ``units`` is the per-unit
+    probe table (``units.parquet``, written after the metrics table when given).
     """
     folder = Path(folder)
     written = [] if written is None else written
     jobs = [(METRICS_FILE, lambda tmp: table.to_parquet(tmp, index=False))]
+    if units is not None:
+        jobs.append((UNITS_FILE, lambda tmp: units.to_parquet(tmp, index=False)))
     if csv:
         jobs.append(("metrics.csv", lambda tmp: table.to_csv(tmp, index=False)))
     if state is not None:

@@ -1,9 +1,9 @@
-"""Speed benchmark: relu_study side by side with scikit-learn and PyTorch.
+"""Speed benchmark: relu_study side by side with scikit-learn, PyTorch and JAX.
 
 Usage::
 
-    python -m relu_study.bench                 # full run, about 2 minutes on an idle 2-core machine
-    python -m relu_study.bench --quick         # fewer repeats and groups, under a minute
+    python -m relu_study.bench                 # full run, a few minutes on an idle 2-core machine
+    python -m relu_study.bench --quick         # fewer repeats and groups
     python -m relu_study.bench --json out.json --markdown out.md
 
 Everything is measured in one process, side by side, so the printed ratios are
@@ -11,7 +11,8 @@ comparable: each variant is run once to warm up, then ``--repeats`` rounds run
 every variant of an item in turn (interleaved, with a short pause between runs
 so that spinning BLAS/OpenMP threads of one library go idle before the next).
 A variant's time is the *best* of its rounds (the median is printed too):
-the best round is the one least disturbed by other processes.
+the best round is the one least disturbed by other processes.  Ratios are the
+median over rounds of the per-round ratio.
 
 Items (see ``docs/performance.md`` for the figures and their discussion):
 
@@ -22,16 +23,26 @@ Items (see ``docs/performance.md`` for the figures and their discussion):
 2. relu_study against PyTorch on the CPU, same architecture, loop and dtype
    (skipped with a message when torch is not installed; it is never a
    dependency of relu_study).
-3. Probe overhead: the run of item 1 with the default probes against without;
-   also with smaller probe sets (``probe.max_samples``).
+3. Probe overhead: the run of item 1 with the default probes (the probe
+   schedule) against without, and with a probe every epoch
+   (``probe.every=1``), per-unit tables and the exact ablation; the cost of
+   each measure of one probe.
 4. Seed groups: per-network time of S networks trained as one group against S
    sequential runs, for width 2 / depth 10 and width 32 / depth 3 on ``abs``.
 5. Large layers: matrix-product throughput of a width-1024 network's training
    run against NumPy's ``matmul`` on the same shapes.
+6. JAX: the seed groups of item 4 (S = 256, probes off) against the same loop
+   in JAX (``jit`` of ``vmap`` over networks, ``lax.scan`` over minibatches),
+   same data, initial parameters, minibatch orders and dtype; steady state
+   after compilation, compile time reported apart (skipped with a message when
+   jax is not installed; never a dependency of relu_study).
 
-The header reports the BLAS library and thread counts (threadpoolctl) and the
-CPU time other processes used during the run.  The test suite runs the tiny
-size (``--size tiny``) as a smoke test; it asserts nothing about timings.
+relu_study's runs apply the entry points' BLAS-thread policy
+(:mod:`relu_study.engine.process`: small networks on one thread), as the
+command line does; the other libraries keep their defaults.  The header
+reports the BLAS library and thread counts (threadpoolctl) and the CPU time
+other processes used during the run.  The test suite runs the tiny size
+(``--size tiny``) as a smoke test; it asserts nothing about timings.
 """
 
 from __future__ import annotations
@@ -51,35 +62,48 @@ import numpy as np
 
 from .._version import __version__
 from ..data import Dataset, load_dataset
-from ..engine.network import MLP
+from ..engine.network import MLP, seed_generator
 from ..engine.optim import make_optimizer
-from ..engine.train import SMALL_STEP_MACS, train
+from ..engine.probes import ProbeOptions
+from ..engine.process import SMALL_STEP_MACS, blas_threads_for, retain_freed_memory
+from ..engine.train import train
 
 __all__ = ["SIZES", "TARGETS", "main", "run_benchmark"]
 
 #: preset sizes: ``full`` is what the README figures come from
 SIZES = {
-    "full": dict(repeats=7, epochs=20, hidden=(128, 128), batch=64, probe_sweep=(512, 256, 128),
+    "full": dict(repeats=7, epochs=20, hidden=(128, 128), batch=64, probe_repeats=30, probe_rounds=21,
                  groups=(1, 16, 256, 1024), group_epochs=3, group_repeats=3, seq_runs=16,
                  group_probes=True, large_width=1024, large_samples=2560, large_epochs=2,
-                 large_repeats=5),
-    "quick": dict(repeats=3, epochs=20, hidden=(128, 128), batch=64, probe_sweep=(128,),
+                 large_repeats=5, jax_networks=256, jax_repeats=3),
+    "quick": dict(repeats=3, epochs=20, hidden=(128, 128), batch=64, probe_repeats=10, probe_rounds=7,
                   groups=(1, 16, 256), group_epochs=2, group_repeats=2, seq_runs=8,
                   group_probes=False, large_width=1024, large_samples=1280, large_epochs=1,
-                  large_repeats=2),
-    "tiny": dict(repeats=1, epochs=1, hidden=(16, 16), batch=64, probe_sweep=(64,),
+                  large_repeats=2, jax_networks=256, jax_repeats=2),
+    "tiny": dict(repeats=1, epochs=1, hidden=(16, 16), batch=64, probe_repeats=1, probe_rounds=1,
                  groups=(1, 4), group_epochs=1, group_repeats=1, seq_runs=2,
                  group_probes=True, large_width=32, large_samples=160, large_epochs=1,
-                 large_repeats=1),
+                 large_repeats=1, jax_networks=4, jax_repeats=1),
 }
 
-#: the issue's targets: (item key, comparison, bound)
+#: the issues' targets: (item key, comparison, bound)
 TARGETS = {
     "sklearn": ("speed-up over scikit-learn", ">=", 1.5),
     "torch": ("speed-up over PyTorch (CPU)", ">=", 1.5),
-    "probes": ("probe overhead, default probe set", "<=", 0.10),
+    "probes": ("probe overhead, default probes", "<=", 0.10),
     "groups": ("per-network speed-up, width 2 depth 10, S=256", ">=", 20.0),
+    "groups32": ("per-network speed-up, width 32 depth 3, S=256", ">=", 8.0),
+    "jax": ("per-network speed-up over JAX", ">=", 1.0),
+    "jax_floor": ("per-network speed-up over JAX, floor (within 1.2x)", ">=", 1 / 1.2),
     "large": ("share of NumPy matmul throughput, width 1024", ">=", 0.60),
+}
+
+#: the variants of item 3: name -> probe setting
+PROBE_VARIANTS = {
+    "relu_study+probes": True,
+    "relu_study+probes every epoch": ProbeOptions(every=1),
+    "relu_study+probes+units": ProbeOptions(units=True),
+    "relu_study+probes+ablation": ProbeOptions(ablation=True),
 }
 
 LR = 0.01
@@ -157,7 +181,7 @@ def machine_load(seconds: float = 1.0) -> float | None:
     return max(0.0, ((b[0] - a[0]) - (_own_cpu() - own)) / wall)
 
 
-def environment(use_torch: bool = True) -> dict:
+def environment(use_torch: bool = True, use_jax: bool = False) -> dict:
     from threadpoolctl import threadpool_info
 
     import scipy
@@ -191,6 +215,8 @@ def environment(use_torch: bool = True) -> dict:
     }
     torch = _import_torch() if use_torch else None
     info["torch_used"] = use_torch
+    jax = _import_jax() if use_jax else None
+    info["jax_used"], info["jax"] = use_jax, None if jax is None else jax.__version__
     if torch is not None:
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
@@ -207,13 +233,14 @@ def _import_torch():
 
 
 # ---------------------------------------------------------------- runners
-def _relu_study_run(data: Dataset, hidden, dtype, *, epochs, batch, probes=False, probe_max_samples=1024,
-                    seeds=(0,)):
-    """Build the networks and train them; seconds of both (construction included)."""
+def _relu_study_run(data: Dataset, hidden, dtype, *, epochs, batch, probes=False, seeds=(0,)):
+    """Build the networks and train them; seconds of both (construction
+    included).  The run applies the entry points' BLAS-thread policy."""
     t0 = time.perf_counter()
     net = MLP(data.n_features, hidden, data.n_outputs, activation="relu", seeds=seeds, dtype=dtype)
-    result = train(net, data, epochs=epochs, batch_size=batch, optimizer=make_optimizer("sgd", LR),
-                   probes=probes, probe_max_samples=probe_max_samples)
+    with blas_threads_for(net.sizes, batch):
+        result = train(net, data, epochs=epochs, batch_size=batch, optimizer=make_optimizer("sgd", LR),
+                       probes=probes)
     return time.perf_counter() - t0, result
 
 
@@ -280,7 +307,8 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
     """Items 1-3: digits, relu_study vs scikit-learn vs PyTorch, and probe overhead."""
     torch = _import_torch() if use_torch else None
     out = {"config": {"dataset": "digits", "hidden": list(size["hidden"]), "batch": size["batch"],
-                      "epochs": size["epochs"], "lr": LR, "optimizer": "sgd (no momentum)"},
+                      "epochs": size["epochs"], "lr": LR, "optimizer": "sgd (no momentum)",
+                      "probe_epochs": ProbeOptions().schedule(size["epochs"])},
            "torch_available": torch is not None,
            "torch_note": None if torch is not None else ("not installed" if use_torch else "not requested"),
            "dtypes": {}}
@@ -294,32 +322,111 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
         # the closures run within this iteration (``_measure``); defaults bind them to it all the same
         variants = {
             "relu_study": lambda data=data, dtype=dtype: _relu_study_run(data, size["hidden"], dtype, **kw)[0],
-            "relu_study+probes": lambda data=data, dtype=dtype: _relu_study_run(
-                data, size["hidden"], dtype, probes=True, **kw)[0],
             "sklearn": lambda data=data, dtype=dtype: _sklearn_run(data, size["hidden"], dtype, **kw)[0],
         }
         if torch is not None:
             variants["torch"] = lambda data=data, dtype=dtype: _torch_run(torch, data, size["hidden"], dtype, **kw)[0]
-        for m in size["probe_sweep"]:
-            variants[f"relu_study+probes@{m}"] = (
-                lambda m=m, data=data, dtype=dtype: _relu_study_run(data, size["hidden"], dtype, probes=True,
-                                                                    probe_max_samples=m, **kw)[0])
         log(f"  {name}: {', '.join(variants)} x {repeats} rounds ...")
         times = _measure(variants, repeats, pause)
+        # item 3 on its own: relu_study's variants only, so that another library's
+        # threads never run between a probes-off run and its probes-on partner
+        probe_variants = {"relu_study": variants["relu_study"]}
+        for variant, probes in PROBE_VARIANTS.items():
+            probe_variants[variant] = lambda probes=probes: _relu_study_run(data, size["hidden"], dtype,
+                                                                            probes=probes, **kw)[0]
+        log(f"  {name}: {', '.join(probe_variants)} x {size['probe_rounds']} rounds ...")
+        probe_times = _measure(probe_variants, size["probe_rounds"], pause)
         sk_info = _sklearn_run(data, size["hidden"], dtype, epochs=1, batch=size["batch"])[1]
         base = times["relu_study"]
-        res = {"n_train": data.n_train, "times": times,
-               "best": {k: _best(v) for k, v in times.items()},
-               "median": {k: _median(v) for k, v in times.items()},
+        res = {"n_train": data.n_train, "times": times, "probe_times": probe_times,
+               "best": {k: _best(v) for k, v in {**times, **probe_times}.items()},
+               "median": {k: _median(v) for k, v in {**times, **probe_times}.items()},
                "sklearn_dtype": sk_info["dtype"]}
         res["speedup_sklearn"] = _ratio(times["sklearn"], base)
         if "torch" in times:
             res["speedup_torch"] = _ratio(times["torch"], base)
-        res["probe_overhead"] = _ratio(times["relu_study+probes"], base) - 1.0
-        res["probe_sweep"] = {m: _ratio(times[f"relu_study+probes@{m}"], base) - 1.0
-                              for m in size["probe_sweep"] if f"relu_study+probes@{m}" in times}
+        res["overheads"] = {v: _ratio(probe_times[v], probe_times["relu_study"]) - 1.0 for v in PROBE_VARIANTS}
+        res["probe_overhead"] = res["overheads"]["relu_study+probes"]
+        res["measures"] = probe_costs(data, size["hidden"], dtype, size["probe_repeats"], res["best"]["relu_study"])
         out["dtypes"][name] = res
     return out
+
+
+def probe_costs(data: Dataset, hidden, dtype, repeats: int, run_seconds: float) -> dict:
+    """The cost of one probe of item 3's network at initialisation, piece by
+    piece (best of ``repeats``): the forward and backward pass over the probe
+    set, each of :data:`~relu_study.engine.probes.FORWARD_MEASURES`, the
+    first-order contribution, the columns and transitions, the whole probe, and
+    the opt-in exact ablation; each also as a share of the probes-off run."""
+    from ..engine.losses import LOSSES
+    from ..engine.network import Workspace, augment
+    from ..engine.probes import FORWARD_MEASURES, Prober, ProbeLayer, first_order_contribution, mean_ablation
+
+    net = MLP(data.n_features, hidden, data.n_outputs, seeds=(0,), dtype=dtype)
+    options = ProbeOptions()
+    n = min(data.n_train, options.max_samples)
+    X, y = data.X_train[:n], data.y_train[:n]
+    x_aug = augment(X, dtype)
+    ws = Workspace(net.sizes, 1, n, dtype, net.feature_major)
+    grad_row = np.empty_like(net.flat)
+    captured = {}
+
+    def passes(capture=False):
+        out, cache = net.forward_aug(x_aug, ws, keep=True)
+        _, dout = LOSSES[data.task](out, y, grad=True)
+        hook = (lambda l, g: captured.__setitem__(l, g.copy())) if capture else None
+        net.backward(cache, dout, out=grad_row, activation_grad=hook)
+        return cache
+
+    def best(fn):
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    with blas_threads_for(net.sizes, 64):
+        cache = passes(capture=True)
+        derT, preT, postT = cache.transposed()
+        floats = [np.empty_like(z) for z in preT]
+        bools = [np.empty(z.shape, bool) for z in preT]
+
+        def layers():
+            return [ProbeLayer(z, a, d, f, b, options) for z, a, d, f, b in zip(preT, postT, derT, floats, bools)]
+
+        def measure(fn):
+            ready = layers()
+            for layer in ready:  # a fresh layer starts without |a|
+                for _, prior in FORWARD_MEASURES:
+                    if prior is fn:
+                        break
+                    prior(layer)
+
+            def run():
+                for layer in ready:
+                    layer._abs = None
+                    fn(layer)
+            return best(run)
+
+        rows = {"forward and backward pass": ("(all)", best(passes))}
+        for columns, fn in FORWARD_MEASURES:
+            rows[fn.__name__.replace("_", " ")] = (columns, measure(fn))
+        full = layers()
+        for layer in full:
+            for _, fn in FORWARD_MEASURES:
+                fn(layer)
+        rows["first order contribution"] = ("low_contribution_frac", best(
+            lambda: [first_order_contribution(layer, captured[l]) for l, layer in enumerate(full)]))
+        prober = Prober(X, y, data.task, data.n_outputs, options)
+        raw = prober._block(net, False)
+        rows["columns and transitions"] = ("(all)", best(lambda: prober._columns(net, raw, 1, False)))
+        rows["whole probe"] = ("(all)", best(lambda: prober(net, 1)))
+        rows["exact ablation (opt-in)"] = ("low_ablation_frac", best(
+            lambda: mean_ablation(net, x_aug, y, data.task)))
+    return {name: {"columns": cols, "seconds": t, "share_of_run": t / run_seconds}
+            for name, (cols, t) in rows.items()}
 
 
 def bench_groups(size: dict, pause: float, log) -> dict:
@@ -366,6 +473,104 @@ def bench_groups(size: dict, pause: float, log) -> dict:
         arch["group_equals_alone"] = bool(np.array_equal(g[num].to_numpy(), alone.table[num].to_numpy(),
                                                          equal_nan=True))
         out["archs"][label] = arch
+    return out
+
+
+def _import_jax():
+    try:
+        import jax
+    except ImportError:
+        return None
+    return jax
+
+
+class _JaxGroup:
+    """The relu_study loop of item 4 in JAX: ``jit(vmap(run))`` over networks,
+    ``lax.scan`` over an epoch's minibatches and over epochs; per epoch the mean
+    minibatch loss and the validation loss, at epoch 0 the losses before
+    training (mean squared error, SGD).  Same initial parameters (those of
+    relu_study's ``MLP``) and minibatch orders (each network's ``order``
+    generator), float64."""
+
+    def __init__(self, jax, data: Dataset, widths, seeds, epochs: int, batch: int):
+        import jax.numpy as jnp
+
+        self.jax = jax
+        n = data.n_train
+        if n % batch:
+            raise ValueError(f"the JAX loop needs full minibatches: {n} samples, batch {batch}")
+        with jax.enable_x64(True):
+            net = MLP(data.n_features, widths, data.n_outputs, seeds=seeds)
+            self.params = [(jnp.asarray(w), jnp.asarray(b[:, 0, :])) for w, b in zip(net.W, net.b)]
+            orders = np.stack([np.stack([g.permutation(n) for _ in range(epochs)])
+                               for g in (seed_generator(s, "order") for s in seeds)])
+            self.orders = jnp.asarray(orders.reshape(len(seeds), epochs, n // batch, batch))
+            X, y = jnp.asarray(data.X_train), jnp.asarray(data.y_train)
+            Xv, yv = jnp.asarray(data.X_val), jnp.asarray(data.y_val)
+
+            def forward(p, x):
+                for W, b in p[:-1]:
+                    x = jax.nn.relu(x @ W + b)
+                W, b = p[-1]
+                return x @ W + b
+
+            def loss(p, x, t):
+                d = forward(p, x) - t
+                return jnp.mean(d * d)
+
+            def step(p, idx):
+                value, grads = jax.value_and_grad(loss)(p, X[idx], y[idx])
+                return jax.tree.map(lambda a, g: a - LR * g, p, grads), value
+
+            def epoch(p, order):
+                p, losses = jax.lax.scan(step, p, order)
+                return p, (jnp.mean(losses), loss(p, Xv, yv))
+
+            def run(p, orders):
+                initial = (loss(p, X, y), loss(p, Xv, yv))
+                p, history = jax.lax.scan(epoch, p, orders)
+                return p, initial, history
+
+            self.fn = jax.jit(jax.vmap(run))
+
+    def __call__(self):
+        """Seconds of one run (the first call compiles) and its history."""
+        with self.jax.enable_x64(True):
+            t0 = time.perf_counter()
+            result = self.jax.block_until_ready(self.fn(self.params, self.orders))
+            return time.perf_counter() - t0, result
+
+
+def bench_jax(size: dict, pause: float, use_jax: bool, log) -> dict:
+    """Item 6: relu_study's seed group against the same loop in JAX."""
+    jax = _import_jax() if use_jax else None
+    out = {"jax_available": jax is not None, "archs": {},
+           "jax_note": None if jax is not None else ("not installed" if use_jax else "not requested")}
+    if jax is None:
+        if use_jax:
+            log("  JAX is not installed: item 6 skipped (pip install jax jaxlib to compare; "
+                "it is never a dependency of relu_study)")
+        return out
+    data = load_dataset("abs")
+    S, epochs, batch = size["jax_networks"], size["group_epochs"], 32
+    out["config"] = {"dataset": "abs", "n_train": data.n_train, "batch": batch, "epochs": epochs, "networks": S,
+                     "jax": jax.__version__, "devices": [str(d) for d in jax.devices()]}
+    for label, widths in (("width 2, depth 10", [2] * 10), ("width 32, depth 3", [32] * 3)):
+        group = _JaxGroup(jax, data, widths, range(S), epochs, batch)
+        first, _ = group()  # compiles
+        steady, history = group()
+        _, ours = _relu_study_run(data, widths, np.float64, seeds=range(S), epochs=epochs, batch=batch)
+        last = ours.table[ours.table["epoch"] == epochs]["val_loss"].to_numpy()
+        agree = float(np.max(np.abs(np.asarray(history[2][1])[:, -1] - last) / np.abs(last)))
+        log(f"  {label}: S = {S}, compile {first - steady:.1f} s; x {size['jax_repeats']} rounds ...")
+        times = _measure({"relu_study": lambda w=widths: _relu_study_run(data, w, np.float64, seeds=range(S),
+                                                                        epochs=epochs, batch=batch)[0],
+                          "jax": lambda g=group: g()[0]}, size["jax_repeats"], pause, warmup=False)
+        out["archs"][label] = {"times": times, "compile_s": first - steady,
+                               "relu_study_per_net_s": _best(times["relu_study"]) / S,
+                               "jax_per_net_s": _best(times["jax"]) / S,
+                               "speedup": _ratio(times["jax"], times["relu_study"]),
+                               "final_val_loss_rel_diff": agree}
     return out
 
 
@@ -444,6 +649,10 @@ def _fmt_s(t):
     return f"{t * 1e3:8.1f} ms" if t < 10 else f"{t:8.2f} s "
 
 
+def _pct(x):
+    return f"{100 * x:+.0f}%"
+
+
 def report(results: dict) -> list[str]:
     """The printed summary (also the body of ``--markdown``)."""
     lines = []
@@ -463,18 +672,31 @@ def report(results: dict) -> list[str]:
             vs_t = f"{r['speedup_torch']:.2f}x" if "speedup_torch" in r else "n/a"
             lines.append(f"| {name} | {_fmt_s(b['relu_study']).strip()} | {_fmt_s(b['sklearn']).strip()} "
                          f"| {torch_t} | {r['speedup_sklearn']:.2f}x | {vs_t} | "
-                         f"{_fmt_s(b['relu_study+probes']).strip()} | {100 * r['probe_overhead']:+.0f}% |")
-        sizes = list(next(iter(fw["dtypes"].values())).get("probe_sweep", {}))
-        if sizes:
-            lines.append("")
-            lines.append("Probe overhead against probe-set size (`probe.max_samples`; digits has "
-                         f"{next(iter(fw['dtypes'].values()))['n_train']} training samples):")
-            lines.append("")
-            lines.append("| dtype | 1024 (default) | " + " | ".join(str(m) for m in sizes) + " |")
-            lines.append("|---|---|" + "---|" * len(sizes))
-            for name, r in fw["dtypes"].items():
-                lines.append(f"| {name} | {100 * r['probe_overhead']:+.0f}% | " + " | ".join(
-                    f"{100 * r['probe_sweep'][m]:+.0f}%" for m in sizes) + " |")
+                         f"{_fmt_s(b['relu_study+probes']).strip()} | {_pct(r['probe_overhead'])} |")
+        lines.append("")
+        lines.append(f"Probe overhead against the probes-off run (default schedule: probes at epochs "
+                     f"{', '.join(map(str, c['probe_epochs']))}; relu_study's variants alone, "
+                     f"{results['probe_rounds']} interleaved rounds, median of the per-round ratios):")
+        lines.append("")
+        lines.append("| dtype | default probes | every epoch (`probe.every=1`) | + `probe.units` | "
+                     "+ `probe.ablation` |")
+        lines.append("|---|---|---|---|---|")
+        for name, r in fw["dtypes"].items():
+            o = r["overheads"]
+            lines.append(f"| {name} | {_pct(o['relu_study+probes'])} | {_pct(o['relu_study+probes every epoch'])} "
+                         f"| {_pct(o['relu_study+probes+units'])} | {_pct(o['relu_study+probes+ablation'])} |")
+        lines.append("")
+        lines.append("Cost of one probe, piece by piece (the network at initialisation, the default probe set; "
+                     "each measure alone, so the pieces overlap; % of the probes-off run):")
+        lines.append("")
+        dtypes = list(fw["dtypes"])
+        lines.append("| piece | columns | " + " | ".join(dtypes) + " |")
+        lines.append("|---|---|" + "---|" * len(dtypes))
+        first = fw["dtypes"][dtypes[0]]["measures"]
+        for piece, m in first.items():
+            cells = [f"{fw['dtypes'][d]['measures'][piece]['seconds'] * 1e3:.2f} ms "
+                     f"({100 * fw['dtypes'][d]['measures'][piece]['share_of_run']:.1f}%)" for d in dtypes]
+            lines.append(f"| {piece} | {m['columns']} | " + " | ".join(cells) + " |")
         if not fw["torch_available"]:
             lines.append("")
             lines.append(f"PyTorch {fw.get('torch_note') or 'not installed'}: item 2 skipped.")
@@ -514,13 +736,31 @@ def report(results: dict) -> list[str]:
         lines.append(f"| {lg['relu_study_gflops']:.1f} GFLOP/s | {lg['numpy_gflops']:.1f} GFLOP/s | "
                      f"{100 * lg['share']:.0f}% |")
         lines.append("")
+    jx = results.get("jax")
+    if jx:
+        if not jx["jax_available"]:
+            lines.append(f"## 6. JAX: {jx.get('jax_note') or 'not installed'}, item skipped.")
+        else:
+            c = jx["config"]
+            lines.append(f"## 6. JAX {c['jax']} ({', '.join(c['devices'])}): abs, batch {c['batch']}, "
+                         f"{c['epochs']} epochs, float64, S = {c['networks']}, probes off (per-network times: "
+                         f"best of {results['jax_repeats']} rounds after compilation; speed-up: median of the "
+                         "per-round ratios)")
+            lines.append("")
+            lines.append("| architecture | relu_study per network | JAX per network | speed-up over JAX | "
+                         "JAX compile | final val loss, relative difference |")
+            lines.append("|---|---|---|---|---|---|")
+            for label, a in jx["archs"].items():
+                lines.append(f"| {label} | {a['relu_study_per_net_s'] * 1e3:.3f} ms | {a['jax_per_net_s'] * 1e3:.3f} ms "
+                             f"| {a['speedup']:.2f}x | {a['compile_s']:.1f} s | {a['final_val_loss_rel_diff']:.1e} |")
+        lines.append("")
     lines.append("## Targets")
     lines.append("")
     lines.append("| target | measured | bound | verdict |")
     lines.append("|---|---|---|---|")
     for key, label, value, shown in _target_values(results):
         _, op, bound = TARGETS[key]
-        bshow = f"{op} {100 * bound:.0f}%" if key in ("probes", "large") else f"{op} {bound:g}x"
+        bshow = f"{op} {100 * bound:.0f}%" if key in ("probes", "large") else f"{op} {bound:.2f}x"
         lines.append(f"| {label} | {shown} | {bshow} | {_verdict(key, value)} |")
     return lines
 
@@ -535,28 +775,36 @@ def _target_values(results):
                     yield key, f"{TARGETS[key][0]} ({name})", v, f"{v:.2f}x"
         for name, r in fw["dtypes"].items():
             v = r["probe_overhead"]
-            yield "probes", f"{TARGETS['probes'][0]} ({name})", v, f"{100 * v:+.0f}%"
+            yield "probes", f"{TARGETS['probes'][0]} ({name})", v, _pct(v)
     gr = results.get("groups")
     if gr:
-        arch = gr["archs"]["width 2, depth 10"]
-        for mode in ("no_probes", "probes"):
-            rows = arch.get(mode, {}).get("rows", {})
-            S = 256 if 256 in rows else max(rows) if rows else None
-            if S is not None:
-                v = rows[S]["speedup"]
-                label = (TARGETS["groups"][0].replace("S=256", f"S={S}")
-                         + f", probes {'on' if mode == 'probes' else 'off'}")
-                yield "groups", label, v, f"{v:.1f}x"
+        for key, label in (("groups", "width 2, depth 10"), ("groups32", "width 32, depth 3")):
+            arch = gr["archs"].get(label, {})
+            for mode in ("no_probes", "probes"):
+                rows = arch.get(mode, {}).get("rows", {})
+                S = 256 if 256 in rows else max(rows) if rows else None
+                if S is not None and (mode == "no_probes" or key == "groups"):
+                    v = rows[S]["speedup"]
+                    text = TARGETS[key][0].replace("S=256", f"S={S}") + f", probes {'on' if mode == 'probes' else 'off'}"
+                    yield key, text, v, f"{v:.1f}x"
     lg = results.get("large")
     if lg:
         label = TARGETS["large"][0].replace("1024", str(lg["config"]["sizes"][0]))
         yield "large", label, lg["share"], f"{100 * lg['share']:.0f}%"
+    jx = results.get("jax")
+    if jx and jx["jax_available"]:
+        for label, a in jx["archs"].items():
+            yield "jax", f"{TARGETS['jax'][0]}, {label}, S={jx['config']['networks']} (stretch)", a["speedup"], \
+                f"{a['speedup']:.2f}x"
+            if label.startswith("width 32"):
+                yield "jax_floor", f"{TARGETS['jax_floor'][0]}, {label}", a["speedup"], f"{a['speedup']:.2f}x"
 
 
 def header(env: dict, load_before) -> list[str]:
     lines = [f"relu_study {env['relu_study']} benchmark: Python {env['python']}, NumPy {env['numpy']}, "
              f"SciPy {env['scipy']}, scikit-learn {env['scikit-learn']}, "
-             f"PyTorch {env['torch'] or ('not installed' if env.get('torch_used', True) else 'not used')}",
+             f"PyTorch {env['torch'] or ('not installed' if env.get('torch_used', True) else 'not used')}, "
+             f"JAX {env.get('jax') or ('not installed' if env.get('jax_used', True) else 'not used')}",
              f"machine: {env['cpu']}, {env['usable_cpus']} usable of {env['cpu_count']} CPUs; {env['platform']}"]
     for b in env["blas"]:
         lines.append(f"threadpool: {b['user_api']} {b['internal_api']} {b['version']} "
@@ -564,8 +812,10 @@ def header(env: dict, load_before) -> list[str]:
                      f"{b.get('threading_layer') or ''} [{os.path.basename(b.get('filepath') or '')}]")
     if env["torch"]:
         lines.append(f"torch: {env['torch_threads']} intra-op threads, BLAS {env.get('torch_blas')}")
-    lines.append(f"relu_study.engine.train: networks whose per-step products are below {env['small_step_macs']:,} "
-                 "multiply-adds train on 1 BLAS thread (items 1-4); larger ones (item 5) on the threads above")
+    lines.append(f"relu_study runs (the entry points' policy, relu_study.engine.process): networks whose per-step "
+                 f"products are below {env['small_step_macs']:,} multiply-adds train on 1 BLAS thread (items 1-4, 6); "
+                 "larger ones (item 5) on the threads above; freed memory kept in the process"
+                 + (" (RELU_STUDY_MALLOPT=0: not)" if os.environ.get("RELU_STUDY_MALLOPT") == "0" else ""))
     if env["env"]:
         lines.append("environment: " + " ".join(f"{k}={v}" for k, v in sorted(env["env"].items())))
     if load_before is not None:
@@ -574,17 +824,17 @@ def header(env: dict, load_before) -> list[str]:
 
 
 def run_benchmark(size_name: str = "full", repeats: int | None = None, pause: float = 0.05,
-                  use_torch: bool = True, only=None, log=print) -> dict:
+                  use_torch: bool = True, only=None, log=print, use_jax: bool = True) -> dict:
     size = dict(SIZES[size_name])
     repeats = repeats or size["repeats"]
-    only = set(only or (1, 2, 3, 4, 5))
-    env = environment(use_torch and 2 in only)
+    only = set(only or (1, 2, 3, 4, 5, 6))
+    env = environment(use_torch and 2 in only, use_jax and 6 in only)
     load_before = machine_load(1.0 if size_name != "tiny" else 0.1)
     for line in header(env, load_before):
         log(line)
     cpu0, own0, wall0 = _cpu_times(), _own_cpu(), time.perf_counter()
     results = {"size": size_name, "repeats": repeats, "group_repeats": size["group_repeats"],
-               "environment": env, "load_before": load_before}
+               "jax_repeats": size["jax_repeats"], "probe_rounds": size["probe_rounds"], "environment": env, "load_before": load_before}
     if only & {1, 2, 3}:
         log("items 1-3: relu_study, scikit-learn, PyTorch on digits; probe overhead")
         results["frameworks"] = bench_frameworks(size, repeats, pause, use_torch and 2 in only, log)
@@ -594,6 +844,9 @@ def run_benchmark(size_name: str = "full", repeats: int | None = None, pause: fl
     if 5 in only:
         log("item 5: large layers")
         results["large"] = bench_large(size, pause, log)
+    if 6 in only:
+        log("item 6: JAX")
+        results["jax"] = bench_jax(size, pause, use_jax, log)
     results["unstable"] = _unstable(results)
     wall = time.perf_counter() - wall0
     cpu1 = _cpu_times()
@@ -616,12 +869,15 @@ def _unstable(results, spread: float = 2.0) -> list[str]:
 
     for dt, r in results.get("frameworks", {}).get("dtypes", {}).items():
         check(f"{dt} ", r["times"])
+        check(f"{dt} item 3: ", r["probe_times"])
     for arch, a in results.get("groups", {}).get("archs", {}).items():
         for mode in ("no_probes", "probes"):
             if mode in a:
                 check(f"{arch}, {mode.replace('_', ' ')}: ", a[mode]["times"])
     if "large" in results:
         check("large ", results["large"]["times"])
+    for arch, a in results.get("jax", {}).get("archs", {}).items():
+        check(f"JAX item, {arch}: ", a["times"])
     return found
 
 
@@ -637,7 +893,8 @@ def main(argv=None) -> int:
                         help="limit NumPy's BLAS (threadpoolctl) and PyTorch to this many threads "
                              "(default: leave both as they are)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
-    parser.add_argument("--only", default=None, help="comma-separated items to run, e.g. 1,4")
+    parser.add_argument("--no-jax", action="store_true", help="skip JAX even if installed")
+    parser.add_argument("--only", default=None, help="comma-separated items to run (1-6), e.g. 1,4")
     parser.add_argument("--json", default=None, help="write all timings and figures to this file")
     parser.add_argument("--markdown", default=None, help="write the result tables to this file")
     args = parser.parse_args(argv)
@@ -647,8 +904,11 @@ def main(argv=None) -> int:
     command += f" --size {size}" if args.size else " --quick" if args.quick else ""
     if args.threads:
         command += f" --threads {args.threads}"
+    # the command line's process settings (relu_study.engine.process), so that
+    # relu_study runs here as it runs there; RELU_STUDY_MALLOPT=0 opts out
+    retain_freed_memory()
     with _thread_limit(args.threads, not args.no_torch):
-        results = run_benchmark(size, args.repeats, args.pause, not args.no_torch, only)
+        results = run_benchmark(size, args.repeats, args.pause, not args.no_torch, only, use_jax=not args.no_jax)
     results["command"] = command
     lines = report(results)
     bg = results.get("background_cores")

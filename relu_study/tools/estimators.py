@@ -141,7 +141,9 @@ class _MLPBase(BaseEstimator):
         The metrics table, one row per epoch (epoch 0 = initialisation), the
         columns of ``relu_study.engine.train.COLUMNS``.
     final_metrics_ : dict
-        The last row of ``history_`` (per-layer columns included).
+        The last row of ``history_`` (per-layer columns included); a value the
+        last epoch has not got (NaN in ``history_``: ``revival_epoch_median``
+        when no unit revived, a diverged network's metrics) is ``None``.
     dead_frac_, zero_grad_frac_, exact_zero_frac_, ..., train_loss_, val_loss_
         One attribute per column of the last history row (per-layer columns
         and identifiers aside), read by name: new probe columns appear here
