@@ -1,4 +1,7 @@
-"""``python -m relu_study.compare``: Tables and plots across existing runs and sweeps (code in :mod:`relu_study.sweeps.compare`)."""
+"""``python -m relu_study.compare``: tables and plots across existing runs and sweeps.
+
+The code is in :mod:`relu_study.sweeps.compare`.
+"""
 
 import sys
 

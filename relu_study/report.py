@@ -1,4 +1,7 @@
-"""``python -m relu_study.report``: The claim report from claim-study sweeps (code in :mod:`relu_study.claims.report`)."""
+"""``python -m relu_study.report``: the claim report from claim-study sweeps.
+
+The code is in :mod:`relu_study.claims.report`.
+"""
 
 import sys
 

@@ -1,4 +1,7 @@
-"""``python -m relu_study.reproduce``: Every claim study and the report, into results/ (code in :mod:`relu_study.claims.reproduce`)."""
+"""``python -m relu_study.reproduce``: every claim study and the report, into results/.
+
+The code is in :mod:`relu_study.claims.reproduce`.
+"""
 
 import sys
 

@@ -254,7 +254,8 @@ def test_smooth_gains_known_values():
     from scipy.stats import norm
     for name in ("tanh", "gelu", "elu", "silu"):
         act = make_activation(name)
-        m2, _ = quad(lambda t: act.forward(np.array([t]))[0] ** 2 * norm.pdf(t), -40, 40, points=[0.0], limit=200)
+        m2, _ = quad(lambda t, act=act: act.forward(np.array([t]))[0] ** 2 * norm.pdf(t), -40, 40, points=[0.0],
+                     limit=200)
         assert act.gain == pytest.approx(1.0 / math.sqrt(m2), rel=1e-4), name
 
 

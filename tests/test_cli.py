@@ -86,6 +86,7 @@ def test_top_level_alpha_reaches_leaky_and_prelu():
 
 
 def test_schema_rejects_wrong_types_and_unknown_keys():
+    from hydra.errors import ConfigCompositionException
     from omegaconf.errors import ConfigKeyError, ValidationError
 
     with pytest.raises(Exception) as exc:
@@ -94,7 +95,7 @@ def test_schema_rejects_wrong_types_and_unknown_keys():
     with pytest.raises(Exception) as exc:
         compose(["+foo=1"])
     assert isinstance(exc.value, (ConfigKeyError, ValidationError)) or "foo" in str(exc.value)
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigCompositionException, match="optimizer.learning_rate"):
         compose(["optimizer.learning_rate=0.1"])
 
 

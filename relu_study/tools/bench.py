@@ -332,8 +332,8 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
         # threads never run between a probes-off run and its probes-on partner
         probe_variants = {"relu_study": variants["relu_study"]}
         for variant, probes in PROBE_VARIANTS.items():
-            probe_variants[variant] = lambda probes=probes: _relu_study_run(data, size["hidden"], dtype,
-                                                                            probes=probes, **kw)[0]
+            probe_variants[variant] = lambda probes=probes, data=data, dtype=dtype: _relu_study_run(
+                data, size["hidden"], dtype, probes=probes, **kw)[0]
         log(f"  {name}: {', '.join(probe_variants)} x {size['probe_rounds']} rounds ...")
         probe_times = _measure(probe_variants, size["probe_rounds"], pause)
         sk_info = _sklearn_run(data, size["hidden"], dtype, epochs=1, batch=size["batch"])[1]
@@ -374,7 +374,7 @@ def probe_costs(data: Dataset, hidden, dtype, repeats: int, run_seconds: float) 
     def passes(capture=False):
         out, cache = net.forward_aug(x_aug, ws, keep=True)
         _, dout = LOSSES[data.task](out, y, grad=True)
-        hook = (lambda l, g: captured.__setitem__(l, g.copy())) if capture else None
+        hook = (lambda layer, g: captured.__setitem__(layer, g.copy())) if capture else None
         net.backward(cache, dout, out=grad_row, activation_grad=hook)
         return cache
 
@@ -418,7 +418,7 @@ def probe_costs(data: Dataset, hidden, dtype, repeats: int, run_seconds: float) 
             for _, fn in FORWARD_MEASURES:
                 fn(layer)
         rows["first order contribution"] = ("low_contribution_frac", best(
-            lambda: [first_order_contribution(layer, captured[l]) for l, layer in enumerate(full)]))
+            lambda: [first_order_contribution(layer, captured[i]) for i, layer in enumerate(full)]))
         prober = Prober(X, y, data.task, data.n_outputs, options)
         raw = prober._block(net, False)
         rows["columns and transitions"] = ("(all)", best(lambda: prober._columns(net, raw, 1, False)))
@@ -751,8 +751,9 @@ def report(results: dict) -> list[str]:
                          "JAX compile | final val loss, relative difference |")
             lines.append("|---|---|---|---|---|---|")
             for label, a in jx["archs"].items():
-                lines.append(f"| {label} | {a['relu_study_per_net_s'] * 1e3:.3f} ms | {a['jax_per_net_s'] * 1e3:.3f} ms "
-                             f"| {a['speedup']:.2f}x | {a['compile_s']:.1f} s | {a['final_val_loss_rel_diff']:.1e} |")
+                lines.append(f"| {label} | {a['relu_study_per_net_s'] * 1e3:.3f} ms "
+                             f"| {a['jax_per_net_s'] * 1e3:.3f} ms | {a['speedup']:.2f}x | {a['compile_s']:.1f} s "
+                             f"| {a['final_val_loss_rel_diff']:.1e} |")
         lines.append("")
     lines.append("## Targets")
     lines.append("")
@@ -785,7 +786,8 @@ def _target_values(results):
                 S = 256 if 256 in rows else max(rows) if rows else None
                 if S is not None and (mode == "no_probes" or key == "groups"):
                     v = rows[S]["speedup"]
-                    text = TARGETS[key][0].replace("S=256", f"S={S}") + f", probes {'on' if mode == 'probes' else 'off'}"
+                    probes = "on" if mode == "probes" else "off"
+                    text = TARGETS[key][0].replace("S=256", f"S={S}") + f", probes {probes}"
                     yield key, text, v, f"{v:.1f}x"
     lg = results.get("large")
     if lg:
@@ -834,7 +836,8 @@ def run_benchmark(size_name: str = "full", repeats: int | None = None, pause: fl
         log(line)
     cpu0, own0, wall0 = _cpu_times(), _own_cpu(), time.perf_counter()
     results = {"size": size_name, "repeats": repeats, "group_repeats": size["group_repeats"],
-               "jax_repeats": size["jax_repeats"], "probe_rounds": size["probe_rounds"], "environment": env, "load_before": load_before}
+               "jax_repeats": size["jax_repeats"], "probe_rounds": size["probe_rounds"], "environment": env,
+               "load_before": load_before}
     if only & {1, 2, 3}:
         log("items 1-3: relu_study, scikit-learn, PyTorch on digits; probe overhead")
         results["frameworks"] = bench_frameworks(size, repeats, pause, use_torch and 2 in only, log)
