@@ -49,14 +49,16 @@ KNOWN_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "breast_cancer": 2, "ir
 @dataclass(frozen=True)
 class Arm:
     """One arm of a claim study: an activation, its negative slope, and whether
-    the weights come from RAI (Lu et al.'s randomized asymmetric initialisation).
-    Other initialisations are settings, not arms."""
+    the weights come from RAI (Lu et al.'s randomized asymmetric initialisation),
+    on the hidden layers only or on every layer (``rai_all``).  Other
+    initialisations are settings, not arms."""
 
     activation: str
     slope: float = math.nan
     rai: bool = False
     lower: float = math.nan
     upper: float = math.nan
+    rai_all: bool = False
 
     @property
     def label(self) -> str:
@@ -71,7 +73,9 @@ class Arm:
             base = f"RReLU α~U[{self.lower:.3g}, {self.upper:.3g}]"
         else:
             base = a.upper() if len(a) <= 4 else a.capitalize()
-        return base + (" + RAI" if self.rai else "")
+        if not self.rai:
+            return base
+        return base + (" + RAI (all layers)" if self.rai_all else " + RAI (hidden layers)")
 
     @property
     def short(self) -> str:
@@ -92,7 +96,7 @@ class Arm:
 
     def sort_key(self):
         kind = {"relu": 0, "leaky": 1, "prelu": 2, "rrelu": 3}.get(self.activation, 4)
-        return (not self.baseline, kind, self.slope if math.isfinite(self.slope) else 0.0, self.rai,
+        return (not self.baseline, kind, self.slope if math.isfinite(self.slope) else 0.0, self.rai, self.rai_all,
                 self.activation)
 
 
@@ -116,13 +120,16 @@ def arm_of(row) -> Arm:
     rai = str(get("init.name", "")) == "rai" or str(get("init.weight", "")) == "rai"
     lower = _num(get("activation.lower")) if act == "rrelu" else math.nan
     upper = _num(get("activation.upper")) if act == "rrelu" else math.nan
-    return Arm(act, slope, rai, lower, upper)
+    # init.output = default: RAI on the hidden layers only; tables written before the
+    # option (no column) drew the output layer with RAI too
+    rai_all = rai and str(get("init.output", "same")) != "default"
+    return Arm(act, slope, rai, lower, upper, rai_all)
 
 
 def arms_column(table: pd.DataFrame) -> tuple[pd.Series, dict[str, Arm]]:
     """``(labels per row, {label: Arm})`` for a runs or metrics table."""
     cols = [c for c in ("activation.name", "activation.alpha", "alpha", "init.name", "init.weight",
-                        "activation.lower", "activation.upper") if c in table.columns]
+                        "activation.lower", "activation.upper", "init.output") if c in table.columns]
     keys = table[cols].astype(str).agg("\x1f".join, axis=1) if cols else pd.Series("", index=table.index)
     cache: dict[str, Arm] = {}
     labels = []
