@@ -41,7 +41,7 @@ SHORT = {"model.depth": "depth", "model.width": "width", "optimizer.lr": "lr", "
 
 #: classes of the bundled classification datasets (used when a run folder's summary is not at hand)
 KNOWN_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "breast_cancer": 2, "iris": 3, "wine": 3, "blobs": 3,
-                 "digits": 10}
+                 "digits": 10, "mnist1d": 10}
 
 
 # --------------------------------------------------------------------------- arms
@@ -130,7 +130,8 @@ def arms_column(table: pd.DataFrame) -> tuple[pd.Series, dict[str, Arm]]:
     """``(labels per row, {label: Arm})`` for a runs or metrics table."""
     cols = [c for c in ("activation.name", "activation.alpha", "alpha", "init.name", "init.weight",
                         "activation.lower", "activation.upper", "init.output") if c in table.columns]
-    keys = table[cols].astype(str).agg("\x1f".join, axis=1) if cols else pd.Series("", index=table.index)
+    # one key per distinct combination (repr: NaN, a slope that does not apply, is a value too)
+    keys = [repr(t) for t in zip(*(table[c].tolist() for c in cols))] if cols else [""] * len(table)
     cache: dict[str, Arm] = {}
     labels = []
     for key, (_, row) in zip(keys, table[cols].iterrows()):
@@ -142,8 +143,12 @@ def arms_column(table: pd.DataFrame) -> tuple[pd.Series, dict[str, Arm]]:
 
 
 def fmt_value(v) -> str:
+    """A config value in a label: ``0.1``; a missing value (a null such as
+    ``optimizer.clip_norm``, NaN in the tables) is ``none``."""
+    if v is None:
+        return "none"
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):g}"
+        return "none" if math.isnan(v) else f"{float(v):g}"
     return str(v)
 
 
@@ -319,7 +324,8 @@ def networks(data: SweepData, settings=()) -> tuple[pd.DataFrame, dict[str, Arm]
 
     ``trained``: did not diverge, did not collapse, and ended below half the
     loss of a constant prediction (classification: ln K; regression: R² > 0.5);
-    ``failed`` = 1 - trained."""
+    ``failed`` = 1 - trained; ``chance`` (and ``test_chance`` with a test part):
+    the loss of a constant prediction on that part."""
     runs = data.runs[data.runs["status"] != "failed"].copy()
     labels, arms = arms_column(runs)
     runs["arm"] = labels
@@ -348,25 +354,51 @@ def networks(data: SweepData, settings=()) -> tuple[pd.DataFrame, dict[str, Arm]
         net = pd.concat([net.reset_index(drop=True), pd.DataFrame(new)], axis=1)
     else:
         net = net.reset_index(drop=True)
+    net["chance"] = _chance(net, data.info, "val")
+    if "test_loss" in net:
+        net["test_chance"] = _chance(net, data.info, "test")
     net["trained"] = _trained(net, data.info)
     net["failed"] = 1.0 - net["trained"]
     return net, arms
 
 
-def _trained(net: pd.DataFrame, info: pd.DataFrame) -> np.ndarray:
-    ok = net["diverged"].to_numpy() == 0
-    if "collapsed" in net:
-        ok &= ~(net["collapsed"].to_numpy(dtype=float) == 1)
+def _chance(net: pd.DataFrame, info: pd.DataFrame, part: str = "val") -> np.ndarray:
+    """Per network, the ``part`` loss of a constant prediction: ln K for K classes
+    (:func:`chance_loss`); for regression the mean squared deviation of the
+    part's targets, recovered exactly from any network of the same dataset as
+    ``loss / (1 - R^2)`` (one target: R^2 = 1 - MSE / variance) and shared by
+    every network of that dataset (the median over those with finite values).
+    NaN where nothing tells it."""
     k = pd.Series(np.nan, index=net.index)
     if not info.empty:
         k = net["run_dir"].astype(str).map(info.set_index("run_dir")["n_outputs"]).astype(float)
     task = net["task"] if "task" in net else pd.Series("classification", index=net.index)
     dataset = net["dataset.name"] if "dataset.name" in net else pd.Series(None, index=net.index)
     chance = np.array([chance_loss(t, kk, d) for t, kk, d in zip(task, k, dataset)], dtype=float)
+    loss_col, r2_col = f"{part}_loss", f"{part}_r2"
+    reg = (task != "classification").to_numpy()
+    if reg.any() and loss_col in net and r2_col in net:
+        loss, r2 = net[loss_col].to_numpy(dtype=float), net[r2_col].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            each = np.where(reg & (r2 < 1), loss / (1 - r2), np.nan)
+        for d in pd.unique(dataset[reg]):
+            sel = reg & (dataset == d).to_numpy() if d is not None else reg
+            vals = each[sel][np.isfinite(each[sel])]
+            if len(vals):
+                chance[sel] = float(np.median(vals))
+    return chance
+
+
+def _trained(net: pd.DataFrame, info: pd.DataFrame) -> np.ndarray:
+    ok = net["diverged"].to_numpy() == 0
+    if "collapsed" in net:
+        ok &= ~(net["collapsed"].to_numpy(dtype=float) == 1)
+    task = net["task"] if "task" in net else pd.Series("classification", index=net.index)
+    chance = net["chance"].to_numpy(dtype=float)
     good = np.ones(len(net), dtype=bool)
+    cls = (task == "classification").to_numpy() & np.isfinite(chance)
     if "val_loss" in net:
         loss = net["val_loss"].to_numpy(dtype=float)
-        cls = np.isfinite(chance)
         good[cls] = loss[cls] < 0.5 * chance[cls]
     if "val_r2" in net:
         r2 = net["val_r2"].to_numpy(dtype=float)

@@ -46,8 +46,8 @@ import numpy as np
 from .activations import Activation, make_activation
 from .init import init_layer
 
-__all__ = ["MLP", "OUTPUT_INITS", "ForwardCache", "Workspace", "Workspaces", "augment", "network_blocks", "network_rngs",
-           "seed_generator"]
+__all__ = ["MLP", "OUTPUT_INITS", "ForwardCache", "Workspace", "Workspaces", "augment", "network_blocks",
+           "network_rngs", "seed_generator"]
 
 #: how the output layer is initialised (:class:`MLP`'s ``output_init``)
 OUTPUT_INITS = ("same", "default")

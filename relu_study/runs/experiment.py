@@ -191,8 +191,8 @@ def run_experiment(cfg: dict, progress=None) -> RunResult:
     table["task"] = data.task
     summary = summarize(cfg, result, time.perf_counter() - start)
     summary["dataset"] = {"task": data.task, "task_reason": data.task_reason, "n_train": data.n_train,
-                          "n_val": data.n_val, "n_test": data.n_test, "n_features": data.n_features, "n_outputs": data.n_outputs,
-                          "n_probe": result.info.get("n_probe")}
+                          "n_val": data.n_val, "n_test": data.n_test, "n_features": data.n_features,
+                          "n_outputs": data.n_outputs, "n_probe": result.info.get("n_probe")}
     summary["network"] = repr(net)
     return RunResult(table, summary, result)
 
