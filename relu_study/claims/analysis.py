@@ -198,7 +198,9 @@ class Study:
     study, out) -> StudyResult`` replaces the whole comparison machinery (for a
     study that estimates rather than compares, such as born dead); ``answer(result)
     -> str``: the plain-language answer (one or two sentences with the key numbers
-    and the conditions) that leads the claim's paragraph."""
+    and the conditions) that leads the claim's paragraph.  ``epochs``: ``"all"``
+    rows of the metrics tables, or ``"probed"`` (epoch 0, probed epochs, the last
+    and diverged rows: what a study of long runs needs and memory allows)."""
 
     name: str
     id: str
@@ -221,6 +223,7 @@ class Study:
     literature: Callable | None = None
     analyse: Callable | None = None
     answer: Callable | None = None
+    epochs: str = "all"
 
     @property
     def by_construction(self) -> bool:
@@ -369,7 +372,8 @@ def pairing(net: pd.DataFrame, settings, arms) -> pd.DataFrame:
         rows.append({**dict(zip(settings, values)), "setting": label, "arm": arm.label, "n_arm": len(a),
                      "n_relu": len(base), "pairs": len(seeds & base_seeds),
                      "only_arm": len(seeds - base_seeds), "only_relu": len(base_seeds - seeds)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*settings, "setting", "arm", "n_arm", "n_relu", "pairs", "only_arm",
+                                       "only_relu"])
 
 
 def levels(net: pd.DataFrame, settings, arms, metrics, study_name: str = "") -> pd.DataFrame:
@@ -391,7 +395,8 @@ def levels(net: pd.DataFrame, settings, arms, metrics, study_name: str = "") -> 
                 rows.append({**dict(zip(settings, values)), "setting": label, "arm": arm.label, "metric": m.column,
                              "level": lev, "lo": lo, "hi": hi, "n": len(ok), "n_networks": len(a),
                              "n_diverged": int((a["diverged"] == 1).sum())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*settings, "setting", "arm", "metric", "level", "lo", "hi", "n", "n_networks",
+                                       "n_diverged"])
 
 
 def compare_all(net: pd.DataFrame, settings, arms, metrics, study_name: str = "") -> pd.DataFrame:
@@ -419,7 +424,9 @@ def compare_all(net: pd.DataFrame, settings, arms, metrics, study_name: str = ""
                          "excluded": excluded, "level_relu": c.level_a, "level_arm": c.level_b,
                          "effect": c.effect, "lo": c.lo, "hi": c.hi, "half_width": c.half_width, "p": c.p,
                          "test": c.test, "interval": c.interval, "n10": c.n10, "n01": c.n01})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*settings, "setting", "arm", "metric", "binary", "paired", "n", "n_relu",
+                                       "n_arm", "excluded", "level_relu", "level_arm", "effect", "lo", "hi",
+                                       "half_width", "p", "test", "interval", "n10", "n01"])
 
 
 def gate_values(net: pd.DataFrame, settings, gate: Gate | None) -> pd.DataFrame:
@@ -435,7 +442,7 @@ def gate_values(net: pd.DataFrame, settings, gate: Gate | None) -> pd.DataFrame:
             n = len(x)
             v = float(x.mean()) if n else np.nan
         rows.append({**dict(zip(settings, values)), "setting": label, "value": v, "n_relu": n})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*settings, "setting", "value", "n_relu"])
 
 
 def judge(comp: pd.DataFrame, gates: pd.DataFrame, analysis: Analysis, arms, params: Params = Params()):
@@ -515,8 +522,8 @@ def conditions(arm_verdicts: dict, arms) -> str:
     against = [a for a in leaky if arm_verdicts[a.label] in S.AGAINST]
     parts = []
     if sup and against and max(a.slope for a in against) < min(a.slope for a in sup):
-        parts.append(f"holds for α ≥ {min(a.slope for a in sup):g}, not for "
-                     + ", ".join(f"α={a.slope:g}" for a in against))
+        parts.append(f"holds for α ≥ {min(a.slope for a in sup):.3g}, not for "
+                     + ", ".join(f"α={a.slope:.3g}" for a in against))
         done = {a.label for a in sup + against}
     else:
         done = set()

@@ -457,12 +457,21 @@ def _pooled_text(result, ar, metric) -> str:
     return "; ".join(parts)
 
 
-def _holds_at(ar, metric, arm: str) -> str:
-    """`` (holds at depth=8, bias=-1)``: where an arm whose verdict depends on the setting is supported."""
+def _holds_at(ar, metric, arm: str, limit: int = 3) -> str:
+    """`` (holds at depth=8, bias=-1)``: where an arm whose verdict depends on the
+    setting is supported.  Past ``limit`` settings it counts them and names the
+    others instead (`` (holds in 27 of 30 settings, not at ...)``): the full list
+    is in the study's verdicts table, and a paragraph that lists 29 settings hides
+    its answer."""
     j = ar.judged
     sel = j[(j["metric"] == metric.column) & (j["arm"] == arm) & j["eligible"]]
     held = list(sel.loc[sel["verdict"] == "supported", "setting"])
-    return f" (holds at {'; '.join(held)})" if held else ""
+    if not held:
+        return ""
+    if len(held) <= limit:
+        return f" (holds at {'; '.join(held)})"
+    others = list(sel.loc[sel["verdict"] != "supported", "setting"])
+    return f" (holds in {len(held)} of {len(sel)} settings, not at {_settings_phrase(others, limit)})"
 
 
 def _with_note(label: str, note: str) -> str:
@@ -538,37 +547,56 @@ def effect_text(ar, metric, arm, digits: int = 2) -> str:
     return f"{arm.short} {ci(c.effect, c.lo, c.hi, digits, sign=True)}"
 
 
+def _names(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _settings_phrase(settings, limit: int = 3) -> str:
+    settings = list(settings)
+    shown = "; ".join(settings[:limit])
+    return shown + (f" and {len(settings) - limit} more" if len(settings) > limit else "")
+
+
 def verdict_sentence(result, ar, metric, better: str, worse: str) -> str:
     """A plain sentence on every arm's verdict for ``metric`` in analysis ``ar``,
     grouped by verdict, each arm with its pooled effect arm − ReLU [95% CI]:
-    "α=0.1 and α=0.3 left fewer units dormant (α=0.1 −0.21 [−0.24, −0.18], ...);
-    α=0.01 did not differ from ReLU by the minimal effect or more (...)"."""
+    "α=0.1 and α=0.3 left fewer units dormant (α=0.1 −0.21 [−0.24, −0.18]; ...);
+    α=0.01 did not differ from ReLU by more than the minimal effect (...)".  An
+    arm whose verdict depends on the setting says in how many settings it held
+    and names those where the evidence went against."""
     verdicts = {a: ar.metric_verdicts.get((metric.column, a.label)) for a in result.arms if not a.baseline}
     verdicts = {a: v for a, v in verdicts.items() if v is not None}
     if not verdicts:
         return "no setting was analysed."
+    j = ar.judged[(ar.judged["metric"] == metric.column) & ar.judged["eligible"]] if len(ar.judged) else ar.judged
+    n_settings = len(ar.eligible_settings())
     phrases = {"supported": better, "contradicted": worse,
-               "not supported": "did not differ from ReLU by the minimal effect or more (equivalence shown)",
-               S.DEPENDS: "did so only in some settings", "inconclusive": "are not resolved by these seeds"}
-    n_pairs = max((c.n for (col, _), c in ar.pooled.items() if col == metric.column), default=0)
+               "not supported": "did not differ from ReLU by more than the minimal effect (equivalence shown)",
+               "inconclusive": "not resolved by these seeds"}
     parts = []
     for word in ("supported", S.DEPENDS, "not supported", "contradicted", "inconclusive"):
         arms = [a for a, v in verdicts.items() if v == word]
         if not arms:
             continue
-        names = " and ".join(a.short for a in arms) if len(arms) <= 2 else \
-            ", ".join(a.short for a in arms[:-1]) + " and " + arms[-1].short
-        where = ""
-        if word == S.DEPENDS:
-            held = sorted({s for a in arms for s in ar.judged.loc[(ar.judged["metric"] == metric.column)
-                                                                   & (ar.judged["arm"] == a.label)
-                                                                   & (ar.judged["verdict"] == "supported"),
-                                                                   "setting"]})
-            where = f", at {'; '.join(held[:4])}" + (f" and {len(held) - 4} more" if len(held) > 4 else "") \
-                if held else ""
-        parts.append(f"{names} {phrases[word]}{where} ({'; '.join(effect_text(ar, metric, a) for a in arms)})")
-    pooled = "pooled over the analysed settings, " if len(ar.eligible_settings()) > 1 else ""
-    return ("; ".join(parts) + f" [{metric.short or metric.column}, arm − ReLU, {pooled}paired by seed, "
+        effects = "; ".join(effect_text(ar, metric, a) for a in arms)
+        if word == "inconclusive":
+            parts.append(f"{_names(a.short for a in arms)}: {phrases[word]} ({effects})")
+            continue
+        if word != S.DEPENDS:
+            parts.append(f"{_names(a.short for a in arms)} {phrases[word]} ({effects})")
+            continue
+        for a in arms:
+            ja = j[j["arm"] == a.label]
+            held = list(ja.loc[ja["verdict"] == "supported", "setting"])
+            against = list(ja.loc[ja["verdict"].isin(S.AGAINST), "setting"])
+            text = f"{a.short} {better} in {len(held)} of {n_settings} settings"
+            if against:
+                text += f", not at {_settings_phrase(against)}"
+            parts.append(f"{text} ({effect_text(ar, metric, a)} pooled)")
+    pooled = "pooled over the analysed settings, " if n_settings > 1 else ""
+    n_pairs = max((c.n for (col, _), c in ar.pooled.items() if col == metric.column), default=0)
+    return ("; ".join(parts) + f" [{metric.short or metric.column}: arm − ReLU, {pooled}paired by seed, "
             f"{n_pairs} pairs, 95% CI].")
 
 

@@ -55,9 +55,11 @@ README_END = "<!-- end of the generated claims table -->"
 
 GENERAL_LIMITATIONS = (
     "Small networks (width 2 to 32, up to 16 hidden layers) on small datasets (2-D toy problems, 8x8 digits, "
-    "tabular regression): nothing here speaks for convolutional networks or large data.",
-    "Every arm of a setting shares one learning rate and optimizer; no arm is tuned, and there is no held-out test "
-    "split (final metrics are on the validation split).",
+    "MNIST-1D, small tabular sets, 1-D regression): nothing here speaks for convolutional networks or large data.",
+    "C1, C2, C4 and L1 give every arm of a setting the same optimizer and learning rate (C1 crosses three "
+    "optimizers, a grid of rates and clipping instead of tuning); C3, C5 and the slope sweep tune the learning "
+    "rate per arm on validation data and score on a held-out test part. Nothing tunes the architecture, the number "
+    "of epochs, the batch size or weight decay.",
     "The seed is the unit of replication: each dataset is one fixed draw (its own seed 0), so the intervals cover "
     "initialisation and minibatch order, not the data.",
     "Gates, minimal effects and the failure threshold (half the loss of a constant prediction) are choices stated "
@@ -237,16 +239,21 @@ def _resolution_overview(results) -> str:
             hw = j["half_width"].replace(np.inf, np.nan)
             ok = int((j["half_width"] <= j["m"] / 2).sum())
             decided = int((j["verdict"] != "inconclusive").sum())
+            # pairs that would bring the half-width to m/2 (it shrinks as 1 / sqrt(pairs))
+            need = (j["n"] * (hw / (j["m"] / 2)) ** 2).where(j["m"] > 0)
             rows.append([f"{r.study.id}.{i}", ar.analysis.primary.short or ar.analysis.primary.column, len(j),
                          f"{ok} of {len(j)}", num(hw.median(), 2), num(j["m"].median(), 2),
-                         f"{decided} of {len(j)}", f"{int(j['n'].min())}–{int(j['n'].max())}"])
+                         f"{decided} of {len(j)}", f"{int(j['n'].min())}–{int(j['n'].max())}",
+                         num(math.ceil(need.median()), 3) if need.notna().any() else "–"])
     if not rows:
         return ""
-    return ("The seeds were planned (from pilot runs) so that each primary comparison resolves its minimal effect m: "
-            "a 95% interval half-width of at most m/2. What this run achieved, per analysis (every arm and "
-            "analysed setting):\n\n"
+    return ("The seeds were planned from pilot runs so that each primary comparison resolves its minimal effect m: "
+            "a 95% interval half-width of at most m/2, within the 30-minute budget of the whole run. What this run "
+            "achieved, per analysis (every arm and analysed setting); the last column is the median number of pairs "
+            "that would reach half-width m/2 at the spread seen here (half-widths shrink as 1/√pairs), so a reader "
+            "can see what a resolved answer would cost:\n\n"
             + md_table(["analysis", "primary outcome", "comparisons", "half-width ≤ m/2", "median half-width",
-                        "median m", "verdict reached", "pairs"], rows))
+                        "median m", "verdict reached", "pairs", "pairs for m/2 (median)"], rows))
 
 
 def write_report(paths, out, command: str | None = None, date: str | None = None, recollect: bool = False,
@@ -275,18 +282,22 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
     found = find_sweeps(paths, list(studies))
     if not found:
         raise ValueError("PATH " + ", ".join(map(str, paths)) + ": no sweeps found")
-    data = load_sweeps(found, recollect=recollect)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    results = []
-    for name, study in studies.items():
-        if name in data:
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                results.append(run_study(study, data[name], out))
-            if log is not None:
-                log(f"report: {study.id} ({name}) analysed in {time.perf_counter() - t0:.0f} s")
+    results, read = [], {}
+    for name, study in studies.items():  # one study's tables in memory at a time
+        if name not in found:
+            continue
+        t0 = time.perf_counter()
+        d = load_sweeps({name: found[name]}, recollect=recollect, epochs={name: study.epochs})[name]
+        read[name] = (d.folders, d.runs["run_dir"].nunique() if len(d.runs) else 0,
+                      int((d.runs["status"] != "failed").sum()) if len(d.runs) else 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            results.append(run_study(study, d, out))
+        del d
+        if log is not None:
+            log(f"report: {study.id} ({name}) read and analysed in {time.perf_counter() - t0:.0f} s")
     command = command or shlex.join(["python", "-m", "relu_study.report", *sys.argv[1:]])
     if provenance is None:
         from ..provenance import provenance as record
@@ -315,7 +326,7 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
         else:
             lines += [f"{lead} {r.summary} [Evidence](#{anchor(r.study.title)}).", ""]
     lines += [_summary_table(results), ""]
-    missing = [s.title for n, s in studies.items() if n not in data]
+    missing = [s.title for n, s in studies.items() if n not in found]
     if missing:
         lines += ["Not in this report (no sweep given): " + "; ".join(missing) + ".", ""]
     lines += ["## How verdicts are computed", "", S.VERDICT_RULE, "",
@@ -342,10 +353,9 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
                                                     None if run_started is None else now - run_started), "",
               "## Sweeps read", ""]
     for r in results:
-        d = data[r.study.name]
-        n_jobs = d.runs["run_dir"].nunique() if len(d.runs) else 0
-        lines.append(f"- {r.study.name}: {', '.join(f'`{_display(f)}`' for f in d.folders)} ({n_jobs} jobs, "
-                     f"{int((d.runs['status'] != 'failed').sum())} networks)")
+        folders, n_jobs, n_networks = read[r.study.name]
+        lines.append(f"- {r.study.name}: {', '.join(f'`{_display(f)}`' for f in folders)} ({n_jobs} jobs, "
+                     f"{n_networks} networks)")
     report = out / "REPORT.md"
     with atomic_path(report) as tmp:
         tmp.write_text("\n".join(lines) + "\n")

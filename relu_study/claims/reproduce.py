@@ -116,11 +116,19 @@ class Progress:
     ``c1_dying: 37 of 240 jobs, 1m12s, about 6m left``."""
 
     def __init__(self, log=print, every: float = 15.0, quiet: float = 60.0):
-        self.log, self.every, self.quiet = log, every, quiet
+        self.every, self.quiet = every, quiet
         self.running: dict[str, tuple[Path, float]] = {}
         self.last: dict[str, tuple[int, float]] = {}
+        self.first: dict[str, tuple[int, float]] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self._say = threading.Lock()
+        self._log = log
+
+    def log(self, line: str) -> None:
+        """One whole line at a time, whichever thread speaks."""
+        with self._say:
+            self._log(line)
 
     def started(self, study: str, log_file: Path) -> None:
         with self.lock:
@@ -138,11 +146,14 @@ class Progress:
             items = list(self.running.items())
         for study, (log_file, start) in items:
             done, total = job_progress(log_file)
+            if done and study not in self.first:  # the rate is measured from the first finished job (after the
+                self.first[study] = (done, now)   # start-up: composing and checking every job of the sweep)
             seen, when = self.last[study]
             if (done > seen and now - when >= self.every) or now - when >= self.quiet:
                 left = ""
-                if total and done:
-                    left = f", about {_clock((now - start) / done * (total - done))} left"
+                d0, t0 = self.first.get(study, (0, now))
+                if total and done > d0 and now > t0:
+                    left = f", about {_clock((now - t0) / (done - d0) * (total - done))} left"
                 self.log(f"{study}: {done} of {total or '?'} jobs, {_clock(now - start)}{left}")
                 self.last[study] = (done, now)
 
@@ -160,6 +171,7 @@ def run_studies(studies, sweeps: Path, overrides: dict, jobs: int = 2, resume: b
     order = sorted(studies, key=lambda s: COST.get(s, 0), reverse=True)
     times, failed = {}, []
     progress = Progress(log)
+    log = progress.log
     watcher = threading.Thread(target=progress.run, daemon=True)
     watcher.start()
 

@@ -66,9 +66,9 @@ class Arm:
         if a == "relu":
             base = "ReLU"
         elif a == "leaky":
-            base = f"Leaky α={self.slope:g}"
+            base = f"Leaky α={self.slope:.3g}"
         elif a == "prelu":
-            base = f"PReLU α₀={self.slope:g}"
+            base = f"PReLU α₀={self.slope:.3g}"
         elif a == "rrelu":
             base = f"RReLU α~U[{self.lower:.3g}, {self.upper:.3g}]"
         else:
@@ -228,13 +228,26 @@ class SweepData:
         return float(w.sum()) if w.notna().any() else math.nan
 
 
-def _load_sweep(folder: Path, recollect: bool):
+def probed_rows(table: pd.DataFrame) -> np.ndarray:
+    """The rows a study of long runs needs: epoch 0, every probed epoch (``dead_frac``
+    measured), each network's last row and the row where it diverged."""
+    keep = (table["epoch"] == 0).to_numpy(copy=True)
+    if "dead_frac" in table:
+        keep |= table["dead_frac"].notna().to_numpy()
+    if "diverged" in table:
+        keep |= table["diverged"].astype(bool).to_numpy()
+    last = table.groupby("seed", sort=False)["epoch"].transform("max")
+    return keep | (table["epoch"] == last).to_numpy()
+
+
+def _load_sweep(folder: Path, recollect: bool, epochs: str = "all"):
     runs_f, metrics_f = folder / SWEEP_RUNS_FILE, folder / SWEEP_METRICS_FILE
     if not recollect and runs_f.is_file() and metrics_f.is_file():
-        return pd.read_parquet(metrics_f), pd.read_parquet(runs_f)
+        metrics = pd.read_parquet(metrics_f)
+        return (metrics[probed_rows(metrics)] if epochs == "probed" else metrics), pd.read_parquet(runs_f)
     from ..sweeps.aggregate import collect
 
-    return collect(folder, warn=False)
+    return collect(folder, warn=False, keep_rows=probed_rows if epochs == "probed" else None)
 
 
 def _run_info(run_dirs) -> pd.DataFrame:
@@ -251,11 +264,12 @@ def _run_info(run_dirs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_dir", "n_outputs", "wall_time_s"])
 
 
-def load_sweeps(found: dict[str, list[Path]], recollect: bool = False) -> dict[str, SweepData]:
-    """``{study: SweepData}`` for the output of :func:`find_sweeps`."""
+def load_sweeps(found: dict[str, list[Path]], recollect: bool = False, epochs: dict | None = None) -> dict:
+    """``{study: SweepData}`` for the output of :func:`find_sweeps`.  ``epochs``:
+    ``{study: "probed"}`` keeps only the rows :func:`probed_rows` selects."""
     out = {}
     for name, folders in found.items():
-        parts = [_load_sweep(f, recollect) for f in folders]
+        parts = [_load_sweep(f, recollect, (epochs or {}).get(name, "all")) for f in folders]
         metrics = pd.concat([m.assign(_source=i) for i, (m, _) in enumerate(parts)], ignore_index=True)
         runs = pd.concat([r.assign(_source=i) for i, (_, r) in enumerate(parts)], ignore_index=True)
         if len(folders) > 1:

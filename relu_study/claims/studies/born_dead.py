@@ -173,7 +173,7 @@ STUDY = Study(
     claim="A ReLU network of L layers of width N is born dead at one input with probability 1 − (1 − 2^−N)^L",
     question=("How likely is a freshly initialised ReLU network (zero biases, He-normal weights) of L hidden layers "
               "of width N to be born dead, and does Lu et al.'s single-input formula hold?"),
-    order=70, cost=150,
+    order=70, cost=54,
     quick=("seeds=300", "model.depth=1,4,10", "model.width=2,4"),
     analyse=_analyse, literature=_literature,
     pilot=("`collapsed` at epoch 0 is not the born-dead indicator: with RAI (non-zero initial biases, small weights) "

@@ -226,9 +226,14 @@ def _answer(result) -> str:
     out = [f"Where training made ReLU units dormant ({n_el} of {n} zero-bias settings: large steps), "
            + verdict_sentence(result, tr, DORMANT, "left fewer units dormant at the end",
                               "left more units dormant (a diverged network counts as all lost)")]
-    div = [a.short for a in result.arms if tr.metric_verdicts.get((DIVERGED.column, a.label)) == "contradicted"]
-    if div:
-        out.append(f"The price: more networks diverged with {', '.join(div)} at the largest steps.")
+    j = tr.judged[(tr.judged["metric"] == DIVERGED.column) & tr.judged["eligible"]] if len(tr.judged) else tr.judged
+    worse = j[j["verdict"] == "contradicted"]
+    if len(worse):
+        by_setting = worse.groupby("setting", sort=False)["arm"].apply(
+            lambda arms: ", ".join(result.arm(a).short for a in arms))
+        out.append("The price: more networks diverged than with ReLU at "
+                   + "; ".join(f"{s} ({arms})" for s, arms in by_setting.items())
+                   + " (a diverged network counts as every unit lost).")
     if init is not None and init.eligible_settings():
         out.append("With a bias of −1 (units dormant from the start): "
                    + verdict_sentence(result, init, DORMANT, "left fewer units dormant",
@@ -266,7 +271,7 @@ STUDY = Study(
            "α·E|z| over the layer's average, so with α ≥ 0.05 a stuck unit is rarely dormant unless the whole layer is "
            "stuck — then it is a linear layer, not a dormant one). A network *fails* when it diverged, collapsed to a "
            "constant output, or ended with a validation loss above half that of a constant prediction."),
-    order=10, cost=420,
+    order=10, cost=260,
     quick=("seeds=10", "epochs=3", "optimizer=adam", "optimizer.lr=0.1,1.0", "optimizer.clip_norm=null"),
     headline=("failed", "diverged"),
     curves=("dormant_frac",),

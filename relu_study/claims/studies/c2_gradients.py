@@ -77,7 +77,7 @@ STUDY = Study(
         (ZERO_GRAD, MOVED, RATIO, VAL_LOSS),
         Gate("ReLU left units without gradient", "zero_grad_frac", 0.05, (0.025, 0.1),
              "the ReLU arm's mean zero-gradient fraction at the end")),),
-    order=20, cost=170,
+    order=20, cost=32,
     quick=("seeds=10", "epochs=3", "model.depth=8"),
     headline=("log_w_change_l1", "log_grad_ratio"),
     prepare=_prepare, answer=_answer,

@@ -38,7 +38,7 @@ COUNTS = "every network counts (a diverged one scores the chance loss)"
 CELL = ("optimizer.name", "optimizer.lr")
 
 REGRET = Metric("regret", "mean regret over the learning-rate x optimizer grid: test loss minus the test loss at the "
-                          "arm's own best cell (chance scale)", -1, Effect(0.1, 0.01), bounds=(-math.inf, math.inf),
+                          "arm's own best cell (chance scale)", -1, Effect(0.2, 0.01), bounds=(-math.inf, math.inf),
                 short="regret", counts=COUNTS)
 WINDOW = Metric("window", "width of the learning-rate window where the network trains (decades, mean over the "
                           "optimizers)", +1, Effect(0.1, 0.25), bounds=(0.0, math.inf), short="lr window",
@@ -160,10 +160,14 @@ STUDY = Study(
     notes=("Each arm is at its own best: its best cell is chosen on the tuning seeds' validation loss and the regret "
            "is measured on the other seeds' test loss, so no number that chose the cell is scored. Pairs are seeds: "
            "seed s of an arm and of ReLU over the same cells."),
-    order=30, cost=330,
+    order=30, cost=240,
     quick=("seeds=6", "epochs=3", "optimizer=sgd,adam", "optimizer.lr=0.01,1.0", "init=he"),
     headline=("window",),
     prepare=_prepare, section=_section, literature=_literature, answer=_answer,
+    pilot=("A full pilot run (30 seeds: 10 tuning, 20 scored) gave a median 95% half-width of 0.014 for the regret "
+           "against a minimal effect of 10% of ReLU's regret (0.015): no comparison resolved half of it. The minimal "
+           "effect is now 20% of ReLU's regret (a smaller change in what a network loses away from its best cell is "
+           "not worth a claim) and 30 seeds are scored."),
     limitations=("C3's grid is one dataset (moons) and one architecture; the window counts grid rates (0.5 decade "
                  "apart), so its resolution is half a decade.",),
 )

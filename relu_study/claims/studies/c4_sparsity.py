@@ -138,7 +138,7 @@ STUDY = Study(
                        "Is the fraction of zero (or near-zero) activations not lower than ReLU's by m or more, and at "
                        "which thresholds?", (EXACT, *NEAR, ACTIVE)),),
     notes="The claim is one of non-inferiority: sparsity like ReLU's, not more.",
-    order=40, cost=90,
+    order=40, cost=32,
     quick=("seeds=10", "epochs=3", "dataset=moons"),
     headline=(),
     section=_section, literature=_literature, answer=_answer,

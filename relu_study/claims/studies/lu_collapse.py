@@ -156,10 +156,10 @@ STUDY = Study(
                        (COLLAPSED, R2)),),
     notes=("Lu et al. (2019) report that most such ReLU networks collapse and that RAI lowers the rate. Every "
            "alternative arm (Leaky slopes and both RAI arms) is compared with plain ReLU with the same seeds."),
-    order=60, cost=400,
+    order=60, cost=355,
     quick=("seeds=30", "epochs=5", "model.width=2"),
     headline=("val_r2",),
-    section=_section, literature=_literature, answer=_answer,
+    section=_section, literature=_literature, answer=_answer, epochs="probed",
     pilot=("Width 2, depth 10 on |x| with Adam: lr 0.001 and 0.01 gave the same ReLU collapse rate (0.92); 0.003 is "
            "used. 200 networks per cell for 500 epochs: ReLU's collapse rate is flat after about 20 epochs (0.91, "
            "0.82, 0.50 at widths 2, 3, 4) while Leaky α = 0.01's keeps falling (width 2: 0.27 at epoch 50, 0.10 at "
