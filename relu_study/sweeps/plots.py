@@ -310,19 +310,32 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
     return _save(final_vs_alpha_figure(runs, keys), path)
 
 
-def final_vs_alpha_figure(runs: pd.DataFrame, keys):
-    """The figure of :func:`plot_final_vs_alpha` (None when alpha is not swept)."""
+def final_vs_alpha_data(runs: pd.DataFrame, keys):
+    """What a final-values-against-alpha figure plots, or None when alpha is not
+    swept: ``(data, xkey, line_key, facet_keys)``, the networks that did not fail,
+    the slope key on x, a line per activation, a panel per value of the other
+    arm keys.  The PNG and the sweep page (:mod:`relu_study.sweeps.html`) both
+    start here, so they plot the same networks against the same key."""
     xkey = _alpha_key(keys)
     if xkey is None:
         return None
     data = runs[runs["status"] != "failed"]
     if data.empty or data[xkey].nunique() < 2:
         return None
+    line_key = "activation.name" if "activation.name" in data.columns else None
+    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
+    return data, xkey, line_key, facet_keys
+
+
+def final_vs_alpha_figure(runs: pd.DataFrame, keys):
+    """The figure of :func:`plot_final_vs_alpha` (None when alpha is not swept)."""
+    selected = final_vs_alpha_data(runs, keys)
+    if selected is None:
+        return None
     from matplotlib.ticker import NullLocator
     from matplotlib.transforms import blended_transform_factory
 
-    line_key = "activation.name" if "activation.name" in data.columns else None
-    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
+    data, xkey, line_key, facet_keys = selected
     all_facets = list(groups(data, facet_keys))
     facets = all_facets[:_MAX_FACETS]
     metrics = [m for m in ("val_loss", "dead_frac") if f"final_{m}" in data]
