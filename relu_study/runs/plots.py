@@ -26,7 +26,7 @@ import pandas as pd
 
 __all__ = [
     "LOG_SPAN", "dead_figure", "diverged_seeds", "layer_columns", "loss_figure", "loss_scale", "mean_band",
-    "plot_dead", "plot_loss", "plot_run", "pyplot", "run_figures", "wrap",
+    "plot_dead", "plot_loss", "plot_run", "run_figures", "wrap",
 ]
 
 #: a loss axis whose positive values span more than this factor is drawn on a log scale
@@ -34,26 +34,6 @@ LOG_SPAN = 1e3
 #: series with at most this many points get markers, so a sparse probe schedule stays visible
 _MARKERS_BELOW = 25
 _DIVERGED_COLOR = "0.45"
-
-
-def pyplot():
-    """``matplotlib.pyplot``, on the Agg backend when there is no display.
-
-    Kept for the claims report, which still draws with pyplot; run and sweep
-    figures do not use it (it switches the process's backend)."""
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo") and not _has_display():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _has_display() -> bool:
-    import os
-
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def layer_columns(table: pd.DataFrame, metric: str) -> list[str]:
