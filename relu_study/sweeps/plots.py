@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .arms import arm_label, fixed_description, groups
-from ..runs.plots import loss_scale, mean_band, wrap
+from ..runs.plots import fill_measured, loss_scale, mean_band, measured_epochs_note, plot_measured, wrap
 
 __all__ = ["PLOT_FILES", "curves_figure", "final_vs_alpha_figure", "heatmap_figure", "plot_curves",
            "plot_final_vs_alpha", "plot_heatmap", "plot_sweep"]
@@ -216,18 +216,19 @@ def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "
                 band = bands[(values, col)]
                 style = styles.get(lv[-1], "-") if lv else "-"
                 marker = "o" if len(band) <= 25 else None
-                line, = ax.plot(band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style,
-                                marker=marker, ms=3)
+                line = plot_measured(ax, band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style,
+                                     marker=marker, ms=3)
                 drawn.append(band["mean"].to_numpy(float))
                 if (band["n"] > 1).any():
-                    ax.fill_between(band.index, band["lo"], band["hi"], color=line.get_color(),
-                                    alpha=0.18, linewidth=0)
+                    fill_measured(ax, band.index, band["lo"], band["hi"], color=line.get_color(),
+                                  alpha=0.18, linewidth=0)
                     drawn += [band["lo"].to_numpy(float), band["hi"].to_numpy(float)]
                 div = diverged[values]
                 if len(div):  # an x on the epoch axis where each network diverged
                     ax.plot(div["epoch"], np.full(len(div), 0.03), "x", color=line.get_color(), ms=6, mew=1.6,
                             transform=on_axis, clip_on=False)
-            ax.set_xlabel("epoch")
+            note = measured_epochs_note(metrics, col) if kind == "dead" else None
+            ax.set_xlabel("epoch" + (f"\n{wrap(note, 70)}" if note else ""), fontsize=8 if note else None)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(ylabel)
             values = np.concatenate(drawn) if drawn else np.array([])
