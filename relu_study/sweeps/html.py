@@ -55,10 +55,15 @@ def _finite(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _band_series(name: str, table: pd.DataFrame, column: str, by: str) -> Series:
+    """Mean, 95% band and n of ``column`` per ``by`` value.  Per epoch, an epoch
+    with nothing measured (not probed, or every network had diverged) is a gap
+    (null), so the page never joins values across epochs no one measured."""
     band = mean_band(_finite(table, column), column, by)
-    band = band[band["n"] > 0]  # epochs without a probe, or where every network had diverged
+    band = band[band["n"] > 0]
+    if by == "epoch" and len(band):
+        band = band.reindex(range(int(band.index.min()), int(band.index.max()) + 1))
     return Series(name, [float(v) for v in band.index], band["mean"].tolist(), lo=band["lo"].tolist(),
-                  hi=band["hi"].tolist(), n=[int(v) for v in band["n"]])
+                  hi=band["hi"].tolist(), n=[None if pd.isna(v) else int(v) for v in band["n"]])
 
 
 def _loss_unit(table: pd.DataFrame) -> str:
