@@ -181,3 +181,31 @@ def test_library_modules_load_without_hydra(module):
     code = f"import sys, {module}; print('hydra' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def _conflict_markers(root: Path) -> list[str]:
+    """``file:line`` of every merge-conflict marker in the files git tracks under ``root``."""
+    files = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True).stdout
+    found = []
+    for name in filter(None, files.decode().split("\0")):
+        try:
+            lines = (root / name).read_text(encoding="utf-8").splitlines()
+        except (UnicodeDecodeError, OSError):  # binary files (figures) and files deleted in the work tree
+            continue
+        found += [f"{name}:{i}" for i, line in enumerate(lines, 1)
+                  if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "======="]
+    return found
+
+
+def test_no_merge_conflict_markers_in_tracked_files():
+    root = PACKAGE.parent
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    assert _conflict_markers(root) == []
+
+
+def test_conflict_marker_finder_finds_one(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.md").write_text("ok\n<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> branch\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "a.md"], check=True)
+    assert _conflict_markers(tmp_path) == ["a.md:2", "a.md:4", "a.md:6"]

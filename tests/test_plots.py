@@ -127,15 +127,39 @@ def test_loss_axis_is_logarithmic_past_three_decades():
     assert curves_figure(metrics, _runs_from(metrics), [], "loss").axes[0].get_yscale() == "log"
 
 
-def test_unprobed_epochs_are_gaps_never_zeros():
-    table = run_table(epochs=12, probe_every=5)  # probed at 0, 5, 10 and the last epoch, 12
-    ax = dead_figure(table).axes[0]
+def _solid_and_dotted(ax):
+    """The lines of ``ax`` as (finite x, y) points, split into solid and dotted ones."""
+    solid, dotted = [], []
     for line in ax.lines:
-        assert list(line.get_xdata()) == [0, 5, 10, 12]
-        assert np.isfinite(line.get_ydata()).all() and (np.asarray(line.get_ydata()) > 0).all()
-    metrics = table.assign(run_dir="a")
-    fig = curves_figure(metrics, _runs_from(metrics), [], "dead")
-    assert list(fig.axes[0].lines[0].get_xdata()) == [0, 5, 10, 12]
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        ok = np.isfinite(x)
+        (dotted if line.get_linestyle() == ":" else solid).append((x[ok], y[ok], x))
+    return solid, dotted
+
+
+def test_unprobed_epochs_are_gaps_never_zeros():
+    """Probed at 0, 5, 10 and the last epoch, 12: the measured values are drawn
+    as they are (never zeros); no solid line or band spans the epochs between
+    probes (a dotted line joins them), and the axis says when it was measured."""
+    table = run_table(epochs=12, probe_every=5)
+    for fig in (dead_figure(table), curves_figure(table.assign(run_dir="a"), _runs_from(table.assign(run_dir="a")),
+                                                  [], "dead")):
+        ax = fig.axes[0]
+        solid, dotted = _solid_and_dotted(ax)
+        for x, y, raw in solid:
+            assert list(x) == [0, 5, 10, 12] and (y > 0).all()
+            assert np.isnan(raw).sum() == 3  # broken between 0-5, 5-10 and 10-12: no solid segment across
+        assert {tuple(x) for x, _, _ in dotted} == {(0, 5), (5, 10), (10, 12)}
+        for band in ax.collections:
+            assert all(np.ptp(path.vertices[:, 0]) == 0 for path in band.get_paths())  # single epochs, no span
+        assert "measured at epochs 0, 5, 10, 12" in ax.get_xlabel() and "probe.every=1" in ax.get_xlabel()
+
+
+def test_every_epoch_probed_gives_plain_lines_and_no_note():
+    ax = dead_figure(run_table(epochs=6, probe_every=1)).axes[0]
+    solid, dotted = _solid_and_dotted(ax)
+    assert not dotted and all(list(x) == list(range(7)) for x, _, _ in solid)
+    assert ax.get_xlabel() == "epoch"
 
 
 def test_run_titles_name_model_and_init():

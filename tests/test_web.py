@@ -233,7 +233,8 @@ def test_sweep_charts_leave_non_finite_values_out_with_n():
     assert leaky.name == "activation=leaky, alpha=0.3"
     assert leaky.n == [2, 2, 1] and leaky.y[2] == pytest.approx(1 / 3)  # the inf is left out, not averaged in
     dead = charts["sweep_dead"].panels[0].series[0]
-    assert dead.x == [0.0, 2.0]  # epoch 1 was not probed: no point, no zero
+    # epoch 1 was not probed: a gap (null, never a zero), so the page does not join 0 and 2 as if measured
+    assert dead.x == [0.0, 1.0, 2.0] and dead.y[1] is None and dead.n[1] is None and None not in (dead.y[0], dead.y[2])
     final = charts["sweep_final_vs_alpha"].panels[0].series
     assert [(s.name, s.x, s.n) for s in final] == [("activation=relu", [0.0], [2]), ("activation=leaky", [0.3], [1])]
 

@@ -26,7 +26,8 @@ import pandas as pd
 
 __all__ = [
     "LOG_SPAN", "dead_figure", "diverged_seeds", "layer_columns", "loss_figure", "loss_scale", "mean_band",
-    "plot_dead", "plot_loss", "plot_run", "pyplot", "run_figures", "wrap",
+    "broken_at_gaps", "fill_measured", "measured_epochs_note", "plot_dead", "plot_loss", "plot_measured",
+    "plot_run", "run_figures", "wrap",
 ]
 
 #: a loss axis whose positive values span more than this factor is drawn on a log scale
@@ -34,26 +35,6 @@ LOG_SPAN = 1e3
 #: series with at most this many points get markers, so a sparse probe schedule stays visible
 _MARKERS_BELOW = 25
 _DIVERGED_COLOR = "0.45"
-
-
-def pyplot():
-    """``matplotlib.pyplot``, on the Agg backend when there is no display.
-
-    Kept for the claims report, which still draws with pyplot; run and sweep
-    figures do not use it (it switches the process's backend)."""
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo") and not _has_display():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _has_display() -> bool:
-    import os
-
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def layer_columns(table: pd.DataFrame, metric: str) -> list[str]:
@@ -163,15 +144,53 @@ def _counts(table: pd.DataFrame) -> tuple[int, int]:
     return table["seed"].nunique(), len(diverged_seeds(table))
 
 
+def plot_measured(ax, x, y, **style):
+    """``y`` against the epochs ``x`` it was measured at: a line of ``style``
+    between consecutive epochs, a thin dotted one across epochs that were not
+    measured (a sparse probe schedule), so the figure never draws a trend no
+    one measured as if it had been.  Returns the labelled line."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    line, = ax.plot(*broken_at_gaps(x, y), **style)
+    for i in np.flatnonzero(np.diff(x) > 1):
+        ax.plot(x[i:i + 2], y[i:i + 2], color=line.get_color(), ls=":", lw=0.9)
+    return line
+
+
+def fill_measured(ax, x, lo, hi, **style) -> None:
+    """A band between ``lo`` and ``hi`` over the epochs ``x`` it was measured at,
+    left open across epochs that were not (as :func:`plot_measured` does)."""
+    ax.fill_between(*broken_at_gaps(np.asarray(x, dtype=float), np.asarray(lo, dtype=float),
+                                     np.asarray(hi, dtype=float)), **style)
+
+
+def broken_at_gaps(x, *ys):
+    """``x`` and ``ys`` with a NaN inserted wherever ``x`` skips an epoch: matplotlib
+    neither joins nor fills across a NaN."""
+    gaps = np.flatnonzero(np.diff(x) > 1) + 1
+    return (np.insert(x, gaps, np.nan), *(np.insert(y, gaps, np.nan) for y in ys))
+
+
+def measured_epochs_note(table: pd.DataFrame, column: str) -> str | None:
+    """``measured at epochs 0, 10, 30 ...`` when ``column`` (a probe column) was
+    not measured at every epoch of the run, else None."""
+    epochs = np.sort(table.loc[np.isfinite(table[column].astype(float)), "epoch"].unique())
+    every = np.arange(0, int(table["epoch"].max()) + 1)
+    if len(epochs) == 0 or np.array_equal(epochs, every):
+        return None
+    shown = ", ".join(str(int(e)) for e in epochs) if len(epochs) <= 8 else f"{len(epochs)} of {len(every)} epochs"
+    return (f"measured at epochs {shown} (the probe schedule; dotted: not measured in between; "
+            f"probe.every=1 measures every epoch)")
+
+
 def _draw_mean(ax, table, column, label, color=None, band_on=True, **style):
     """Mean and band of ``column`` over ``table``'s networks; returns the line or None."""
     band = mean_band(table, column)
     if band.empty:
         return None
     marker = "o" if len(band) <= _MARKERS_BELOW else None
-    line, = ax.plot(band.index, band["mean"], label=label, color=color, marker=marker, ms=3, **style)
+    line = plot_measured(ax, band.index, band["mean"], label=label, color=color, marker=marker, ms=3, **style)
     if band_on and (band["n"] > 1).any():
-        ax.fill_between(band.index, band["lo"], band["hi"], color=line.get_color(), alpha=0.2, linewidth=0)
+        fill_measured(ax, band.index, band["lo"], band["hi"], color=line.get_color(), alpha=0.2, linewidth=0)
     return line
 
 
@@ -289,7 +308,8 @@ def dead_figure(table: pd.DataFrame):
                    ls="--" if all_diverged else "-")
     if len(cols) > 1:
         _draw_mean(ax, shown, "dead_frac", "all hidden units", color="black", ls="--" if all_diverged else "-")
-    ax.set_xlabel("epoch")
+    note = measured_epochs_note(table, "dead_frac")
+    ax.set_xlabel("epoch" + (f"\n{wrap(note, 90)}" if note else ""), fontsize=8 if note else None)
     ax.set_ylabel("dead fraction (units with z <= 0 on every probe sample)")
     ax.yaxis.label.set_size(8)
     ax.set_ylim(-0.02, 1.02)

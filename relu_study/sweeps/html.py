@@ -32,7 +32,7 @@ from ..charts import Chart, Panel, Series
 from ..runs.plots import mean_band
 from ..web import esc, render_page
 from .arms import arm_label, fixed_description, groups
-from .plots import _alpha_key  # the PNG and the page plot against the same key
+from .plots import final_vs_alpha_data  # the PNG and the page plot the same networks
 
 __all__ = ["SWEEP_REPORT_FILE", "sweep_charts", "sweep_report_html", "write_sweep_report"]
 
@@ -55,10 +55,15 @@ def _finite(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _band_series(name: str, table: pd.DataFrame, column: str, by: str) -> Series:
+    """Mean, 95% band and n of ``column`` per ``by`` value.  Per epoch, an epoch
+    with nothing measured (not probed, or every network had diverged) is a gap
+    (null), so the page never joins values across epochs no one measured."""
     band = mean_band(_finite(table, column), column, by)
-    band = band[band["n"] > 0]  # epochs without a probe, or where every network had diverged
+    band = band[band["n"] > 0]
+    if by == "epoch" and len(band):
+        band = band.reindex(range(int(band.index.min()), int(band.index.max()) + 1))
     return Series(name, [float(v) for v in band.index], band["mean"].tolist(), lo=band["lo"].tolist(),
-                  hi=band["hi"].tolist(), n=[int(v) for v in band["n"]])
+                  hi=band["hi"].tolist(), n=[None if pd.isna(v) else int(v) for v in band["n"]])
 
 
 def _loss_unit(table: pd.DataFrame) -> str:
@@ -87,17 +92,13 @@ def _curve_chart(kind: str, metrics: pd.DataFrame, keys) -> Chart | None:
 
 
 def _final_chart(runs: pd.DataFrame, keys) -> Chart | None:
-    xkey = _alpha_key(keys)
-    if xkey is None:
+    selected = final_vs_alpha_data(runs, keys)
+    if selected is None:
         return None
-    data = runs[runs["status"] != "failed"]
-    if data.empty or data[xkey].nunique() < 2:
-        return None
+    data, xkey, line_key, facet_keys = selected
     metrics = [m for m in ("val_loss", "dead_frac") if data[f"final_{m}"].notna().any()]
     if not metrics:
         return None
-    line_key = "activation.name" if "activation.name" in data.columns else None
-    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
     x_all = data[xkey].astype(float)
     logx = bool((x_all > 0).all() and x_all.max() / x_all.min() >= 10)
     facets = list(groups(data, facet_keys))

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .arms import arm_label, fixed_description, groups
-from ..runs.plots import loss_scale, mean_band, wrap
+from ..runs.plots import fill_measured, loss_scale, mean_band, measured_epochs_note, plot_measured, wrap
 
 __all__ = ["PLOT_FILES", "curves_figure", "final_vs_alpha_figure", "heatmap_figure", "plot_curves",
            "plot_final_vs_alpha", "plot_heatmap", "plot_sweep"]
@@ -216,18 +216,19 @@ def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "
                 band = bands[(values, col)]
                 style = styles.get(lv[-1], "-") if lv else "-"
                 marker = "o" if len(band) <= 25 else None
-                line, = ax.plot(band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style,
-                                marker=marker, ms=3)
+                line = plot_measured(ax, band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style,
+                                     marker=marker, ms=3)
                 drawn.append(band["mean"].to_numpy(float))
                 if (band["n"] > 1).any():
-                    ax.fill_between(band.index, band["lo"], band["hi"], color=line.get_color(),
-                                    alpha=0.18, linewidth=0)
+                    fill_measured(ax, band.index, band["lo"], band["hi"], color=line.get_color(),
+                                  alpha=0.18, linewidth=0)
                     drawn += [band["lo"].to_numpy(float), band["hi"].to_numpy(float)]
                 div = diverged[values]
                 if len(div):  # an x on the epoch axis where each network diverged
                     ax.plot(div["epoch"], np.full(len(div), 0.03), "x", color=line.get_color(), ms=6, mew=1.6,
                             transform=on_axis, clip_on=False)
-            ax.set_xlabel("epoch")
+            note = measured_epochs_note(metrics, col) if kind == "dead" else None
+            ax.set_xlabel("epoch" + (f"\n{wrap(note, 70)}" if note else ""), fontsize=8 if note else None)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(ylabel)
             values = np.concatenate(drawn) if drawn else np.array([])
@@ -310,19 +311,32 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
     return _save(final_vs_alpha_figure(runs, keys), path)
 
 
-def final_vs_alpha_figure(runs: pd.DataFrame, keys):
-    """The figure of :func:`plot_final_vs_alpha` (None when alpha is not swept)."""
+def final_vs_alpha_data(runs: pd.DataFrame, keys):
+    """What a final-values-against-alpha figure plots, or None when alpha is not
+    swept: ``(data, xkey, line_key, facet_keys)``, the networks that did not fail,
+    the slope key on x, a line per activation, a panel per value of the other
+    arm keys.  The PNG and the sweep page (:mod:`relu_study.sweeps.html`) both
+    start here, so they plot the same networks against the same key."""
     xkey = _alpha_key(keys)
     if xkey is None:
         return None
     data = runs[runs["status"] != "failed"]
     if data.empty or data[xkey].nunique() < 2:
         return None
+    line_key = "activation.name" if "activation.name" in data.columns else None
+    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
+    return data, xkey, line_key, facet_keys
+
+
+def final_vs_alpha_figure(runs: pd.DataFrame, keys):
+    """The figure of :func:`plot_final_vs_alpha` (None when alpha is not swept)."""
+    selected = final_vs_alpha_data(runs, keys)
+    if selected is None:
+        return None
     from matplotlib.ticker import NullLocator
     from matplotlib.transforms import blended_transform_factory
 
-    line_key = "activation.name" if "activation.name" in data.columns else None
-    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
+    data, xkey, line_key, facet_keys = selected
     all_facets = list(groups(data, facet_keys))
     facets = all_facets[:_MAX_FACETS]
     metrics = [m for m in ("val_loss", "dead_frac") if f"final_{m}" in data]
