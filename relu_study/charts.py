@@ -11,7 +11,8 @@ Kinds of chart:
 
 ``lines``
     numeric x (epochs, learning rates, alpha); each series a line, its
-    interval a band.
+    interval a band (a series with a single point: a marker with an error
+    bar, e.g. PReLU beside the curve of fixed slopes).
 ``points``
     categorical x (settings); each series a marker with an error bar, series
     side by side within a category.
@@ -189,6 +190,16 @@ def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
             label = s.name
             if kind == "lines":
                 x = [_f(v) for v in s.x]
+                finite = [i for i, v in enumerate(y) if math.isfinite(v)]
+                if len(finite) == 1:  # a line of one point is invisible: a marker with its interval
+                    i = finite[0]
+                    err = None
+                    if s.lo is not None and s.hi is not None and s.lo[i] is not None and s.hi[i] is not None:
+                        err = [[max(0.0, y[i] - _f(s.lo[i]))], [max(0.0, _f(s.hi[i]) - y[i])]]
+                    ax.errorbar([x[i]], [y[i]], yerr=err, fmt="D", ms=5, capsize=3, color=color, label=label)
+                    if show_n and s.n is not None:
+                        _label_n(ax, [x[i]], [y[i]], [s.n[i]], color, top)
+                    continue
                 ax.plot(x, y, _LINESTYLE[s.style], color=color, lw=1.6, label=label)
                 if s.lo is not None and s.hi is not None:
                     ax.fill_between(x, [_f(v) for v in s.lo], [_f(v) for v in s.hi], color=color, alpha=0.18,

@@ -103,6 +103,8 @@ def test_schema_rejects_wrong_types_and_unknown_keys():
     ("alpha=nan", "alpha"), ("optimizer.lr=-1", "optimizer.lr"), ("optimizer.lr=0", "optimizer.lr"),
     ("batch_size=0", "batch_size"), ("model.width=0", "model.width"), ("seeds=0", "seeds"),
     ("init.bias_value=inf", "init.bias_value"), ("dataset.val_fraction=1.5", "dataset.val_fraction"),
+    ("dataset.test_fraction=-0.1", "dataset.test_fraction"), ("dataset.test_fraction=0.8", "dataset.test_fraction"),
+    ("init.output=hidden", "init.output"), ("probe.near_zero_curve=[0.1,-1]", "probe.near_zero_curve"),
 ])
 def test_validation_names_the_key(override, key):
     cfg = OmegaConf.to_container(compose(["activation=leaky", override]), resolve=True)

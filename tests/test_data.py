@@ -17,6 +17,7 @@ SYNTHETIC = {
     "abs": (100, 1, None),
     "sine": (100, 1, None),
     "friedman1": (100, 10, None),
+    "mnist1d": (100, 40, 10),
 }
 BUNDLED = {"digits": (1797, 64, 10), "iris": (150, 4, 3), "wine": (178, 13, 3),
            "breast_cancer": (569, 30, 2)}
@@ -314,3 +315,95 @@ def test_table_bad_files(tmp_path):
         load_dataset("table", path=str(blank), target="y")
     with pytest.raises(ValueError, match="fixed size"):
         load_dataset("table", path=good, target="species", n_samples=10)
+
+
+# --------------------------------------------------------------------------- held-out test part
+
+@pytest.mark.parametrize("name", ["iris", "moons", "sine", "digits"])
+def test_test_part_is_held_out_stratified_and_seeded(name):
+    full = _load(name, test_fraction=0.2)
+    n = {**SYNTHETIC, **BUNDLED}[name][0]
+    assert full.n_test == math.ceil(0.2 * n) and full.n_val == math.ceil(0.2 * n)
+    assert full.n_train + full.n_val + full.n_test == n
+    assert full.X_test.shape == (full.n_test, full.n_features) and full.X_test.dtype == full.X_train.dtype
+    # the three parts split the same rows as the two-part split
+    raw3, raw2 = _load(name, test_fraction=0.2, standardize=False), _load(name, standardize=False)
+    rows3 = np.concatenate([raw3.X_train, raw3.X_val, raw3.X_test])
+    rows2 = np.concatenate([raw2.X_train, raw2.X_val])
+    np.testing.assert_array_equal(rows3[np.lexsort(rows3.T)], rows2[np.lexsort(rows2.T)])
+    # scaled with the training part's statistics
+    np.testing.assert_allclose(full.X_train.mean(axis=0), 0, atol=1e-9)
+    scale = raw3.X_train.std(axis=0)
+    np.testing.assert_allclose(full.X_test * np.where(scale > 0, scale, 1) + raw3.X_train.mean(axis=0), raw3.X_test,
+                               atol=1e-9)
+    again = _load(name, test_fraction=0.2)
+    np.testing.assert_array_equal(full.X_test, again.X_test)
+    np.testing.assert_array_equal(full.y_test, again.y_test)
+    other = _load(name, test_fraction=0.2, seed=1)
+    assert not np.array_equal(full.X_test, other.X_test)
+    if full.task == "classification":  # stratified: every class in every part, in proportion
+        counts = np.bincount(_load(name).y_train.tolist() + _load(name).y_val.tolist())
+        np.testing.assert_allclose(np.bincount(full.y_test, minlength=len(counts)) / full.n_test,
+                                   counts / n, atol=0.05)
+        for part in (full.y_train, full.y_val, full.y_test):
+            assert set(np.unique(part)) == set(range(full.n_classes))
+    else:
+        assert full.y_test.shape == (full.n_test, 1)
+
+
+def test_without_a_test_part_the_split_is_unchanged():
+    """test_fraction=0 draws exactly the two-part split of before (no test arrays)."""
+    from relu_study.data import split_indices, split_parts
+
+    d0, d1 = load_dataset("moons", n_samples=200), load_dataset("moons", n_samples=200, test_fraction=0.0)
+    np.testing.assert_array_equal(d0.X_train, d1.X_train)
+    np.testing.assert_array_equal(d0.y_val, d1.y_val)
+    assert d1.X_test is None and d1.n_test == 0 and "test=" not in repr(d1)
+    y = np.arange(60) % 3
+    a = split_indices(y, "classification", 0.25, np.random.default_rng(7))
+    b = split_parts(y, "classification", 0.25, 0.0, np.random.default_rng(7))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert len(b[2]) == 0
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 0.8, "x"])
+def test_a_bad_test_fraction_names_the_key(bad):
+    with pytest.raises(DatasetError) as exc:
+        load_dataset("moons", n_samples=100, test_fraction=bad)
+    assert exc.value.key == "test_fraction"
+
+
+def test_a_test_part_too_small_for_the_classes_names_test_fraction():
+    with pytest.raises(DatasetError, match="test") as exc:
+        load_dataset("iris", test_fraction=0.01)
+    assert exc.value.key == "val_fraction" and "test_fraction=0.01" in str(exc.value)
+
+
+# --------------------------------------------------------------------------- MNIST-1D
+
+def test_mnist1d_is_the_package_dataset_and_leaves_the_global_generators_alone():
+    """The loader returns the package's own samples (its default generation,
+    seed 42) and restores NumPy's and Python's global generators, which the
+    package seeds while it works."""
+    import random
+
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    np.random.seed(123)
+    random.seed(123)
+    before_np, before_py = np.random.get_state()[1].copy(), random.getstate()
+    d = load_dataset("mnist1d", n_samples=200, val_fraction=0.2, standardize=False)
+    np.testing.assert_array_equal(np.random.get_state()[1], before_np)
+    assert random.getstate() == before_py
+    args = get_dataset_args()
+    args.num_samples, args.train_split = 200, 1.0
+    ref = make_dataset(args)
+    X = np.concatenate([d.X_train, d.X_val])
+    y = np.concatenate([d.y_train, d.y_val])
+    order = np.lexsort(X.T)
+    ref_order = np.lexsort(ref["x"].T)
+    np.testing.assert_allclose(X[order], ref["x"][ref_order])
+    np.testing.assert_array_equal(y[order], ref["y"][ref_order])
+    assert d.n_features == 40 and d.n_classes == 10 and d.feature_names[0] == "t0"
+    np.random.seed(None)

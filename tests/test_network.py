@@ -357,6 +357,39 @@ def test_rai_network_every_unit_has_positive_entry():
         assert has.all()
 
 
+def test_rai_on_hidden_layers_only_leaves_the_output_layer_at_the_default_init():
+    """output_init="default" (Lu et al.'s setting): the hidden layers are exactly
+    RAI's draws, and the output layer is what the default init draws next from the
+    same generator, He-normal with gain 1 (N(0, 1/fan_in)) and a zero bias; with
+    "same" the output layer is RAI's (the old behaviour, unchanged)."""
+    from relu_study.engine.network import seed_generator
+
+    sizes = [1, 3, 3, 2]
+    hidden = MLP(1, sizes[1:-1], 2, weight_init="rai", seeds=[5, 6], output_init="default")
+    every = MLP(1, sizes[1:-1], 2, weight_init="rai", seeds=[5, 6])
+    for s, seed in enumerate([5, 6]):
+        rng = seed_generator(seed, "init")
+        for l in range(2):  # hidden layers: RAI, as in the all-layers network
+            w, b = init_layer(rng, sizes[l], sizes[l + 1], weight="rai")
+            np.testing.assert_array_equal(hidden.W[l][s], w)
+            np.testing.assert_array_equal(hidden.b[l][s, 0], b)
+            np.testing.assert_array_equal(every.W[l][s], w)
+        state = rng.bit_generator.state
+        w_out = rng.standard_normal((3, 2)) * (1.0 / math.sqrt(3))  # He-normal, gain 1: the default output layer
+        np.testing.assert_array_equal(hidden.W[2][s], w_out)
+        np.testing.assert_array_equal(hidden.b[2][s], np.zeros((1, 2)))
+        rng.bit_generator.state = state
+        w, b = init_layer(rng, 3, 2, weight="rai")
+        np.testing.assert_array_equal(every.W[2][s], w)
+        np.testing.assert_array_equal(every.b[2][s, 0], b)
+        assert (b != 0).any() or (w > 0).any()
+    # a He-initialised network's output layer is the same whichever option (it is the default)
+    a, b = MLP(2, [4], 3, seeds=[1]), MLP(2, [4], 3, seeds=[1], output_init="default")
+    np.testing.assert_array_equal(a.flat, b.flat)
+    with pytest.raises(ValueError, match="output_init"):
+        MLP(2, [4], 3, output_init="hidden")
+
+
 def test_bias_initialisers():
     rng = np.random.default_rng(5)
     np.testing.assert_array_equal(init_bias("zeros", rng, 4), np.zeros(4))

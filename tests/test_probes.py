@@ -473,3 +473,47 @@ def test_probe_options_name_the_bad_key(key, value):
     from relu_study.engine.probes import ProbeOptions
     with pytest.raises(ValueError, match=f"probe.{key}"):
         ProbeOptions(**{key: value})
+
+
+def test_weight_change_since_the_first_probe():
+    """w_change_l<i> = ||W_l - W_l(0)||_F / ||W_l(0)||_F per layer (biases left out),
+    w_change_out for the output layer, w_change over all weight matrices."""
+    net = MLP.from_params([W1, W2], [B1, B2], "relu")
+    cols, _, state = probe(net, X, Y, "classification")
+    assert cols["w_change_l1"][0] == 0 and cols["w_change_out"][0] == 0 and cols["w_change"][0] == 0
+    d1 = np.array([[0.3, 0.0, 0.0], [0.0, 0.0, -0.4]])  # ||d1|| = 0.5
+    net.W[0][0] += d1
+    net.b[0][0] += 7.0  # biases do not count
+    net.W[1][0, 0, 0] += 1.2
+    cols, _, _ = probe(net, X, Y, "classification", state=state)
+    n1, n2 = np.linalg.norm(W1), np.linalg.norm(W2)
+    assert cols["w_change_l1"][0] == pytest.approx(0.5 / n1)
+    assert cols["w_change_out"][0] == pytest.approx(1.2 / n2)
+    assert cols["w_change"][0] == pytest.approx(np.sqrt(0.25 + 1.44) / np.sqrt(n1 ** 2 + n2 ** 2))
+
+
+def test_near_zero_curve_counts_below_each_threshold():
+    """probe.near_zero_curve: for each t the fraction of |a| < t * std(A) (exact
+    zeros always counted), the hand-counted near_zero_frac at t = 0.2, only the
+    exact zeros for a tiny t, every activation for a large one."""
+    net = MLP.from_params([W1, W2], [B1, B2], "relu")
+    cols, _, _ = probe(net, X, Y, "classification", near_zero_curve=[0.2, 1e-9, 10.0, 1e-3])
+    assert cols["near_zero_frac_t0.2"][0] == pytest.approx(8 / 12)
+    assert cols["near_zero_frac_t1e-09"][0] == pytest.approx(7 / 12)
+    assert cols["near_zero_frac_t10"][0] == pytest.approx(1.0)
+    assert cols["near_zero_frac_t0.001"][0] == cols["near_zero_frac"][0]  # the default threshold
+    # leaky, alpha 0.5: A = Z or 0.5 Z, no exact zero; |a| < 0.2 std counted by hand
+    leaky = MLP.from_params([W1, W2], [B1, B2], make_activation("leaky", alpha=0.5))
+    cols, _, _ = probe(leaky, X, Y, "classification", near_zero_curve=[0.2])
+    A = np.where(Z1 > 0, Z1, 0.5 * Z1)
+    assert cols["near_zero_frac_t0.2"][0] == pytest.approx(np.mean(np.abs(A) < 0.2 * A.std()))
+    assert "near_zero_frac_t0.2" not in probe(leaky, X, Y, "classification")[0]
+
+
+@pytest.mark.parametrize("value", [[], [0.1, -1.0], [0.1, 0.1], "0.1", [float("nan")]])
+def test_near_zero_curve_option_is_checked(value):
+    from relu_study.engine.probes import ProbeOptionError, ProbeOptions
+
+    with pytest.raises(ProbeOptionError) as exc:
+        ProbeOptions(near_zero_curve=value)
+    assert exc.value.key == "near_zero_curve"

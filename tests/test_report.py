@@ -20,8 +20,8 @@ from relu_study.claims.tables import find_sweeps, identify_study
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS_FILE, METRICS_FILE = "sweep_runs.parquet", "sweep_metrics.parquet"
-METRIC_KEYS = ("dead_frac", "zero_grad_frac", "exact_zero_frac", "near_zero_frac", "val_loss", "val_r2",
-               "output_spread", "collapsed", "train_loss")
+METRIC_KEYS = ("dead_frac", "dormant_frac", "zero_grad_frac", "exact_zero_frac", "near_zero_frac", "val_loss",
+               "val_r2", "output_spread", "collapsed", "train_loss")
 
 
 def _write_sweep(folder, networks, epochs=2):
@@ -54,17 +54,19 @@ def _arm(name, alpha=0.01):
     return {"activation.name": name, "activation.alpha": alpha, "alpha": alpha}
 
 
-def _c1_networks(relu_collapses, leaky_collapses, n=20):
-    """Depth 4, lr 1, bias 0: training kills ReLU units (dead fraction 0.1 -> 0.5)."""
+def _c1_networks(relu_collapses, leaky_collapses, n=20, leaky_dormant=0.1):
+    """Depth 4, lr 1, bias 0: training makes ReLU units dead and dormant (0.1 -> 0.5);
+    Leaky's units end at ``leaky_dormant``."""
     out = []
     for job, (arm, collapses, dead) in enumerate(((_arm("relu"), relu_collapses, 0.5),
-                                                  (_arm("leaky", 0.1), leaky_collapses, 0.1))):
+                                                  (_arm("leaky", 0.1), leaky_collapses, leaky_dormant))):
         for s in range(n):
             coll = s < collapses * n
             out.append({**arm, "model.depth": 4, "optimizer.lr": 1.0, "init.bias_value": 0.0, "job": job,
-                        "seed_": s, "init": {"dead_frac": 0.1, "collapsed": False, "val_loss": 0.69},
-                        "final": {"dead_frac": dead + 0.01 * (s % 3), "collapsed": coll,
-                                  "val_loss": 0.69 if coll else 0.3,
+                        "seed_": s, "init": {"dead_frac": 0.1, "dormant_frac": 0.1, "collapsed": False,
+                                             "val_loss": 0.69},
+                        "final": {"dead_frac": dead + 0.01 * (s % 3), "dormant_frac": dead + 0.01 * (s % 3),
+                                  "collapsed": coll, "val_loss": 0.69 if coll else 0.3,
                                   "zero_grad_frac": dead if arm["activation.name"] == "relu" else 0.0}})
     return out
 
@@ -99,7 +101,7 @@ def _born_dead_networks(n=400, seed=0):
 def sweeps(tmp_path):
     return {
         "c1": _write_sweep(tmp_path / "c1_dying", _c1_networks(0.6, 0.0)),
-        "c1_rev": _write_sweep(tmp_path / "rev" / "c1_dying", _c1_networks(0.0, 0.6)),
+        "c1_rev": _write_sweep(tmp_path / "rev" / "c1_dying", _c1_networks(0.0, 0.6, leaky_dormant=0.9)),
         "c4": _write_sweep(tmp_path / "c4_sparsity", _c4_networks()),
         "bd": _write_sweep(tmp_path / "born_dead", _born_dead_networks(), epochs=0),
     }
@@ -114,8 +116,9 @@ def test_report_answers_first_then_evidence_with_figures_as_charts(tmp_path, swe
     assert heads[:2] == ["Answers", "How verdicts are computed"]
     for h in ("Limitations", "Literature", "Provenance"):
         assert h in heads
-    # training killed ReLU units and ReLU collapsed in 12 of 20 networks, Leaky in none: supported
-    assert "**C1. Leaky ReLU prevents dying units: supported" in text
+    # training made ReLU units dormant (0.1 -> 0.5), Leaky's stayed at 0.1: supported; the answer leads
+    assert "**C1. Leaky ReLU prevents dying units: supported.** Where training made ReLU units dormant" in text
+    assert "*Detail.*" in text
     # C4 is decided by construction, and the summary says so in the answer itself
     assert re.search(r"\*\*C4\. [^*]+: contradicted \(by construction\)", text)
     assert "McNemar" in text and "Wilcoxon" in text and "Newcombe" in text
@@ -136,8 +139,9 @@ def test_report_answers_first_then_evidence_with_figures_as_charts(tmp_path, swe
     assert set(c1) == {"id", "study", "title", "claim", "verdict", "by_construction", "summary", "anchor", "arms"}
     assert c1["verdict"] == "supported" and not c1["by_construction"] and f"(#{c1['anchor']})" in text
     assert c1["arms"] == [{"arm": "Leaky α=0.1", "verdict": "supported", "metric": c1["arms"][0]["metric"],
-                           "effect": pytest.approx(-0.6), "lo": c1["arms"][0]["lo"], "hi": c1["arms"][0]["hi"],
+                           "effect": pytest.approx(-0.4), "lo": c1["arms"][0]["lo"], "hi": c1["arms"][0]["hi"],
                            "n": 20}]
+    assert c1["arms"][0]["metric"].startswith("dormant fraction")
     assert next(c for c in claims["claims"] if c["id"] == "C4")["by_construction"] is True
     assert c1["summary"] in text
 

@@ -228,3 +228,51 @@ def test_a_dead_relu_network_is_constant():
     dead, cols = _born_dead_at(X, 8, 2, 400)
     assert dead.any() and (~dead).any()
     assert np.all(cols["output_spread"][dead] == 0.0)
+
+
+# ----------------------------------------------------------------- Kaplan-Meier and log-rank
+
+# A hand-worked example: group A has events at 1, 3, 4 (and censoring at 3 and 6),
+# group B events at 2, 5, 7 (and censoring at 2).
+KM_A = ([1, 3, 3, 4, 6], [1, 1, 0, 1, 0])
+KM_B = ([2, 2, 5, 7], [1, 0, 1, 1])
+
+
+def test_kaplan_meier_against_a_hand_computed_case():
+    """S(1) = 4/5, S(3) = 4/5 * 3/4, S(4) = 0.6 * 1/2; those censored at 3 are
+    still at risk at 3; Greenwood's variance on the log(-log) scale at t = 1 by hand."""
+    km = S.kaplan_meier(*KM_A)
+    np.testing.assert_array_equal(km.t, [1, 3, 4])
+    np.testing.assert_array_equal(km.at_risk, [5, 4, 2])
+    np.testing.assert_array_equal(km.events, [1, 1, 1])
+    np.testing.assert_allclose(km.S, [0.8, 0.6, 0.3])
+    assert km.at(0.5) == 1.0 and km.at(3.5) == pytest.approx(0.6) and km.at(100) == pytest.approx(0.3)
+    # t = 1: Greenwood sum 1/(5*4); se of log(-log S) = sqrt(0.05) / |ln 0.8|
+    log_s = math.log(0.8)
+    se = math.sqrt(1 / 20) / abs(log_s)
+    z = 1.959963984540054
+    assert km.lo[0] == pytest.approx(math.exp(-math.exp(math.log(-log_s) + z * se)), rel=1e-9)
+    assert km.hi[0] == pytest.approx(math.exp(-math.exp(math.log(-log_s) - z * se)), rel=1e-9)
+    assert km.lo[0] == pytest.approx(0.2038, abs=1e-4) and km.hi[0] == pytest.approx(0.9692, abs=1e-4)
+    # no censoring: S is one minus the empirical distribution function
+    full = S.kaplan_meier([1, 2, 2, 4], [1, 1, 1, 1])
+    np.testing.assert_allclose(full.S, [0.75, 0.25, 0.0])
+
+
+def test_logrank_against_a_hand_computed_case():
+    """Event times 1, 2, 3, 4, 5, 7 with (n_A, n_B, d) = (5,4,1), (4,4,1), (4,2,1),
+    (2,2,1), (1,2,1), (0,1,1): O_B = 3, E_B = 4/9 + 1/2 + 1/3 + 1/2 + 2/3 + 1,
+    V = 160/648 + 1/4 + 8/36 + 1/4 + 4/18 (+ 0 where one is at risk)."""
+    from scipy.stats import chi2
+
+    e_b = 4 / 9 + 1 / 2 + 1 / 3 + 1 / 2 + 2 / 3 + 1
+    v = 160 / 648 + 1 / 4 + 8 / 36 + 1 / 4 + 4 / 18
+    stat, p, observed, expected = S.logrank(*KM_A, *KM_B)
+    assert observed == 3 and expected == pytest.approx(e_b)
+    assert stat == pytest.approx((3 - e_b) ** 2 / v) and stat == pytest.approx(0.165803, abs=1e-6)
+    assert p == pytest.approx(chi2.sf((3 - e_b) ** 2 / v, 1))
+    # symmetric in the two groups; identical groups give chi2 = 0
+    assert S.logrank(*KM_B, *KM_A)[0] == pytest.approx(stat)
+    assert S.logrank(*KM_A, *KM_A)[:2] == (0.0, 1.0)
+    # no event at all: nothing to test
+    assert S.logrank([3, 4], [0, 0], [5], [0])[1] == 1.0

@@ -157,7 +157,7 @@ def test_registry_holds_every_study_module_and_each_has_a_preset():
 
     reg = registry()
     assert list(reg) == ["c1_dying", "c2_gradients", "c3_sensitivity", "c4_sparsity", "c5_convergence",
-                         "lu_collapse", "born_dead"]
+                         "slope_sweep", "lu_collapse", "born_dead"]
     conf = Path(__file__).resolve().parent.parent / "conf" / "experiment"
     for name, study in reg.items():
         assert (conf / f"{name}.yaml").is_file(), name

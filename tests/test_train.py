@@ -544,3 +544,55 @@ def test_died_and_revived_follow_the_never_positive_masks():
             assert row["died"] == (~prev & mask).sum() and row["revived"] == (prev & ~mask).sum()
         prev = mask
 
+
+
+# ------------------------------------------------------------ issue 13: test part, weight change, curve
+def test_test_metrics_on_probed_epochs_match_an_independent_evaluation():
+    """With a held-out test part, test_loss / test_acc are recorded at epoch 0, on
+    probed epochs and at the last epoch (NaN elsewhere) and equal the network's
+    loss on X_test; without one there are no test columns."""
+    from relu_study.data import load_dataset
+    from relu_study.engine.probes import ProbeOptions
+    from relu_study.engine.train import evaluate
+
+    data = load_dataset("moons", n_samples=120, test_fraction=0.25)
+    res = train(_net(data, seeds=[0, 1]), data, epochs=6, batch_size=16, probes=ProbeOptions(dense=2))
+    t = res.table
+    for seed in (0, 1):
+        r = rows(t, seed)
+        assert r.loc[r["test_loss"].notna(), "epoch"].tolist() == [0, 1, 2, 6]
+        assert r.loc[r["test_acc"].notna(), "epoch"].tolist() == [0, 1, 2, 6]
+    final = evaluate(res.net, data.X_test, data.y_test, "classification")
+    last = t[t["epoch"] == 6].set_index("seed")
+    np.testing.assert_allclose(last.loc[[0, 1], "test_loss"], final["loss"], rtol=1e-12)
+    np.testing.assert_allclose(last.loc[[0, 1], "test_acc"], final["acc"])
+    # the test part never changes training: the same run without it has the same losses
+    plain = load_dataset("moons", n_samples=120, test_fraction=0.25)
+    plain = type(plain)(**{**plain.__dict__, "X_test": None, "y_test": None})
+    other = train(_net(plain, seeds=[0, 1]), plain, epochs=6, batch_size=16, probes=ProbeOptions(dense=2)).table
+    np.testing.assert_array_equal(other["val_loss"], t["val_loss"])
+    assert "test_loss" not in other.columns
+    reg = load_dataset("sine", n_samples=80, test_fraction=0.25)
+    rt = train(_net(reg, seeds=[0]), reg, epochs=2, batch_size=16).table
+    assert {"test_loss", "test_r2"} <= set(rt.columns) and "test_acc" not in rt.columns
+
+
+def test_group_equals_alone_for_weight_change_curve_and_test_metrics(monkeypatch):
+    import relu_study.engine.network as network
+    from relu_study.data import load_dataset
+    from relu_study.engine.probes import ProbeOptions
+
+    data = load_dataset("spirals", n_samples=100, test_fraction=0.2)
+    options = ProbeOptions(every=2, near_zero_curve=(1e-3, 0.1, 1.0))
+    kw = dict(epochs=4, batch_size=8, probes=options)
+    monkeypatch.setattr(network, "BLOCK_CELLS", 8)
+    group = train(_net(data, "leaky", seeds=[3, 4, 5]), data, optimizer=make_optimizer("momentum", 0.1), **kw)
+    monkeypatch.undo()
+    alone = train(_net(data, "leaky", seeds=[4]), data, optimizer=make_optimizer("momentum", 0.1), **kw)
+    for c in ("w_change", "w_change_l1", "w_change_l2", "w_change_out", "near_zero_frac_t0.1", "test_loss"):
+        assert c in alone.table.columns, c
+    assert_rows_match(rows(group.table, 4), alone.table, tol=1e-12)
+    t = alone.table
+    assert t.loc[t["epoch"] == 0, "w_change"].item() == 0
+    assert (t.loc[t["epoch"] == 4, ["w_change_l1", "w_change_out"]] > 0).all(axis=None)
+    np.testing.assert_array_equal(t["near_zero_frac_t0.001"].dropna(), t["near_zero_frac"].dropna())

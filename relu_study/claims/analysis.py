@@ -37,7 +37,8 @@ from .tables import BASELINE, Arm, setting_label
 
 __all__ = [
     "Analysis", "AnalysisResult", "Effect", "Gate", "Metric", "Params", "Study", "StudyResult", "analyse",
-    "compare_all", "conditions", "judge", "levels", "metric_values", "pairing", "pooled", "sensitivity",
+    "compare_all", "conditions", "judge", "levels", "metric_values", "pairing", "pooled", "prepare_analysis",
+    "sensitivity", "setting_labels",
 ]
 
 
@@ -93,6 +94,7 @@ class Metric:
     unit: str = ""
     note: str = ""
     counts: str = ""
+    construction_arms: str = "every arm with a negative slope"
 
     def __post_init__(self):
         if self.direction not in (1, -1):
@@ -150,13 +152,24 @@ class Gate:
 
 @dataclass(frozen=True)
 class Analysis:
-    """One question of a study: a gate and its metrics (the first is primary)."""
+    """One question of a study: a gate and its metrics (the first is primary).
+
+    By default an analysis compares every network of the study's table in the
+    study's settings.  ``settings`` gives it settings of its own (C5's
+    stability: dataset x learning rate); ``rows`` names a boolean column of the
+    table that selects its networks (C5's scored networks: scoring seeds at each
+    arm's tuned rate); ``where`` restricts it to settings with the given values,
+    ``((key, (value, ...)), ...)`` (C1: training-caused dying at zero bias,
+    dying at initialisation at a negative bias)."""
 
     name: str
     title: str
     question: str
     metrics: tuple
     gate: Gate | None = None
+    settings: tuple | None = None
+    rows: str = ""
+    where: tuple = ()
 
     def __post_init__(self):
         if not self.metrics:
@@ -183,7 +196,11 @@ class Study:
     sentence to the claim's summary paragraph; ``literature(result) ->
     {reference key: text}`` feeds the Literature section; ``analyse(data,
     study, out) -> StudyResult`` replaces the whole comparison machinery (for a
-    study that estimates rather than compares, such as born dead)."""
+    study that estimates rather than compares, such as born dead); ``answer(result)
+    -> str``: the plain-language answer (one or two sentences with the key numbers
+    and the conditions) that leads the claim's paragraph.  ``epochs``: ``"all"``
+    rows of the metrics tables, or ``"probed"`` (epoch 0, probed epochs, the last
+    and diverged rows: what a study of long runs needs and memory allows)."""
 
     name: str
     id: str
@@ -205,6 +222,8 @@ class Study:
     summary: Callable | None = None
     literature: Callable | None = None
     analyse: Callable | None = None
+    answer: Callable | None = None
+    epochs: str = "all"
 
     @property
     def by_construction(self) -> bool:
@@ -241,6 +260,11 @@ class AnalysisResult:
     metric_verdicts: dict
     verdict: str
     pooled: dict = field(default_factory=dict)
+    settings: tuple = ()
+    net: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    levels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def eligible_settings(self) -> list[str]:
         return list(self.gates.loc[self.gates["eligible"], "setting"]) if len(self.gates) else []
@@ -298,6 +322,14 @@ def _groups(net: pd.DataFrame, settings):
         yield values, setting_label(settings, values), g
 
 
+def setting_labels(net: pd.DataFrame, settings) -> pd.Series:
+    """The setting label (``optimizer=adam, lr=0.1``) of every row of ``net``."""
+    labels = pd.Series("all", index=net.index, dtype=object)
+    for _, label, g in _groups(net, settings):
+        labels[g.index] = label
+    return labels
+
+
 def metric_values(rows: pd.DataFrame, metric: Metric) -> np.ndarray:
     """The metric per network: its column, with diverged networks set to
     ``if_diverged`` (or NaN: survivors only)."""
@@ -340,7 +372,8 @@ def pairing(net: pd.DataFrame, settings, arms) -> pd.DataFrame:
         rows.append({**dict(zip(settings, values)), "setting": label, "arm": arm.label, "n_arm": len(a),
                      "n_relu": len(base), "pairs": len(seeds & base_seeds),
                      "only_arm": len(seeds - base_seeds), "only_relu": len(base_seeds - seeds)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*settings, "setting", "arm", "n_arm", "n_relu", "pairs", "only_arm",
+                                       "only_relu"])
 
 
 def levels(net: pd.DataFrame, settings, arms, metrics, study_name: str = "") -> pd.DataFrame:
@@ -362,7 +395,8 @@ def levels(net: pd.DataFrame, settings, arms, metrics, study_name: str = "") -> 
                 rows.append({**dict(zip(settings, values)), "setting": label, "arm": arm.label, "metric": m.column,
                              "level": lev, "lo": lo, "hi": hi, "n": len(ok), "n_networks": len(a),
                              "n_diverged": int((a["diverged"] == 1).sum())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*settings, "setting", "arm", "metric", "level", "lo", "hi", "n", "n_networks",
+                                       "n_diverged"])
 
 
 def compare_all(net: pd.DataFrame, settings, arms, metrics, study_name: str = "") -> pd.DataFrame:
@@ -390,7 +424,9 @@ def compare_all(net: pd.DataFrame, settings, arms, metrics, study_name: str = ""
                          "excluded": excluded, "level_relu": c.level_a, "level_arm": c.level_b,
                          "effect": c.effect, "lo": c.lo, "hi": c.hi, "half_width": c.half_width, "p": c.p,
                          "test": c.test, "interval": c.interval, "n10": c.n10, "n01": c.n01})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*settings, "setting", "arm", "metric", "binary", "paired", "n", "n_relu",
+                                       "n_arm", "excluded", "level_relu", "level_arm", "effect", "lo", "hi",
+                                       "half_width", "p", "test", "interval", "n10", "n01"])
 
 
 def gate_values(net: pd.DataFrame, settings, gate: Gate | None) -> pd.DataFrame:
@@ -406,7 +442,7 @@ def gate_values(net: pd.DataFrame, settings, gate: Gate | None) -> pd.DataFrame:
             n = len(x)
             v = float(x.mean()) if n else np.nan
         rows.append({**dict(zip(settings, values)), "setting": label, "value": v, "n_relu": n})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*settings, "setting", "value", "n_relu"])
 
 
 def judge(comp: pd.DataFrame, gates: pd.DataFrame, analysis: Analysis, arms, params: Params = Params()):
@@ -486,8 +522,8 @@ def conditions(arm_verdicts: dict, arms) -> str:
     against = [a for a in leaky if arm_verdicts[a.label] in S.AGAINST]
     parts = []
     if sup and against and max(a.slope for a in against) < min(a.slope for a in sup):
-        parts.append(f"holds for α ≥ {min(a.slope for a in sup):g}, not for "
-                     + ", ".join(f"α={a.slope:g}" for a in against))
+        parts.append(f"holds for α ≥ {min(a.slope for a in sup):.3g}, not for "
+                     + ", ".join(f"α={a.slope:.3g}" for a in against))
         done = {a.label for a in sup + against}
     else:
         done = set()
@@ -498,17 +534,49 @@ def conditions(arm_verdicts: dict, arms) -> str:
     return "; ".join(parts)
 
 
-def analyse_one(result: StudyResult, analysis: Analysis, params: Params = Params()) -> AnalysisResult:
-    gates = gate_values(result.net, result.settings, analysis.gate)
-    judged, gates, arm_v, metric_v, verdict = judge(result.comparisons, gates, analysis, result.arms, params)
-    return AnalysisResult(analysis, gates, judged, arm_v, metric_v, verdict)
+def _restricted(net: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
+    """The networks an analysis reads: its ``rows`` and ``where``."""
+    keep = np.ones(len(net), dtype=bool)
+    if analysis.rows:
+        if analysis.rows not in net:
+            raise ValueError(f"analysis {analysis.name}: the table has no column {analysis.rows!r}")
+        keep &= net[analysis.rows].to_numpy(dtype=float) == 1
+    for key, values in analysis.where:
+        if key in net:
+            keep &= net[key].isin(list(values)).to_numpy()
+    return net[keep]
+
+
+def prepare_analysis(result: StudyResult, analysis: Analysis) -> AnalysisResult:
+    """Step 1 for one analysis: its networks, settings, pairing, levels and
+    comparisons (thresholds do not enter yet)."""
+    study = result.study
+    settings = _settings_in(result.net, study.settings if analysis.settings is None else analysis.settings)
+    net = _restricted(result.net, analysis)
+    metrics = list(analysis.metrics)
+    empty = pd.DataFrame()
+    ar = AnalysisResult(analysis, empty, empty, {}, {}, "inconclusive", settings=settings, net=net)
+    ar.pairs = pairing(net, settings, result.arms)
+    ar.levels = levels(net, settings, result.arms, metrics, study.name)
+    ar.comparisons = compare_all(net, settings, result.arms, metrics, study.name)
+    return ar
+
+
+def analyse_one(base: AnalysisResult, arms, params: Params = Params()) -> AnalysisResult:
+    """Steps 2 for one prepared analysis under ``params``."""
+    analysis = base.analysis
+    gates = gate_values(base.net, base.settings, analysis.gate)
+    judged, gates, arm_v, metric_v, verdict = judge(base.comparisons, gates, analysis, arms, params)
+    return AnalysisResult(analysis, gates, judged, arm_v, metric_v, verdict, settings=base.settings, net=base.net,
+                          pairs=base.pairs, levels=base.levels, comparisons=base.comparisons)
 
 
 def sensitivity(result: StudyResult) -> pd.DataFrame:
     """The main analysis's verdicts (claim and each arm) again with the minimal
     effects halved and doubled, the gate moved, and the minimum number of pairs
     at 5 and 20; ``flips`` marks a variant whose verdicts differ from the stated one."""
-    main = result.study.analyses[0]
+    prepared = result.analyses[0]
+    main = prepared.analysis
     variants = [Params(), Params(scale=0.5, label="m × ½", detail="minimal effects halved"),
                 Params(scale=2.0, label="m × 2", detail="minimal effects doubled")]
     if main.gate is not None:
@@ -520,7 +588,7 @@ def sensitivity(result: StudyResult) -> pd.DataFrame:
     rows = []
     base = None
     for p in variants:
-        a = analyse_one(result, main, p)
+        a = analyse_one(prepared, result.arms, p)
         row = {"variant": p.label, "detail": p.detail or "the thresholds as stated", "verdict": a.verdict,
                **{f"arm:{k}": v for k, v in a.arm_verdicts.items()}}
         if base is None:
@@ -528,6 +596,11 @@ def sensitivity(result: StudyResult) -> pd.DataFrame:
         row["flips"] = any(row.get(k) != base.get(k) for k in base if k not in ("variant", "detail", "flips"))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _stacked(frames: list, names: list) -> pd.DataFrame:
+    parts = [f.assign(analysis=n) for f, n in zip(frames, names) if len(f)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def analyse(study: Study, net: pd.DataFrame, arms: dict, settings=None) -> StudyResult:
@@ -539,19 +612,19 @@ def analyse(study: Study, net: pd.DataFrame, arms: dict, settings=None) -> Study
                          f"{', '.join(a.label for a in order)})")
     result = StudyResult(study, net=net, arms=order, settings=settings)
     result.n_networks = len(net)
-    result.pairs = pairing(net, settings, order)
-    result.levels = levels(net, settings, order, study.metrics, study.name)
-    result.comparisons = compare_all(net, settings, order, study.metrics, study.name)
     for analysis in study.analyses:
-        a = analyse_one(result, analysis)
+        a = analyse_one(prepare_analysis(result, analysis), order)
         eligible = set(a.eligible_settings())
         for m in analysis.metrics:
             for arm in order:
                 if not arm.baseline and (m.column, arm.label) in a.metric_verdicts:
-                    a.pooled[(m.column, arm.label)] = pooled(net, settings, m, arm.label, eligible, study.name)
+                    a.pooled[(m.column, arm.label)] = pooled(a.net, a.settings, m, arm.label, eligible, study.name)
         result.analyses.append(a)
+    names = [a.analysis.name for a in result.analyses]
+    result.pairs = _stacked([a.pairs for a in result.analyses], names)
+    result.levels = _stacked([a.levels for a in result.analyses], names)
+    result.comparisons = _stacked([a.comparisons for a in result.analyses], names)
     result.verdict = result.main.verdict if result.main else None
     result.conditions = conditions(result.main.arm_verdicts, order) if result.main else ""
     result.sensitivity = sensitivity(result) if study.analyses else pd.DataFrame()
     return result
-

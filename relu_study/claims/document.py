@@ -22,8 +22,8 @@ from . import stats as S
 from .analysis import conditions
 
 __all__ = [
-    "anchor", "ci", "curves_chart", "md_table", "num", "pval", "save_chart", "section_text", "signed",
-    "summary_paragraph", "write_csv",
+    "anchor", "ci", "curves_chart", "effect_text", "md_table", "num", "pval", "save_chart", "section_text", "signed",
+    "summary_paragraph", "verdict_sentence", "write_csv",
 ]
 
 #: colours per arm kind (ReLU black; leaky slopes from light to dark blue-green; others apart)
@@ -136,7 +136,7 @@ def level_effect_chart(result, ar, metric) -> charts.Chart:
     """Two panels: the metric per arm in every setting (interval, n), and the
     paired effect arm - ReLU in the settings the gate admits."""
     study = result.study
-    lev = result.levels[result.levels["metric"] == metric.column]
+    lev = ar.levels[ar.levels["metric"] == metric.column] if len(ar.levels) else ar.levels
     settings_all = list(dict.fromkeys(lev["setting"]))
     eligible = set(ar.eligible_settings()) if ar.analysis.gate is not None else set(settings_all)
     cats = [s if s in eligible else f"{s}, (not analysed)" for s in settings_all]
@@ -189,8 +189,9 @@ def effects_chart(result, ar, metrics) -> charts.Chart | None:
     """One panel per secondary metric: the paired effect per arm and analysed setting."""
     panels = []
     j = ar.judged[ar.judged["eligible"]] if len(ar.judged) else ar.judged
-    cats = [s for s in dict.fromkeys(result.levels["setting"]) if s in set(ar.eligible_settings())] \
-        if ar.analysis.gate is not None else list(dict.fromkeys(result.levels["setting"]))
+    all_settings = list(dict.fromkeys(ar.levels["setting"])) if len(ar.levels) else []
+    cats = [s for s in all_settings if s in set(ar.eligible_settings())] if ar.analysis.gate is not None \
+        else all_settings
     for m in metrics:
         jm = j[j["metric"] == m.column] if len(j) else j
         series = []
@@ -332,16 +333,20 @@ def _arms_text(result) -> str:
     if counts and any(per_arm.get(a, 0) != c[0] for a, c in counts.items()):
         text += (f" The unit compared is one seed over its networks ({int(per_arm.max())} per arm), not one "
                  f"network.")
-    p = result.pairs
-    if len(p):
+    for i, ar in enumerate(result.analyses, 1):
+        p = ar.pairs
+        if not len(p):
+            continue
+        label = f" in {result.study.id}.{i}" if len(result.analyses) > 1 else ""
         complete = (p["only_arm"] == 0).all() and (p["only_relu"] == 0).all()
         if complete:
             per = sorted(set(p["pairs"]))
-            text += (f" **Pairing:** complete — every arm has the same seeds as ReLU in every setting "
-                     f"({' or '.join(map(str, per))} pairs per setting and arm, {int(p['pairs'].sum())} pairs in all).")
+            text += (f" **Pairing{label}:** complete — every arm has the same seeds as ReLU in every setting "
+                     f"({' or '.join(map(str, per))} pairs per setting and arm, {int(p['pairs'].sum())} pairs in "
+                     f"all).")
         else:
             bad = p[(p["only_arm"] > 0) | (p["only_relu"] > 0)]
-            text += (" **Pairing: incomplete** in " + "; ".join(
+            text += (f" **Pairing{label}: incomplete** in " + "; ".join(
                 f"{r['setting']}, {r['arm']}: {r['pairs']} pairs, {r['only_arm']} arm-only and {r['only_relu']} "
                 f"ReLU-only networks" for _, r in bad.iterrows()) + ". Unpaired networks are left out of the paired "
                 "comparisons; a setting without any pair is compared unpaired.")
@@ -358,7 +363,7 @@ def analysis_text(result, ar, out: Path, number: int) -> str:
         bits = [f"Population: {m.population}.", f"Claimed: the arm's value {m.claim_text()}.",
                 f"Minimal effect m: {m.min_effect.describe(m.unit)}."]
         if m.by_construction:
-            bits.append(f"**By construction** for every arm with a negative slope: {m.by_construction}.")
+            bits.append(f"**By construction** for {m.construction_arms}: {m.by_construction}.")
         if m.note:
             bits.append(m.note)
         j = ar.judged[(ar.judged["metric"] == m.column)] if len(ar.judged) else ar.judged
@@ -452,12 +457,21 @@ def _pooled_text(result, ar, metric) -> str:
     return "; ".join(parts)
 
 
-def _holds_at(ar, metric, arm: str) -> str:
-    """`` (holds at depth=8, bias=-1)``: where an arm whose verdict depends on the setting is supported."""
+def _holds_at(ar, metric, arm: str, limit: int = 3) -> str:
+    """`` (holds at depth=8, bias=-1)``: where an arm whose verdict depends on the
+    setting is supported.  Past ``limit`` settings it counts them and names the
+    others instead (`` (holds in 27 of 30 settings, not at ...)``): the full list
+    is in the study's verdicts table, and a paragraph that lists 29 settings hides
+    its answer."""
     j = ar.judged
     sel = j[(j["metric"] == metric.column) & (j["arm"] == arm) & j["eligible"]]
     held = list(sel.loc[sel["verdict"] == "supported", "setting"])
-    return f" (holds at {'; '.join(held)})" if held else ""
+    if not held:
+        return ""
+    if len(held) <= limit:
+        return f" (holds at {'; '.join(held)})"
+    others = list(sel.loc[sel["verdict"] != "supported", "setting"])
+    return f" (holds in {len(held)} of {len(sel)} settings, not at {_settings_phrase(others, limit)})"
 
 
 def _with_note(label: str, note: str) -> str:
@@ -523,6 +537,67 @@ def summary_paragraph(result) -> str:
         out.append("The verdicts hold under every variant of the sensitivity table." if not flips else
                    "Some verdicts change with " + ", ".join(flips) + " (sensitivity table).")
     return " ".join(out)
+
+
+def effect_text(ar, metric, arm, digits: int = 2) -> str:
+    """``α=0.1 −0.21 [−0.24, −0.18]``: an arm's pooled effect on ``metric`` in ``ar``."""
+    c = ar.pooled.get((metric.column, arm.label))
+    if c is None or not c.n:
+        return f"{arm.short}: no pairs"
+    return f"{arm.short} {ci(c.effect, c.lo, c.hi, digits, sign=True)}"
+
+
+def _names(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _settings_phrase(settings, limit: int = 3) -> str:
+    settings = list(settings)
+    shown = "; ".join(settings[:limit])
+    return shown + (f" and {len(settings) - limit} more" if len(settings) > limit else "")
+
+
+def verdict_sentence(result, ar, metric, better: str, worse: str) -> str:
+    """A plain sentence on every arm's verdict for ``metric`` in analysis ``ar``,
+    grouped by verdict, each arm with its pooled effect arm − ReLU [95% CI]:
+    "α=0.1 and α=0.3 left fewer units dormant (α=0.1 −0.21 [−0.24, −0.18]; ...);
+    α=0.01 did not differ from ReLU by more than the minimal effect (...)".  An
+    arm whose verdict depends on the setting says in how many settings it held
+    and names those where the evidence went against."""
+    verdicts = {a: ar.metric_verdicts.get((metric.column, a.label)) for a in result.arms if not a.baseline}
+    verdicts = {a: v for a, v in verdicts.items() if v is not None}
+    if not verdicts:
+        return "no setting was analysed."
+    j = ar.judged[(ar.judged["metric"] == metric.column) & ar.judged["eligible"]] if len(ar.judged) else ar.judged
+    n_settings = len(ar.eligible_settings())
+    phrases = {"supported": better, "contradicted": worse,
+               "not supported": "did not differ from ReLU by more than the minimal effect (equivalence shown)",
+               "inconclusive": "not resolved by these seeds"}
+    parts = []
+    for word in ("supported", S.DEPENDS, "not supported", "contradicted", "inconclusive"):
+        arms = [a for a, v in verdicts.items() if v == word]
+        if not arms:
+            continue
+        effects = "; ".join(effect_text(ar, metric, a) for a in arms)
+        if word == "inconclusive":
+            parts.append(f"{_names(a.short for a in arms)}: {phrases[word]} ({effects})")
+            continue
+        if word != S.DEPENDS:
+            parts.append(f"{_names(a.short for a in arms)} {phrases[word]} ({effects})")
+            continue
+        for a in arms:
+            ja = j[j["arm"] == a.label]
+            held = list(ja.loc[ja["verdict"] == "supported", "setting"])
+            against = list(ja.loc[ja["verdict"].isin(S.AGAINST), "setting"])
+            text = f"{a.short} {better} in {len(held)} of {n_settings} settings"
+            if against:
+                text += f", not at {_settings_phrase(against)}"
+            parts.append(f"{text} ({effect_text(ar, metric, a)} pooled)")
+    pooled = "pooled over the analysed settings, " if n_settings > 1 else ""
+    n_pairs = max((c.n for (col, _), c in ar.pooled.items() if col == metric.column), default=0)
+    return ("; ".join(parts) + f" [{metric.short or metric.column}: arm − ReLU, {pooled}paired by seed, "
+            f"{n_pairs} pairs, 95% CI].")
 
 
 def claim_arms(result) -> list[dict]:

@@ -39,6 +39,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from .._version import __version__
 from . import stats as S
 from .document import anchor, bold_verdict, md_table, num
@@ -53,9 +55,11 @@ README_END = "<!-- end of the generated claims table -->"
 
 GENERAL_LIMITATIONS = (
     "Small networks (width 2 to 32, up to 16 hidden layers) on small datasets (2-D toy problems, 8x8 digits, "
-    "tabular regression): nothing here speaks for convolutional networks or large data.",
-    "Every arm of a setting shares one learning rate and optimizer; no arm is tuned, and there is no held-out test "
-    "split (final metrics are on the validation split).",
+    "MNIST-1D, small tabular sets, 1-D regression): nothing here speaks for convolutional networks or large data.",
+    "C1, C2, C4 and L1 give every arm of a setting the same optimizer and learning rate (C1 crosses three "
+    "optimizers, a grid of rates and clipping instead of tuning); C3, C5 and the slope sweep tune the learning "
+    "rate per arm on validation data and score on a held-out test part. Nothing tunes the architecture, the number "
+    "of epochs, the batch size or weight decay.",
     "The seed is the unit of replication: each dataset is one fixed draw (its own seed 0), so the intervals cover "
     "initialisation and minibatch order, not the data.",
     "Gates, minimal effects and the failure threshold (half the loss of a constant prediction) are choices stated "
@@ -106,7 +110,8 @@ def readme_block(claims: dict, intro: str, report_link: str = "results/REPORT.md
 
 # --------------------------------------------------------------------------- the document
 
-def _provenance_text(p: dict, when: str, wall_times: dict | None, report_seconds: float, results) -> str:
+def _provenance_text(p: dict, when: str, wall_times: dict | None, report_seconds: float, results,
+                     run_seconds: float | None = None) -> str:
     git = p.get("code_git") or {}
     commit = f"{git.get('commit', '?')[:12]}" + (" (with uncommitted changes)" if git.get("dirty") else "") \
         if git else "not a git checkout"
@@ -125,6 +130,9 @@ def _provenance_text(p: dict, when: str, wall_times: dict | None, report_seconds
                       f"{r.wall_time_s:.0f} s" if math.isfinite(r.wall_time_s) else "–", r.n_networks])
     lines += [md_table(["claim", "preset", "sweep wall time", "training time summed over jobs", "networks"], trows),
               "", f"Report: {report_seconds:.0f} s."]
+    if run_seconds is not None:
+        lines[-1] += (f" **Whole run, from the first study to this line of the report: {run_seconds:.0f} s "
+                      f"({run_seconds / 60:.1f} min)** (REPORT.html is drawn after it, in a few seconds).")
     return "\n".join(lines)
 
 
@@ -177,28 +185,91 @@ def _sensitivity_overview(results) -> str:
             + md_table(["claim", *variants], rows))
 
 
+#: short verdict words of the per-arm summary matrix
+_SHORT = {"supported": "yes", "not supported": "no", "contradicted": "against", "inconclusive": "?",
+          S.DEPENDS: "depends"}
+
+
+def _arm_order(label: str, results):
+    for r in results:
+        a = r.arm(label) if hasattr(r, "arm") else None
+        if a is not None:
+            return a.sort_key()
+    return (True, 9, 0.0, False, False, label)
+
+
 def _summary_table(results) -> str:
+    """One row per claim, one column per arm (each slope, PReLU, RReLU, RAI):
+    the arm's verdict on the claim's primary outcome, – where the study has no
+    such arm."""
+    labels = []
+    for r in results:
+        for a in r.claim_arms:
+            if r.arm(a["arm"]) is not None and a["arm"] not in labels:
+                labels.append(a["arm"])
+    labels.sort(key=lambda lab: _arm_order(lab, results))
+    short = {lab: next(r.arm(lab).short for r in results if r.arm(lab) is not None) for lab in labels}
     rows = []
     for r in results:
         s = r.study
         verdict = bold_verdict(r.verdict) if r.verdict else "(estimate)"
         if s.by_construction:
             verdict += " — by construction"
-        arms = "; ".join(f"{a['arm'].replace('Leaky ', '')}: {a['verdict']}" for a in r.claim_arms)
-        rows.append([f"[{s.id}](#{anchor(s.title)}) {s.claim}", verdict, arms])
-    return md_table(["claim", "verdict", "by arm"], rows)
+        by = {a["arm"]: a["verdict"] for a in r.claim_arms}
+        cells = [_SHORT.get(by[lab], by[lab]) if lab in by else "–" for lab in labels]
+        rows.append([f"[{s.id}](#{anchor(s.title)}) {s.claim}", verdict, *cells])
+    legend = ("Per arm, its verdict on the claim's primary outcome (yes: supported; no: not supported; against: "
+              "contradicted; ?: inconclusive; depends: depends on the setting; –: not in that study).")
+    return legend + "\n\n" + md_table(["claim", "verdict", *[short[lab] for lab in labels]], rows)
+
+
+def _resolution_overview(results) -> str:
+    """Per study: the primary comparisons analysed, how many resolve their
+    minimal effect (95% half-width at most m/2, the planning target), the median
+    half-width against the median m, and how many reached a verdict."""
+    rows = []
+    for r in results:
+        for i, ar in enumerate(r.analyses, 1):
+            j = ar.judged
+            if j is None or j.empty:
+                continue
+            j = j[j["eligible"] & (j["metric"] == ar.analysis.primary.column)]
+            if j.empty:
+                continue
+            hw = j["half_width"].replace(np.inf, np.nan)
+            ok = int((j["half_width"] <= j["m"] / 2).sum())
+            decided = int((j["verdict"] != "inconclusive").sum())
+            # pairs that would bring the half-width to m/2 (it shrinks as 1 / sqrt(pairs))
+            need = (j["n"] * (hw / (j["m"] / 2)) ** 2).where(j["m"] > 0)
+            rows.append([f"{r.study.id}.{i}", ar.analysis.primary.short or ar.analysis.primary.column, len(j),
+                         f"{ok} of {len(j)}", num(hw.median(), 2), num(j["m"].median(), 2),
+                         f"{decided} of {len(j)}", f"{int(j['n'].min())}–{int(j['n'].max())}",
+                         num(math.ceil(need.median()), 3) if need.notna().any() else "–"])
+    if not rows:
+        return ""
+    return ("The seeds were planned from pilot runs so that each primary comparison resolves its minimal effect m: "
+            "a 95% interval half-width of at most m/2, within the 30-minute budget of the whole run. What this run "
+            "achieved, per analysis (every arm and analysed setting); the last column is the median number of pairs "
+            "that would reach half-width m/2 at the spread seen here (half-widths shrink as 1/√pairs), so a reader "
+            "can see what a resolved answer would cost:\n\n"
+            + md_table(["analysis", "primary outcome", "comparisons", "half-width ≤ m/2", "median half-width",
+                        "median m", "verdict reached", "pairs", "pairs for m/2 (median)"], rows))
 
 
 def write_report(paths, out, command: str | None = None, date: str | None = None, recollect: bool = False,
                  preamble: str = "", wall_times: dict | None = None, notes: str = "",
-                 provenance: dict | None = None, html: bool = False) -> Path:
+                 provenance: dict | None = None, html: bool = False, log=None,
+                 run_started: float | None = None) -> Path:
     """Read the sweeps in ``paths``, write ``REPORT.md``, ``claims.json``,
     ``claims_table.md``, figures and tables into ``out``; return the report's
     path.  Bad paths raise FileNotFoundError/ValueError before anything is
     written.  ``provenance``: the record of the code and machine that ran the
     sweeps (``reproduce`` takes it before it starts); default: recorded now.
     ``html``: also ``REPORT.html``, the same text with the figures drawn from
-    their chart data, interactive and offline (:func:`relu_study.web.report.write_report_html`)."""
+    their chart data, interactive and offline (:func:`relu_study.web.report.write_report_html`).
+    ``log``: called with a line as each study is analysed (progress).
+    ``run_started``: the ``time.perf_counter()`` at which the whole run began
+    (``reproduce``), to state the run's wall time."""
     from ..runs.folders import atomic_path
     from .runner import run_study
     from .studies import registry
@@ -211,15 +282,22 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
     found = find_sweeps(paths, list(studies))
     if not found:
         raise ValueError("PATH " + ", ".join(map(str, paths)) + ": no sweeps found")
-    data = load_sweeps(found, recollect=recollect)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    results = []
-    for name, study in studies.items():
-        if name in data:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                results.append(run_study(study, data[name], out))
+    results, read = [], {}
+    for name, study in studies.items():  # one study's tables in memory at a time
+        if name not in found:
+            continue
+        t0 = time.perf_counter()
+        d = load_sweeps({name: found[name]}, recollect=recollect, epochs={name: study.epochs})[name]
+        read[name] = (d.folders, d.runs["run_dir"].nunique() if len(d.runs) else 0,
+                      int((d.runs["status"] != "failed").sum()) if len(d.runs) else 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            results.append(run_study(study, d, out))
+        del d
+        if log is not None:
+            log(f"report: {study.id} ({name}) read and analysed in {time.perf_counter() - t0:.0f} s")
     command = command or shlex.join(["python", "-m", "relu_study.report", *sys.argv[1:]])
     if provenance is None:
         from ..provenance import provenance as record
@@ -234,15 +312,21 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
              "is typed by hand.", ""]
     if preamble:
         lines += [preamble, ""]
-    lines += ["## Answers", ""]
+    lines += ["## Answers", "",
+              "Each claim: the verdict, a plain answer with the key numbers (arm − ReLU, paired by seed, 95% "
+              "interval) and the conditions, then the detail.", ""]
     for r in results:
         lead = f"**{r.study.id}. {r.study.claim}: {r.verdict or 'estimate'}"
         if r.study.by_construction:
             lead += " (by construction)"
         lead += (f" — {r.conditions}" if r.conditions else "") + ".**"
-        lines += [f"{lead} {r.summary} [Evidence](#{anchor(r.study.title)}).", ""]
+        answer = r.study.answer(r) if getattr(r.study, "answer", None) is not None and r.analyses else ""
+        if answer:
+            lines += [f"{lead} {answer}", "", f"*Detail.* {r.summary} [Evidence](#{anchor(r.study.title)}).", ""]
+        else:
+            lines += [f"{lead} {r.summary} [Evidence](#{anchor(r.study.title)}).", ""]
     lines += [_summary_table(results), ""]
-    missing = [s.title for n, s in studies.items() if n not in data]
+    missing = [s.title for n, s in studies.items() if n not in found]
     if missing:
         lines += ["Not in this report (no sweep given): " + "; ".join(missing) + ".", ""]
     lines += ["## How verdicts are computed", "", S.VERDICT_RULE, "",
@@ -256,19 +340,22 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
     sens = _sensitivity_overview(results)
     if sens:
         lines += ["## Sensitivity of the verdicts", "", sens, ""]
+    resolution = _resolution_overview(results)
+    if resolution:
+        lines += ["## Resolution achieved", "", resolution, ""]
     if notes:
         lines += ["## Settings tried before the presets were fixed", "", notes, ""]
     for r in results:
         lines += [f"## {r.study.title}", "", r.text, ""]
     lines += ["## Limitations", "", _limitations(results), "", "## Literature", "", literature_section(results), ""]
-    lines += ["## Provenance", "", _provenance_text(provenance, when, wall_times,
-                                                        time.perf_counter() - start, results), "",
+    now = time.perf_counter()
+    lines += ["## Provenance", "", _provenance_text(provenance, when, wall_times, now - start, results,
+                                                    None if run_started is None else now - run_started), "",
               "## Sweeps read", ""]
     for r in results:
-        d = data[r.study.name]
-        n_jobs = d.runs["run_dir"].nunique() if len(d.runs) else 0
-        lines.append(f"- {r.study.name}: {', '.join(f'`{_display(f)}`' for f in d.folders)} ({n_jobs} jobs, "
-                     f"{int((d.runs['status'] != 'failed').sum())} networks)")
+        folders, n_jobs, n_networks = read[r.study.name]
+        lines.append(f"- {r.study.name}: {', '.join(f'`{_display(f)}`' for f in folders)} ({n_jobs} jobs, "
+                     f"{n_networks} networks)")
     report = out / "REPORT.md"
     with atomic_path(report) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
@@ -278,14 +365,14 @@ def write_report(paths, out, command: str | None = None, date: str | None = None
         tmp.write_text(json.dumps(claims, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
     n_trained = sum(r.n_networks for r in results if r.study.name != "born_dead")
     n_init = sum(r.n_networks for r in results if r.study.name == "born_dead")
-    total = sum((wall_times or {}).values()) if wall_times else None
+    total = now - run_started if run_started is not None else None
     intro = (f"{len(results)} studies (presets in `conf/experiment/`, see [experiments/](experiments/README.md)): "
              f"{n_trained:,} trained networks" + (f" and {n_init:,} untrained initialisations" if n_init else "")
              + ", Leaky ReLU and other arms paired by seed with ReLU in settings where ReLUs die. Verdicts per arm "
              "and per claim by a stated rule (paired tests, 95% intervals, minimal effects, gates; see "
              "[docs/claims.md](docs/claims.md)); one paragraph per claim and all evidence in "
              "[results/REPORT.md](results/REPORT.md), regenerated by `python -m relu_study.reproduce`"
-             + (f" (studies {total / 60:.0f} min of wall time in this run)." if total else "."))
+             + (f" (the whole run took {total / 60:.0f} min of wall time)." if total else "."))
     with atomic_path(out / "claims_table.md") as tmp:
         tmp.write_text(readme_block(claims, intro))
     if html:

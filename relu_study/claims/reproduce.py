@@ -23,10 +23,12 @@ created.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,20 +84,119 @@ def run_study(study: str, sweep_dir: Path, overrides, resume: bool = False) -> t
     return proc.returncode, time.perf_counter() - start, log_file
 
 
+#: a study's log line when one of its jobs ends (relu_study.runs.cli.RunCallback.on_job_end)
+_JOB_DONE = re.compile(r"\[(\d+|\?) of (\d+|\?)\] job #\d+ done")
+#: Hydra's line when a multirun starts its jobs
+_LAUNCHING = re.compile(r"Launching (\d+) jobs")
+
+
+def job_progress(log_file: Path) -> tuple[int, int | None]:
+    """``(jobs done, jobs in the sweep or None)`` from a study's log so far."""
+    try:
+        text = Path(log_file).read_text(errors="replace")
+    except OSError:
+        return 0, None
+    done = _JOB_DONE.findall(text)
+    total = _LAUNCHING.search(text)
+    n = int(total.group(1)) if total else None
+    if done and done[-1][1].isdigit():
+        n = int(done[-1][1])
+    return len(done), n
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class Progress:
+    """Prints, while the studies run, one line per study whenever some of its
+    jobs have finished (at most every ``every`` seconds) and at least every
+    ``quiet`` seconds even when none has, so a long study is never silent:
+    ``c1_dying: 37 of 240 jobs, 1m12s, about 6m left``."""
+
+    def __init__(self, log=print, every: float = 15.0, quiet: float = 60.0):
+        self.every, self.quiet = every, quiet
+        self.running: dict[str, tuple[Path, float]] = {}
+        self.last: dict[str, tuple[int, float]] = {}
+        self.first: dict[str, tuple[int, float]] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self._say = threading.Lock()
+        self._log = log
+
+    def log(self, line: str) -> None:
+        """One whole line at a time, whichever thread speaks."""
+        with self._say:
+            self._log(line)
+
+    def started(self, study: str, log_file: Path) -> None:
+        with self.lock:
+            self.running[study] = (log_file, time.perf_counter())
+            self.last[study] = (0, time.perf_counter())
+        self.log(f"{study}: started")
+
+    def finished(self, study: str) -> None:
+        with self.lock:
+            self.running.pop(study, None)
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            items = list(self.running.items())
+        for study, (log_file, start) in items:
+            done, total = job_progress(log_file)
+            if done and study not in self.first:  # the rate is measured from the first finished job (after the
+                self.first[study] = (done, now)   # start-up: composing and checking every job of the sweep)
+            seen, when = self.last[study]
+            if (done > seen and now - when >= self.every) or now - when >= self.quiet:
+                left = ""
+                d0, t0 = self.first.get(study, (0, now))
+                if total and done > d0 and now > t0:
+                    left = f", about {_clock((now - t0) / (done - d0) * (total - done))} left"
+                self.log(f"{study}: {done} of {total or '?'} jobs, {_clock(now - start)}{left}")
+                self.last[study] = (done, now)
+
+    def run(self, interval: float = 2.0) -> None:
+        while not self.stop.wait(interval):
+            self.tick()
+
+
 def run_studies(studies, sweeps: Path, overrides: dict, jobs: int = 2, resume: bool = False, log=print) -> dict:
-    """Run the studies, ``jobs`` at a time (largest first); return wall times."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Run the studies, ``jobs`` at a time (largest first); return wall times.
+    Progress goes to ``log``: a line when a study starts, its jobs done at least
+    every minute while it runs (:class:`Progress`), and its wall time when it ends."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     order = sorted(studies, key=lambda s: COST.get(s, 0), reverse=True)
     times, failed = {}, []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {s: pool.submit(run_study, s, sweeps / s, overrides.get(s, []), resume) for s in order}
-        for s in order:
-            code, wall, log_file = futures[s].result()
-            times[s] = wall
-            log(f"{s}: {wall:.0f} s" + ("" if code == 0 else f" FAILED (exit status {code}, see {log_file})"))
-            if code != 0:
-                failed.append(f"{s} (see {log_file})")
+    progress = Progress(log)
+    log = progress.log
+    watcher = threading.Thread(target=progress.run, daemon=True)
+    watcher.start()
+
+    def one(study):
+        progress.started(study, sweeps / f"{study}.log")
+        try:
+            return run_study(study, sweeps / study, overrides.get(study, []), resume)
+        finally:
+            progress.finished(study)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(one, s): s for s in order}
+            for future in as_completed(futures):
+                s = futures[future]
+                code, wall, log_file = future.result()
+                times[s] = wall
+                done, total = job_progress(log_file)
+                log(f"{s}: done, {done} of {total or '?'} jobs in {wall:.0f} s"
+                    + ("" if code == 0 else f" FAILED (exit status {code}, see {log_file})"))
+                if code != 0:
+                    failed.append(f"{s} (see {log_file})")
+    finally:
+        progress.stop.set()
+        watcher.join()
     if failed:
         raise RuntimeError("studies failed: " + ", ".join(failed))
     return {s: times[s] for s in studies}
@@ -156,12 +257,15 @@ def reproduce(out="results", quick: bool = False, sweeps=None, jobs: int = 2, st
     total = time.perf_counter() - start
     mode = "quick (fewer seeds and epochs: a smoke test, not evidence)" if quick else "full"
     timing = ", ".join(f"{s} {t:.0f} s" for s, t in times.items())
-    preamble = (f"Mode: **{mode}**. Studies ran {jobs} at a time; wall time per study: {timing}; "
-                f"studies total {total:.0f} s. Raw sweep folders: `{_display(sweeps)}` (not committed). "
+    preamble = (f"Mode: **{mode}**. Studies ran {jobs} at a time; wall time per study: {timing}; all studies "
+                f"{total:.0f} s of wall time (the whole run with the report: see Provenance). Raw sweep folders: "
+                f"`{_display(sweeps)}` (not committed). "
                 f"Presets: `conf/experiment/` (documented in `experiments/README.md`; the analysis in "
                 f"`docs/claims.md`).")
+    log(f"report: reading {len(studies)} sweeps")
     report = write_report([sweeps / s for s in studies], out, command=command.strip(), preamble=preamble,
-                          notes=pilot_notes(), wall_times=times, provenance=record, html=True)
+                          notes=pilot_notes(), wall_times=times, provenance=record, html=True, log=log,
+                          run_started=start)
     if readme is None:
         readme = out.resolve().parent / "README.md"
         readme = readme if readme.is_file() else False

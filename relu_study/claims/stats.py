@@ -46,8 +46,8 @@ import numpy as np
 __all__ = [
     "ALPHA", "DEPENDS", "LEVEL", "MIN_N", "N_BOOT", "VERDICTS", "VERDICT_RULE", "WORDS", "Comparison",
     "born_dead_formula", "combine", "compare_paired", "compare_unpaired", "constant_interval", "dead_networks",
-    "fisher_exact", "holm", "mann_whitney", "mcnemar_exact", "mean_interval", "newcombe_paired",
-    "newcombe_unpaired", "verdict", "wilcoxon_signed_rank", "wilson",
+    "Survival", "fisher_exact", "holm", "kaplan_meier", "logrank", "mann_whitney", "mcnemar_exact", "mean_interval",
+    "newcombe_paired", "newcombe_unpaired", "verdict", "wilcoxon_signed_rank", "wilson",
 ]
 
 #: significance level (applied to Holm-adjusted p-values)
@@ -452,6 +452,84 @@ def combine(verdicts) -> str:
     if n_for:
         return "supported"
     return "contradicted" if v.count("contradicted") >= v.count("not supported") else "not supported"
+
+
+# ----------------------------------------------------------------- time to an event
+
+@dataclass
+class Survival:
+    """A Kaplan-Meier curve: at each distinct event time ``t[i]``, the number
+    at risk just before it, the events at it, the estimate ``S(t[i])`` of the
+    probability that the event has not happened by then, and its pointwise
+    95% interval."""
+
+    t: np.ndarray
+    at_risk: np.ndarray
+    events: np.ndarray
+    S: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    n: int
+
+    def at(self, time) -> float:
+        """``S`` at ``time`` (a step function, 1 before the first event)."""
+        i = np.searchsorted(self.t, time, side="right") - 1
+        return 1.0 if i < 0 else float(self.S[i])
+
+
+def kaplan_meier(times, events, level: float = LEVEL) -> Survival:
+    """The Kaplan-Meier estimate from ``times`` (event or censoring time of each
+    subject) and ``events`` (1: the event happened at that time, 0: censored
+    then).  ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)`` with ``d_i`` events among
+    the ``n_i`` subjects at risk at ``t_i`` (censored at ``t_i`` count as at
+    risk there).  Interval: Greenwood's variance on the log(-log S) scale (it
+    stays inside [0, 1]); where ``S`` is 0 or 1 the interval is the point."""
+    times, events = np.asarray(times, dtype=float).ravel(), np.asarray(events).astype(bool).ravel()
+    if times.shape != events.shape:
+        raise ValueError(f"times and events differ in length: {len(times)} and {len(events)}")
+    ok = np.isfinite(times)
+    times, events = times[ok], events[ok]
+    t = np.unique(times[events])
+    at_risk = np.array([(times >= x).sum() for x in t], dtype=float)
+    d = np.array([(events & (times == x)).sum() for x in t], dtype=float)
+    S = np.cumprod(1.0 - d / at_risk) if len(t) else np.zeros(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(at_risk > d, d / (at_risk * (at_risk - d)), np.nan)
+        greenwood = np.cumsum(terms)
+        z = _z(level)
+        log_s = np.log(S)
+        se = np.sqrt(greenwood) / np.abs(log_s)
+        lo = np.exp(-np.exp(np.log(-log_s) + z * se))
+        hi = np.exp(-np.exp(np.log(-log_s) - z * se))
+    lo = np.where(np.isfinite(lo), lo, S)
+    hi = np.where(np.isfinite(hi), hi, S)
+    return Survival(t, at_risk, d, S, np.minimum(lo, S), np.maximum(hi, S), int(len(times)))
+
+
+def logrank(times_a, events_a, times_b, events_b) -> tuple[float, float, float, float]:
+    """The two-sample log-rank test: ``(chi2, p, observed_b, expected_b)``.  At
+    each distinct event time with ``n`` at risk (``n_b`` of them in b) and ``d``
+    events, b's expected events are ``n_b d / n`` with hypergeometric variance
+    ``n_a n_b d (n - d) / (n^2 (n - 1))``; chi2 = (O_b - E_b)^2 / V on one degree
+    of freedom.  p is 1 when there is no event or no variance."""
+    from scipy.stats import chi2 as chi2_dist
+
+    ta, ea = np.asarray(times_a, dtype=float).ravel(), np.asarray(events_a).astype(bool).ravel()
+    tb, eb = np.asarray(times_b, dtype=float).ravel(), np.asarray(events_b).astype(bool).ravel()
+    t = np.unique(np.concatenate([ta[ea], tb[eb]]))
+    observed = expected = variance = 0.0
+    for x in t:
+        na, nb = float((ta >= x).sum()), float((tb >= x).sum())
+        da, db = float((ea & (ta == x)).sum()), float((eb & (tb == x)).sum())
+        n, d = na + nb, da + db
+        observed += db
+        expected += nb * d / n
+        if n > 1:
+            variance += na * nb * d * (n - d) / (n * n * (n - 1))
+    if variance <= 0:
+        return 0.0, 1.0, observed, expected
+    chi2 = (observed - expected) ** 2 / variance
+    return float(chi2), float(chi2_dist.sf(chi2, 1)), observed, expected
 
 
 # ----------------------------------------------------------------- born dead

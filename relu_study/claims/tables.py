@@ -41,7 +41,7 @@ SHORT = {"model.depth": "depth", "model.width": "width", "optimizer.lr": "lr", "
 
 #: classes of the bundled classification datasets (used when a run folder's summary is not at hand)
 KNOWN_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "breast_cancer": 2, "iris": 3, "wine": 3, "blobs": 3,
-                 "digits": 10}
+                 "digits": 10, "mnist1d": 10}
 
 
 # --------------------------------------------------------------------------- arms
@@ -49,14 +49,16 @@ KNOWN_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "breast_cancer": 2, "ir
 @dataclass(frozen=True)
 class Arm:
     """One arm of a claim study: an activation, its negative slope, and whether
-    the weights come from RAI (Lu et al.'s randomized asymmetric initialisation).
-    Other initialisations are settings, not arms."""
+    the weights come from RAI (Lu et al.'s randomized asymmetric initialisation),
+    on the hidden layers only or on every layer (``rai_all``).  Other
+    initialisations are settings, not arms."""
 
     activation: str
     slope: float = math.nan
     rai: bool = False
     lower: float = math.nan
     upper: float = math.nan
+    rai_all: bool = False
 
     @property
     def label(self) -> str:
@@ -64,14 +66,16 @@ class Arm:
         if a == "relu":
             base = "ReLU"
         elif a == "leaky":
-            base = f"Leaky α={self.slope:g}"
+            base = f"Leaky α={self.slope:.3g}"
         elif a == "prelu":
-            base = f"PReLU α₀={self.slope:g}"
+            base = f"PReLU α₀={self.slope:.3g}"
         elif a == "rrelu":
             base = f"RReLU α~U[{self.lower:.3g}, {self.upper:.3g}]"
         else:
             base = a.upper() if len(a) <= 4 else a.capitalize()
-        return base + (" + RAI" if self.rai else "")
+        if not self.rai:
+            return base
+        return base + (" + RAI (all layers)" if self.rai_all else " + RAI (hidden layers)")
 
     @property
     def short(self) -> str:
@@ -92,7 +96,7 @@ class Arm:
 
     def sort_key(self):
         kind = {"relu": 0, "leaky": 1, "prelu": 2, "rrelu": 3}.get(self.activation, 4)
-        return (not self.baseline, kind, self.slope if math.isfinite(self.slope) else 0.0, self.rai,
+        return (not self.baseline, kind, self.slope if math.isfinite(self.slope) else 0.0, self.rai, self.rai_all,
                 self.activation)
 
 
@@ -116,14 +120,18 @@ def arm_of(row) -> Arm:
     rai = str(get("init.name", "")) == "rai" or str(get("init.weight", "")) == "rai"
     lower = _num(get("activation.lower")) if act == "rrelu" else math.nan
     upper = _num(get("activation.upper")) if act == "rrelu" else math.nan
-    return Arm(act, slope, rai, lower, upper)
+    # init.output = default: RAI on the hidden layers only; tables written before the
+    # option (no column) drew the output layer with RAI too
+    rai_all = rai and str(get("init.output", "same")) != "default"
+    return Arm(act, slope, rai, lower, upper, rai_all)
 
 
 def arms_column(table: pd.DataFrame) -> tuple[pd.Series, dict[str, Arm]]:
     """``(labels per row, {label: Arm})`` for a runs or metrics table."""
     cols = [c for c in ("activation.name", "activation.alpha", "alpha", "init.name", "init.weight",
-                        "activation.lower", "activation.upper") if c in table.columns]
-    keys = table[cols].astype(str).agg("\x1f".join, axis=1) if cols else pd.Series("", index=table.index)
+                        "activation.lower", "activation.upper", "init.output") if c in table.columns]
+    # one key per distinct combination (repr: NaN, a slope that does not apply, is a value too)
+    keys = [repr(t) for t in zip(*(table[c].tolist() for c in cols))] if cols else [""] * len(table)
     cache: dict[str, Arm] = {}
     labels = []
     for key, (_, row) in zip(keys, table[cols].iterrows()):
@@ -135,8 +143,12 @@ def arms_column(table: pd.DataFrame) -> tuple[pd.Series, dict[str, Arm]]:
 
 
 def fmt_value(v) -> str:
+    """A config value in a label: ``0.1``; a missing value (a null such as
+    ``optimizer.clip_norm``, NaN in the tables) is ``none``."""
+    if v is None:
+        return "none"
     if isinstance(v, (float, np.floating)):
-        return f"{float(v):g}"
+        return "none" if math.isnan(v) else f"{float(v):g}"
     return str(v)
 
 
@@ -216,13 +228,26 @@ class SweepData:
         return float(w.sum()) if w.notna().any() else math.nan
 
 
-def _load_sweep(folder: Path, recollect: bool):
+def probed_rows(table: pd.DataFrame) -> np.ndarray:
+    """The rows a study of long runs needs: epoch 0, every probed epoch (``dead_frac``
+    measured), each network's last row and the row where it diverged."""
+    keep = (table["epoch"] == 0).to_numpy(copy=True)
+    if "dead_frac" in table:
+        keep |= table["dead_frac"].notna().to_numpy()
+    if "diverged" in table:
+        keep |= table["diverged"].astype(bool).to_numpy()
+    last = table.groupby("seed", sort=False)["epoch"].transform("max")
+    return keep | (table["epoch"] == last).to_numpy()
+
+
+def _load_sweep(folder: Path, recollect: bool, epochs: str = "all"):
     runs_f, metrics_f = folder / SWEEP_RUNS_FILE, folder / SWEEP_METRICS_FILE
     if not recollect and runs_f.is_file() and metrics_f.is_file():
-        return pd.read_parquet(metrics_f), pd.read_parquet(runs_f)
+        metrics = pd.read_parquet(metrics_f)
+        return (metrics[probed_rows(metrics)] if epochs == "probed" else metrics), pd.read_parquet(runs_f)
     from ..sweeps.aggregate import collect
 
-    return collect(folder, warn=False)
+    return collect(folder, warn=False, keep_rows=probed_rows if epochs == "probed" else None)
 
 
 def _run_info(run_dirs) -> pd.DataFrame:
@@ -239,11 +264,12 @@ def _run_info(run_dirs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run_dir", "n_outputs", "wall_time_s"])
 
 
-def load_sweeps(found: dict[str, list[Path]], recollect: bool = False) -> dict[str, SweepData]:
-    """``{study: SweepData}`` for the output of :func:`find_sweeps`."""
+def load_sweeps(found: dict[str, list[Path]], recollect: bool = False, epochs: dict | None = None) -> dict:
+    """``{study: SweepData}`` for the output of :func:`find_sweeps`.  ``epochs``:
+    ``{study: "probed"}`` keeps only the rows :func:`probed_rows` selects."""
     out = {}
     for name, folders in found.items():
-        parts = [_load_sweep(f, recollect) for f in folders]
+        parts = [_load_sweep(f, recollect, (epochs or {}).get(name, "all")) for f in folders]
         metrics = pd.concat([m.assign(_source=i) for i, (m, _) in enumerate(parts)], ignore_index=True)
         runs = pd.concat([r.assign(_source=i) for i, (_, r) in enumerate(parts)], ignore_index=True)
         if len(folders) > 1:
@@ -312,7 +338,8 @@ def networks(data: SweepData, settings=()) -> tuple[pd.DataFrame, dict[str, Arm]
 
     ``trained``: did not diverge, did not collapse, and ended below half the
     loss of a constant prediction (classification: ln K; regression: R² > 0.5);
-    ``failed`` = 1 - trained."""
+    ``failed`` = 1 - trained; ``chance`` (and ``test_chance`` with a test part):
+    the loss of a constant prediction on that part."""
     runs = data.runs[data.runs["status"] != "failed"].copy()
     labels, arms = arms_column(runs)
     runs["arm"] = labels
@@ -341,25 +368,51 @@ def networks(data: SweepData, settings=()) -> tuple[pd.DataFrame, dict[str, Arm]
         net = pd.concat([net.reset_index(drop=True), pd.DataFrame(new)], axis=1)
     else:
         net = net.reset_index(drop=True)
+    net["chance"] = _chance(net, data.info, "val")
+    if "test_loss" in net:
+        net["test_chance"] = _chance(net, data.info, "test")
     net["trained"] = _trained(net, data.info)
     net["failed"] = 1.0 - net["trained"]
     return net, arms
 
 
-def _trained(net: pd.DataFrame, info: pd.DataFrame) -> np.ndarray:
-    ok = net["diverged"].to_numpy() == 0
-    if "collapsed" in net:
-        ok &= ~(net["collapsed"].to_numpy(dtype=float) == 1)
+def _chance(net: pd.DataFrame, info: pd.DataFrame, part: str = "val") -> np.ndarray:
+    """Per network, the ``part`` loss of a constant prediction: ln K for K classes
+    (:func:`chance_loss`); for regression the mean squared deviation of the
+    part's targets, recovered exactly from any network of the same dataset as
+    ``loss / (1 - R^2)`` (one target: R^2 = 1 - MSE / variance) and shared by
+    every network of that dataset (the median over those with finite values).
+    NaN where nothing tells it."""
     k = pd.Series(np.nan, index=net.index)
     if not info.empty:
         k = net["run_dir"].astype(str).map(info.set_index("run_dir")["n_outputs"]).astype(float)
     task = net["task"] if "task" in net else pd.Series("classification", index=net.index)
     dataset = net["dataset.name"] if "dataset.name" in net else pd.Series(None, index=net.index)
     chance = np.array([chance_loss(t, kk, d) for t, kk, d in zip(task, k, dataset)], dtype=float)
+    loss_col, r2_col = f"{part}_loss", f"{part}_r2"
+    reg = (task != "classification").to_numpy()
+    if reg.any() and loss_col in net and r2_col in net:
+        loss, r2 = net[loss_col].to_numpy(dtype=float), net[r2_col].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            each = np.where(reg & (r2 < 1), loss / (1 - r2), np.nan)
+        for d in pd.unique(dataset[reg]):
+            sel = reg & (dataset == d).to_numpy() if d is not None else reg
+            vals = each[sel][np.isfinite(each[sel])]
+            if len(vals):
+                chance[sel] = float(np.median(vals))
+    return chance
+
+
+def _trained(net: pd.DataFrame, info: pd.DataFrame) -> np.ndarray:
+    ok = net["diverged"].to_numpy() == 0
+    if "collapsed" in net:
+        ok &= ~(net["collapsed"].to_numpy(dtype=float) == 1)
+    task = net["task"] if "task" in net else pd.Series("classification", index=net.index)
+    chance = net["chance"].to_numpy(dtype=float)
     good = np.ones(len(net), dtype=bool)
+    cls = (task == "classification").to_numpy() & np.isfinite(chance)
     if "val_loss" in net:
         loss = net["val_loss"].to_numpy(dtype=float)
-        cls = np.isfinite(chance)
         good[cls] = loss[cls] < 0.5 * chance[cls]
     if "val_r2" in net:
         r2 = net["val_r2"].to_numpy(dtype=float)

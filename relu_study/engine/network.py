@@ -46,8 +46,11 @@ import numpy as np
 from .activations import Activation, make_activation
 from .init import init_layer
 
-__all__ = ["MLP", "ForwardCache", "Workspace", "Workspaces", "augment", "network_blocks", "network_rngs",
-           "seed_generator"]
+__all__ = ["MLP", "OUTPUT_INITS", "ForwardCache", "Workspace", "Workspaces", "augment", "network_blocks",
+           "network_rngs", "seed_generator"]
+
+#: how the output layer is initialised (:class:`MLP`'s ``output_init``)
+OUTPUT_INITS = ("same", "default")
 
 #: networks whose inputs and hidden layers are at most this wide compute
 #: feature-major activations (see :attr:`MLP.feature_major`)
@@ -267,11 +270,17 @@ class MLP:
     weight_init, bias_init, bias_value, bias_std : see :mod:`relu_study.engine.init`.
         Hidden layers use the activation's He gain; the output layer gain 1 and
         zero bias (RAI sets its own biases).
+    output_init : ``"same"`` (the output layer is drawn with ``weight_init``, as
+        above) or ``"default"``: the output layer gets the default
+        initialisation, He-normal with gain 1 (``N(0, 1/fan_in)``) and zero bias,
+        whatever ``weight_init`` is.  ``weight_init="rai"`` with ``"default"`` is
+        RAI on the hidden layers only, Lu et al.'s setting.  The output layer is
+        drawn last, from the same generator, either way.
     """
 
     def __init__(self, n_inputs: int, widths, n_outputs: int, activation="relu", seeds=(0,),
                  weight_init="he_normal", bias_init="zeros", bias_value=0.0, bias_std=0.0,
-                 dtype=np.float64):
+                 dtype=np.float64, output_init="same"):
         widths = [int(w) for w in widths]
         for i, w in enumerate(widths):
             if w <= 0:
@@ -283,6 +292,8 @@ class MLP:
         self.seeds = [int(s) for s in seeds]
         if not self.seeds:
             raise ValueError("need at least one seed")
+        if output_init not in OUTPUT_INITS:
+            raise ValueError(f"unknown output_init {output_init!r}; valid choices: {', '.join(OUTPUT_INITS)}")
         n_layers = len(self.sizes) - 1
         self._bind(np.empty((len(self.seeds), self._n_params()), dtype=dtype))
         for s, seed in enumerate(self.seeds):
@@ -292,7 +303,7 @@ class MLP:
                 w, b = init_layer(
                     rng, self.sizes[l], self.sizes[l + 1],
                     gain=self.activation.gain if hidden else 1.0,
-                    weight=weight_init,
+                    weight=weight_init if hidden or output_init == "same" else "he_normal",
                     bias=bias_init if hidden else "zeros",
                     bias_value=bias_value, bias_std=bias_std,
                 )

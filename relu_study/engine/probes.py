@@ -39,6 +39,15 @@ activations ``A = f(Z)``, local derivatives ``D = f'(Z)`` and the gradient
                            positive somewhere now.
 ``revival_epoch_median``   median of the epochs of every revival so far (a
                            unit reviving twice counts twice); NaN before any.
+``w_change``               relative change of the layer's incoming weight
+                           matrix since the first probe (initialisation):
+                           ``||W(t) - W(0)||_F / ||W(0)||_F`` (biases left
+                           out: they often start at 0); ``w_change_out`` for
+                           the output layer.
+``near_zero_frac_t<t>``    opt-in (``near_zero_curve``): for each ``t`` in the
+                           list, the fraction of activations with ``|a| <
+                           t * std(A)`` (or ``a == 0``), as ``near_zero_frac``
+                           with ``near_zero_rel = t``; over all hidden units.
 =========================  ====================================================
 
 The first-order contribution is the linearisation of the exact ablation effect:
@@ -78,15 +87,15 @@ from .network import MLP, Workspaces, augment, network_blocks
 
 __all__ = ["LAYER_METRICS", "NETWORK_METRICS", "INT_METRICS", "UNIT_COLUMNS", "ProbeOptionError", "ProbeOptions",
            "ProbeState",
-           "FORWARD_MEASURES", "ProbeLayer", "Prober", "first_order_contribution", "mean_ablation", "probe",
-           "probe_schedule", "target_spread"]
+           "FORWARD_MEASURES", "ProbeLayer", "Prober", "curve_column", "first_order_contribution", "mean_ablation",
+           "probe", "probe_schedule", "target_spread"]
 
 #: per-layer metrics, reported as ``<name>`` (all hidden units) and ``<name>_l<i>``
 LAYER_METRICS = ("dead_frac", "zero_grad_frac", "low_gain_frac", "dormant_frac", "low_contribution_frac",
                  "low_ablation_frac", "exact_zero_frac", "near_zero_frac", "active_rate", "grad_norm",
-                 "died", "revived", "revival_epoch_median")
+                 "died", "revived", "revival_epoch_median", "w_change")
 #: per-network metrics
-NETWORK_METRICS = ("grad_norm_out", "output_spread", "collapsed")
+NETWORK_METRICS = ("grad_norm_out", "w_change_out", "output_spread", "collapsed")
 #: metrics that count units (integer columns)
 INT_METRICS = ("died", "revived")
 #: columns of the per-unit table (``units.parquet``)
@@ -132,6 +141,7 @@ class ProbeOptions:
     every: int | None = None
     dense: int = 0
     per_decade: int = 0
+    near_zero_curve: tuple | None = None
 
     def __post_init__(self):
         if self.max_samples is not None and not (_is_int(self.max_samples) and self.max_samples > 0):
@@ -154,6 +164,16 @@ class ProbeOptions:
             raise ProbeOptionError("dense", self.dense, "must be a non-negative integer")
         if not (_is_int(self.per_decade) and self.per_decade >= 0):
             raise ProbeOptionError("per_decade", self.per_decade, "must be a non-negative integer")
+        curve = self.near_zero_curve
+        if curve is not None:
+            if isinstance(curve, (str, bytes)) or not hasattr(curve, "__iter__"):
+                raise ProbeOptionError("near_zero_curve", curve, "must be a list of positive numbers or null")
+            values = tuple(curve)
+            if not values or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
+                                     and t > 0 for t in values) or len(set(values)) != len(values):
+                raise ProbeOptionError("near_zero_curve", curve,
+                                       "must be a non-empty list of distinct positive numbers or null")
+            object.__setattr__(self, "near_zero_curve", tuple(float(t) for t in values))
 
     @classmethod
     def from_config(cls, probe: dict, **overrides) -> "ProbeOptions":
@@ -201,6 +221,12 @@ class ProbeState:
     revival_epochs: list = field(default_factory=list)
     revival_counts: list = field(default_factory=list)
     units: dict | None = None
+    initial: np.ndarray | None = None
+
+
+def curve_column(t: float) -> str:
+    """The column of threshold ``t`` of the near-zero curve: ``near_zero_frac_t0.001``."""
+    return f"near_zero_frac_t{t:g}"
 
 
 def target_spread(y: np.ndarray, task: str, n_outputs: int) -> float:
@@ -280,7 +306,21 @@ def zero_counts(layer: ProbeLayer) -> None:
     # |a| < eps already contains a == 0 when eps > 0; with eps == 0 (or NaN) it
     # is empty and "near zero" is "exactly zero"
     n_below = _count(np.less(layer.abs_a(), eps[:, None, None], out=layer.bools), axis=(1, 2))
-    layer.results.update(n_exact=n_exact, n_near=np.where(eps > 0, n_below, n_exact), unit_mean=sums / layer.n)
+    layer.results.update(n_exact=n_exact, n_near=np.where(eps > 0, n_below, n_exact), unit_mean=sums / layer.n,
+                         std=np.sqrt(var))
+
+
+def near_zero_curve(layer: ProbeLayer) -> None:
+    """``n_curve``: per network, the activations with ``|a| < t * std`` for each
+    ``t`` of ``options.near_zero_curve`` (``(S, len(t))``), counted like
+    ``n_near`` (an exact zero always counts); after :func:`zero_counts`."""
+    std, n_exact = layer.results["std"], layer.results["n_exact"]
+    counts = []
+    for t in layer.options.near_zero_curve:
+        eps = t * std
+        below = _count(np.less(layer.abs_a(), eps[:, None, None], out=layer.bools), axis=(1, 2))
+        counts.append(np.where(eps > 0, below, n_exact))
+    layer.results["n_curve"] = np.stack(counts, axis=1)
 
 
 def magnitudes(layer: ProbeLayer) -> None:
@@ -370,10 +410,14 @@ class Prober:
         L = net.n_hidden
         layers = [None] * L
 
+        curve = bool(self.options.near_zero_curve)
+
         def count(l, z, a, d):
             layers[l] = ProbeLayer(z, a, d, floats[l], bools[l], self.options)
             for _, measure in FORWARD_MEASURES:
                 measure(layers[l])
+            if curve:
+                near_zero_curve(layers[l])
 
         def contribution(l, g):
             first_order_contribution(layers[l], g)
@@ -395,6 +439,10 @@ class Prober:
         opts, state, n = self.options, self.state, self.n
         S, L = net.n_networks, net.n_hidden
         first = not state.never_positive
+        if state.initial is None:  # the weights at the first probe (initialisation) for w_change
+            state.initial = net.flat.copy()
+        w_change, w_change_all = _weight_change(net, state.initial)
+        curve_counts = 0
         cols: dict[str, np.ndarray] = {}
         totals: dict[str, np.ndarray] = {}
         units = {name: [] for name in ("never_positive", "max_gain", "mean_abs", "contribution", "ablation")}
@@ -423,7 +471,10 @@ class Prober:
                 "grad_norm": np.sqrt(raw["sq"][l]),
                 "died": died.astype(np.int64),
                 "revived": revived.astype(np.int64),
+                "w_change": w_change[l],
             }
+            if opts.near_zero_curve:
+                curve_counts = curve_counts + layer["n_curve"]
             effect = layer.get("ablation")
             if effect is not None:
                 effect_total = effect.sum(axis=1, keepdims=True)
@@ -431,8 +482,10 @@ class Prober:
                                                             axis=1) / h
             for name, v in values.items():
                 cols[f"{name}_l{l + 1}"] = v
-                weight = 1 if name in INT_METRICS or name == "grad_norm" else h
-                totals[name] = totals.get(name, 0) + (v if name == "grad_norm" else v * weight)
+                if name in ("grad_norm", "w_change"):
+                    continue  # norms over all layers, below
+                weight = 1 if name in INT_METRICS else h
+                totals[name] = totals.get(name, 0) + v * weight
             n_units += h
             share = np.divide(contribution, total, out=np.zeros_like(contribution), where=total > 0)
             units["never_positive"].append(dead)
@@ -457,6 +510,8 @@ class Prober:
         for name in LAYER_METRICS:
             if name == "grad_norm":
                 overall[name] = np.sqrt(sum(raw["sq"]))
+            elif name == "w_change":
+                overall[name] = w_change_all
             elif name in INT_METRICS:
                 overall[name] = np.asarray(totals[name]).astype(np.int64)
             elif name == "revival_epoch_median":
@@ -464,11 +519,30 @@ class Prober:
             elif name in totals:
                 overall[name] = totals[name] / n_units
         spread = raw["output_spread"]
-        network = {"grad_norm_out": np.sqrt(raw["sq"][L]), "output_spread": spread,
+        network = {"grad_norm_out": np.sqrt(raw["sq"][L]), "w_change_out": w_change[L], "output_spread": spread,
                    "collapsed": spread < opts.collapse_tol}
+        if opts.near_zero_curve:
+            cells = n * sum(net.widths)
+            for i, t in enumerate(opts.near_zero_curve):
+                network[curve_column(t)] = curve_counts[:, i] / cells
         state.units = units
         self.loss = raw["loss"]
         return {**overall, **network, **cols}
+
+
+def _weight_change(net: MLP, initial: np.ndarray) -> tuple[list, np.ndarray]:
+    """``||W_l - W_l(0)||_F / ||W_l(0)||_F`` per network for every layer (hidden
+    layers, then the output layer), and the same over all weight matrices
+    together; ``initial`` is a copy of ``net.flat`` at the first probe."""
+    now, then = net.W, [v[:, :-1, :] for v in net._views(initial)[:len(net.W)]]
+    per_layer, num, den = [], 0.0, 0.0
+    for w, w0 in zip(now, then):
+        d = (w - w0).reshape(w.shape[0], -1)
+        w0 = w0.reshape(w.shape[0], -1)
+        dd, ww = np.einsum("si,si->s", d, d), np.einsum("si,si->s", w0, w0)
+        per_layer.append(np.sqrt(dd) / np.where(ww > 0, np.sqrt(ww), np.nan))
+        num, den = num + dd, den + ww
+    return per_layer, np.sqrt(num) / np.where(den > 0, np.sqrt(den), np.nan)
 
 
 def _join(parts):

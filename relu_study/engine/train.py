@@ -18,7 +18,8 @@ minibatch step of every network), :func:`run_epoch` (one pass over the data),
 probes after an epoch) and :class:`MetricsTable` (the rows and the table).
 
 Table columns (see :data:`COLUMNS` for the one-line meanings):
-``seed, epoch, diverged, train_loss, val_loss, val_acc | val_r2`` then, with
+``seed, epoch, diverged, train_loss, val_loss, val_acc | val_r2`` (and
+``test_loss, test_acc | test_r2`` with a held-out test part) then, with
 probes on, the probe columns over all hidden units, the per-network ones, and
 ``<metric>_l<i>`` per hidden layer.
 """
@@ -52,6 +53,9 @@ COLUMNS = {
     "val_loss": "loss on the validation set (cross-entropy or mean squared error)",
     "val_acc": "validation accuracy (classification)",
     "val_r2": "validation coefficient of determination R^2 (regression)",
+    "test_loss": "loss on the held-out test part (dataset.test_fraction > 0; epoch 0, probed epochs and the last)",
+    "test_acc": "test accuracy (classification; dataset.test_fraction > 0)",
+    "test_r2": "test coefficient of determination R^2 (regression; dataset.test_fraction > 0)",
     "dead_frac": "fraction of hidden units with z <= 0 on every sample of P (never positive)",
     "zero_grad_frac": "fraction of hidden units with f'(z) = 0 on every sample of P (truly dead)",
     "low_gain_frac": "fraction of hidden units with |f'(z)| <= probe.gain_tol on every sample of P (effectively "
@@ -69,7 +73,12 @@ COLUMNS = {
     "died": "number of hidden units positive somewhere at the previous probe and never positive now",
     "revived": "number of hidden units never positive at the previous probe and positive somewhere now",
     "revival_epoch_median": "median of the probe epochs of every revival so far (NaN before the first)",
+    "w_change": "relative change of the weights since initialisation, ||W(t) - W(0)||_F / ||W(0)||_F (all weight "
+                "matrices; per layer: its incoming weights; biases left out)",
     "grad_norm_out": "L2 norm of the output layer's weight gradient of L",
+    "w_change_out": "relative change of the output layer's weights since initialisation (as w_change)",
+    "near_zero_frac_t<t>": "probe.near_zero_curve: for each threshold t, the fraction of hidden activations with "
+                           "|a| < t * std(a) (or exactly 0), as near_zero_frac with near_zero_rel = t",
     "output_spread": "std of the network output over P / std of the targets",
     "collapsed": "output_spread < collapse_tol: the network is a constant function on P",
 }
@@ -247,13 +256,18 @@ def run_epoch(step: GroupStep, guard: Divergence, order: np.ndarray, batch_size:
 
 # ----------------------------------------------------------- measurement
 def measure(net: MLP, train_loss: np.ndarray, val: tuple, task: str, work: Workspaces,
-            prober: Prober | None = None, epoch: int = 0, ablation: bool = False) -> dict[str, np.ndarray]:
+            prober: Prober | None = None, epoch: int = 0, ablation: bool = False,
+            test: tuple | None = None) -> dict[str, np.ndarray]:
     """An epoch's row: ``train_loss``, the validation loss and metric on
-    ``val = (augment(X_val), y_val)``, and the probe columns when ``prober`` is
-    given (a probed epoch)."""
+    ``val = (augment(X_val), y_val)``, the test loss and metric on ``test``
+    (same form) when given, and the probe columns when ``prober`` is given (a
+    probed epoch)."""
     scores = _scores(net.predict_aug(val[0], work), val[1], task)
     metric = "acc" if task == "classification" else "r2"
     row = {"train_loss": train_loss, "val_loss": scores["loss"], f"val_{metric}": scores[metric]}
+    if test is not None:
+        scores = _scores(net.predict_aug(test[0], work), test[1], task)
+        row.update({"test_loss": scores["loss"], f"test_{metric}": scores[metric]})
     if prober is not None:
         row.update(prober(net, epoch, ablation))
     return row
@@ -360,12 +374,15 @@ def _column(key: str, values: np.ndarray):
 
 
 def _ordered_columns(columns, task) -> list[str]:
-    head = ["seed", "epoch", "diverged", "train_loss", "val_loss",
-            "val_acc" if task == "classification" else "val_r2"]
+    metric = "acc" if task == "classification" else "r2"
+    head = ["seed", "epoch", "diverged", "train_loss", "val_loss", f"val_{metric}"]
+    head += [c for c in ("test_loss", f"test_{metric}") if c in columns]
     rest = [c for c in (*LAYER_METRICS, *NETWORK_METRICS) if c in columns]
     layers = sorted({int(c.rpartition("_l")[2]) for c in columns if _base_metric(c) != c})
     per_layer = [f"{m}_l{i}" for i in layers for m in LAYER_METRICS if f"{m}_l{i}" in columns]
-    return head + rest + per_layer
+    known = set(head) | set(rest) | set(per_layer)
+    extra = [c for c in columns if c not in known]  # the near-zero curve (probe.near_zero_curve)
+    return head + rest + extra + per_layer
 
 
 # ------------------------------------------------------------------ train
@@ -409,6 +426,11 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
           near_zero_rel=_UNSET, collapse_tol=_UNSET, progress=None) -> TrainResult:
     """Train every network of ``net`` on ``data`` and return the metrics table.
 
+    With a held-out test part in ``data`` (``X_test``), its loss and metric are
+    recorded at epoch 0, on probed epochs and at the last epoch; they never
+    decide anything here (divergence is judged on the training and validation
+    losses).
+
     ``probes``: True (the default :class:`ProbeOptions`), False, or a
     :class:`ProbeOptions`; ``probe_max_samples``, ``probe_seed``,
     ``near_zero_rel`` and ``collapse_tol`` are shorthands for its fields.
@@ -427,6 +449,10 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
     if task == "regression":
         y, y_val = y.astype(dtype, copy=False), y_val.astype(dtype, copy=False)
     x_aug, val = augment(data.X_train, dtype), (augment(data.X_val, dtype), y_val)
+    test = None
+    if data.X_test is not None:
+        y_test = data.y_test.astype(dtype, copy=False) if task == "regression" else data.y_test
+        test = (augment(data.X_test, dtype), y_test)
     n = len(x_aug)
     orders = [seed_generator(s, "order") for s in net.seeds]  # = network_rngs(s)["order"]
     noise = [seed_generator(s, "noise") for s in net.seeds] if net.activation.stochastic else None
@@ -449,8 +475,9 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
 
     def finish_epoch(epoch, train_loss):
         on_schedule = epoch in probed
+        tested = test if (on_schedule or epoch in (0, epochs)) else None
         row = measure(net, train_loss, val, task, work, prober if on_schedule else None, epoch,
-                      ablation=on_schedule and options.ablation and epoch == epochs)
+                      ablation=on_schedule and options.ablation and epoch == epochs, test=tested)
         bad, keep = guard.judge(epoch, row, on_schedule)
         row = table.add(epoch, row, bad, keep)
         if on_schedule and options.units:

@@ -53,12 +53,15 @@ class ActivationConfig:
 
 @dataclass
 class DatasetConfig:
-    """A registered dataset (``relu_study.data``), or ``table`` with ``path`` and ``target``."""
+    """A registered dataset (``relu_study.data``), or ``table`` with ``path`` and ``target``.
+    ``test_fraction > 0`` holds out a test part (stratified, from ``seed``) whose
+    loss and metric the run records at epoch 0, on probed epochs and at the end."""
 
     name: str = "moons"
     n_samples: Optional[int] = None
     noise: Optional[float] = None
     val_fraction: float = 0.2
+    test_fraction: float = 0.0
     standardize: bool = True
     seed: int = 0
     path: Optional[str] = None
@@ -79,13 +82,17 @@ class ModelConfig:
 
 @dataclass
 class InitConfig:
-    """Weight initialiser (``relu_study.engine.init.WEIGHT_INITS``) and bias initialiser."""
+    """Weight initialiser (``relu_study.engine.init.WEIGHT_INITS``) and bias initialiser.
+    ``output``: ``same`` (the output layer drawn with ``weight`` too) or
+    ``default`` (He-normal with gain 1 and zero bias for the output layer:
+    ``weight=rai`` then is RAI on the hidden layers only, Lu et al.'s setting)."""
 
     name: str = "he"
     weight: str = "he_normal"
     bias: str = "zeros"
     bias_value: float = 0.0
     bias_std: float = 0.0
+    output: str = "same"
 
 
 @dataclass
@@ -109,7 +116,9 @@ class ProbeConfig:
     Thresholds of the measures, the opt-in exact ablation and per-unit table, and
     the schedule (always epoch 0 and the last; ``every``: every k-th epoch; else
     every epoch up to ``dense`` and ``per_decade`` log-spaced epochs per decade
-    counted back from the last).  Meanings: :class:`relu_study.engine.probes.ProbeOptions`."""
+    counted back from the last).  ``near_zero_curve``: thresholds t (relative to
+    the layer's activation std) of the opt-in sparsity curve, one column
+    ``near_zero_frac_t<t>`` each.  Meanings: :class:`relu_study.engine.probes.ProbeOptions`."""
 
     enabled: bool = True
     max_samples: Optional[int] = 1024
@@ -123,6 +132,7 @@ class ProbeConfig:
     every: Optional[int] = None
     dense: int = 0
     per_decade: int = 0
+    near_zero_curve: Optional[List[float]] = None
 
 
 @dataclass
@@ -236,6 +246,7 @@ def validate(cfg: dict) -> dict:
     from ..engine.activations import ACTIVATIONS
     from ..data import DATASETS, table_path
     from ..engine.init import BIAS_INITS, WEIGHT_INITS
+    from ..engine.network import OUTPUT_INITS
     from ..engine.optim import OPTIMIZERS, SCHEDULES
 
     resolve_seeds(cfg)
@@ -262,6 +273,12 @@ def validate(cfg: dict) -> dict:
     vf = data["val_fraction"]
     if not (isinstance(vf, (int, float)) and 0 < vf < 1):
         raise ConfigError("dataset.val_fraction", vf, "must be strictly between 0 and 1")
+    tf = data.get("test_fraction", 0.0)
+    if isinstance(tf, bool) or not (isinstance(tf, (int, float)) and 0 <= tf < 1):
+        raise ConfigError("dataset.test_fraction", tf, "must be in [0, 1) (0: no test part)")
+    if vf + tf >= 1:
+        raise ConfigError("dataset.test_fraction", tf, f"val_fraction + test_fraction must be < 1 "
+                                                       f"(val_fraction={vf!r})")
     if data["name"] == "table":
         if not data["path"]:
             raise ConfigError("dataset.path", data["path"], "is required for dataset=table")
@@ -285,6 +302,7 @@ def validate(cfg: dict) -> dict:
     init = cfg["init"]
     _choice("init.weight", init["weight"], list(WEIGHT_INITS))
     _choice("init.bias", init["bias"], list(BIAS_INITS))
+    _choice("init.output", init.get("output", "same"), list(OUTPUT_INITS))
     _finite("init.bias_value", init["bias_value"])
     _finite("init.bias_std", init["bias_std"], 0)
 

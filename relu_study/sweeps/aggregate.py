@@ -311,10 +311,13 @@ def _sweep_jobs(root: Path) -> tuple[dict, list]:
     return jobs, missing
 
 
-def gather(paths) -> Collection:
+def gather(paths, keep_rows=None) -> Collection:
     """Read run folders and/or sweep folders (searched recursively) into a
     :class:`Collection`.  See the module docstring for the columns and for what
-    is left out.
+    is left out.  ``keep_rows(table) -> boolean mask`` keeps only some rows of each
+    run's metrics table, as it is read (the claim report keeps the probed epochs
+    of long runs: a 500-epoch sweep would not fit in memory otherwise); it must
+    keep every network's last row, which the runs table is built from.
 
     Failed jobs (``summary.json`` with ``status: failed``), and jobs of a sweep
     that left no result, become one runs row each.  Incomplete or corrupt run
@@ -371,6 +374,8 @@ def gather(paths) -> Collection:
             table, summary = load_run(resolved)
             if not {"seed", "epoch"} <= set(table.columns) or table.empty:
                 raise ValueError(f"{resolved}: {METRICS_FILE} has no seed/epoch rows")
+            if keep_rows is not None:
+                table = table[keep_rows(table)]
             table = _with_config(table, summary)
             run_rows = _run_rows(name, table, summary)
         except Exception as exc:  # noqa: BLE001 - any problem with a folder means skip it
@@ -447,11 +452,11 @@ def _drop_repeats(metrics: pd.DataFrame, runs: pd.DataFrame):
             sorted(repeats.items(), key=lambda kv: _natural_key(kv[0])))
 
 
-def collect(paths, warn: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(metrics, runs)`` from run folders and/or sweep folders (:func:`gather`),
-    saying what was left out: one warning per note (:class:`IncompleteRunWarning`
-    when ``warn``, else a log warning)."""
-    found = gather(paths)
+def collect(paths, warn: bool = True, keep_rows=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(metrics, runs)`` from run folders and/or sweep folders (:func:`gather`,
+    ``keep_rows`` as there), saying what was left out: one warning per note
+    (:class:`IncompleteRunWarning` when ``warn``, else a log warning)."""
+    found = gather(paths, keep_rows)
     for note in found.notes():
         if warn:
             warnings.warn(note, IncompleteRunWarning, stacklevel=2)

@@ -122,6 +122,18 @@ def _analyse(data, study, out) -> StudyResult:
             "constant. Probe sets: one input point (a dataset of a single training sample), and the domain "
             f"({num(n_dom.median()) if len(n_dom) else '–'} points of U[−√3, √3]). About {n_init} initialisations "
             f"per cell; worst-case 95% half-width {num(1.96 * math.sqrt(0.25 / max(n_init, 1)), 2)}.", "",
+            "**Why the domain is two points.** With zero biases every layer is positively homogeneous: "
+            "relu(c·z) = c·relu(z) for c > 0, so the whole network satisfies N(c·x) = c·N(x), and which units are "
+            "positive depends on x only through its sign. With a 1-D input the domain [−√3, √3] therefore holds "
+            "exactly two activation patterns, those of x = −1 and x = +1: a network is born dead over the domain "
+            "exactly when it is dead at both points (a test checks this on random networks). That is why the domain "
+            "estimate lies below the one-point formula, and why its first layer can never be dead: a first-layer unit "
+            "with weight w is positive at x = +1 when w > 0 and at x = −1 when w < 0.", "",
+            "**Which L.** The formula's exponent is the number of *hidden* layers that can each die (a layer of N "
+            "units is all non-positive at one live input with probability 2^−N; the output layer has no ReLU). Here L "
+            "counts hidden layers (`model.depth`), so it reads 1 − (1 − 2^−N)^L; in a notation whose depth counts the "
+            "output layer too, as a network of L layers with L − 1 hidden ones, the same formula has the exponent "
+            "L − 1.", "",
             md_table(["L (depth)", "N (width)", "formula 1−(1−2^−N)^L", "one point [Wilson 95% CI]",
                       "formula in CI", "domain [Wilson 95% CI]"], rows), "",
             f"**Check (computed).** At one input point the formula lies inside the 95% interval in {k_in} of {k} "
@@ -161,7 +173,7 @@ STUDY = Study(
     claim="A ReLU network of L layers of width N is born dead at one input with probability 1 − (1 − 2^−N)^L",
     question=("How likely is a freshly initialised ReLU network (zero biases, He-normal weights) of L hidden layers "
               "of width N to be born dead, and does Lu et al.'s single-input formula hold?"),
-    order=70, cost=300,
+    order=70, cost=54,
     quick=("seeds=300", "model.depth=1,4,10", "model.width=2,4"),
     analyse=_analyse, literature=_literature,
     pilot=("`collapsed` at epoch 0 is not the born-dead indicator: with RAI (non-zero initial biases, small weights) "
