@@ -242,3 +242,17 @@ def test_progress_reads_the_job_lines_and_speaks_at_least_every_minute(tmp_path)
     p.quiet = 0.0
     p.tick()
     assert len(lines) == 4 and lines[3].startswith("c1: 3 of 4 jobs")
+
+
+def test_kaplan_meier_curves_are_drawn_as_steps():
+    """The fraction reached holds between event times (no line suggests events in
+    between) and runs on to the last time observed; the band follows the same steps."""
+    from relu_study.claims.studies.c5_convergence import km_steps
+
+    x, y = km_steps([2.0, 5.0], [0.25, 0.75], end=9.0)
+    assert x == [0.0, 2.0, 2.0, 5.0, 5.0, 9.0]
+    assert y == [0.0, 0.0, 0.25, 0.25, 0.75, 0.75]
+    # no censoring after the last event: the curve ends there
+    assert km_steps([3.0], [1.0], end=3.0) == ([0.0, 3.0, 3.0], [0.0, 0.0, 1.0])
+    # no event at all: flat at 0 up to the last time observed
+    assert km_steps([], [], end=4.0) == ([0.0, 4.0], [0.0, 0.0])

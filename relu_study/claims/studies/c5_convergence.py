@@ -70,6 +70,23 @@ def _prepare(data, study):
     return net, arms
 
 
+def km_steps(t, values, end: float) -> tuple[list, list]:
+    """A Kaplan-Meier curve as the step function it is: ``values[i]`` holds from
+    ``t[i]`` to the next event time, 0 before the first, and the last value runs
+    on to ``end`` (the last time observed).  Drawn as points joined by lines, so
+    every renderer (PNG and page) shows steps and no line suggests events
+    between two epochs."""
+    x, y, prev = [0.0], [0.0], 0.0
+    for ti, vi in zip(np.asarray(t, dtype=float), np.asarray(values, dtype=float)):
+        x += [float(ti), float(ti)]
+        y += [prev, float(vi)]
+        prev = float(vi)
+    if end > x[-1]:
+        x.append(float(end))
+        y.append(prev)
+    return x, y
+
+
 def km_section(result, out) -> tuple[str, list]:
     """Kaplan-Meier curves of epochs to the threshold per dataset and arm (the
     scored networks) and log-rank tests against ReLU, Holm-adjusted: the text
@@ -85,10 +102,10 @@ def km_section(result, out) -> tuple[str, list]:
             if a.empty:
                 continue
             km = S.kaplan_meier(a["epochs_to"], a["reached"] == 1)
-            x = [0.0, *km.t.tolist()]
-            series.append(charts.Series(f"{arm.short} (n={len(a)})", x, [0.0, *(1 - km.S).tolist()],
-                                        [0.0, *(1 - km.hi).tolist()], [0.0, *(1 - km.lo).tolist()],
-                                        color=arm_colour(arm.label, result.arms)))
+            end = float(a["epochs_to"].max())
+            x, y = km_steps(km.t, 1 - km.S, end)
+            series.append(charts.Series(f"{arm.short} (n={len(a)})", x, y, km_steps(km.t, 1 - km.hi, end)[1],
+                                        km_steps(km.t, 1 - km.lo, end)[1], color=arm_colour(arm.label, result.arms)))
             median = float(km.t[np.argmax(km.S <= 0.5)]) if len(km.S) and (km.S <= 0.5).any() else math.nan
             rec = {"dataset": d, "arm": arm.label, "n": len(a), "reached": int((a["reached"] == 1).sum()),
                    "median_epochs": median, "threshold": float(a["threshold"].iloc[0]), "chi2": math.nan,

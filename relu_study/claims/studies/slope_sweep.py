@@ -63,7 +63,8 @@ def _curve_charts(result) -> list:
     lev = result.main.levels
     datasets = list(dict.fromkeys(lev["setting"])) if len(lev) else []
     order = sorted(result.arms, key=lambda a: (a.activation in ("prelu", "rrelu"), _slope_of(a), a.activation))
-    cats = [a.short for a in order]
+    # tick labels short enough for ten arms side by side; the caption gives PReLU's start and RReLU's range
+    cats = [{"prelu": "PReLU", "rrelu": "RReLU"}.get(a.activation, a.short) for a in order]
     out = []
     for column, label, suffix in CURVES:
         panels = []
