@@ -596,3 +596,23 @@ def test_group_equals_alone_for_weight_change_curve_and_test_metrics(monkeypatch
     assert t.loc[t["epoch"] == 0, "w_change"].item() == 0
     assert (t.loc[t["epoch"] == 4, ["w_change_l1", "w_change_out"]] > 0).all(axis=None)
     np.testing.assert_array_equal(t["near_zero_frac_t0.001"].dropna(), t["near_zero_frac"].dropna())
+
+
+def test_train_changes_nothing_process_wide(monkeypatch):
+    """``train()`` is a library function: it must not set BLAS threads or tune the
+    allocator (those are the entry points' choice, relu_study.engine.process).
+    Calling either from inside train() fails the test, and the thread limits seen
+    by threadpoolctl are the same before and after."""
+    from threadpoolctl import threadpool_info
+
+    import relu_study.engine.process as process
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("train() applied a process-wide setting")
+
+    monkeypatch.setattr(process, "blas_threads_for", forbidden)
+    monkeypatch.setattr(process, "retain_freed_memory", forbidden)
+    before = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
+    data = make_classification()
+    train(_net(data, seeds=[0, 1]), data, epochs=2, batch_size=8)
+    assert [(i["internal_api"], i["num_threads"]) for i in threadpool_info()] == before
