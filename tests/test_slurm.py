@@ -94,6 +94,12 @@ def complete(run_dir: Path) -> bool:
     return is_complete(run_dir)
 
 
+#: epochs of the jobs that must still run when they are cancelled or reach their time limit: far
+#: more than a minute of training on any machine (100,000 epochs of 200 samples took under 45 s
+#: on an idle machine, so the job ended "ok" before its one-minute limit)
+LONG = 50_000_000
+
+
 # ------------------------------------------------------------------ jobs that fail, are cancelled, time out
 @pytest.fixture(scope="module")
 def troubled_start(slurm_cluster, tmp_path_factory):
@@ -118,7 +124,7 @@ def troubled_start(slurm_cluster, tmp_path_factory):
     for name, text in (("ok", "epochs: 2\n" + small),
                        ("bad", f"defaults:\n  - override /dataset: table\nepochs: 2\n"
                                f"dataset:\n  path: {root / 'one.csv'}\n  target: y\n"),
-                       ("long", "epochs: 100000\n" + small), ("limit", "epochs: 100001\n" + small)):
+                       ("long", f"epochs: {LONG}\n" + small), ("limit", f"epochs: {LONG + 1}\n" + small)):
         (jobs / f"{name}.yaml").write_text("# @package _global_\n" + text)
     proc = start_sweep(sweep_dir, "--config-dir", str(root / "conf"), SLURM, "+job=ok,bad,long,limit", *FAST[2:],
                        NO_PLOTS, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=15",
@@ -253,7 +259,7 @@ def test_cancelled_job_is_a_failed_job_with_the_reason(troubled_sweep):
     sweep_dir, array, proc = troubled_sweep
     _, runs = tables(sweep_dir)
     row = runs.set_index("run_dir").loc[str(sweep_dir / "2")]
-    assert row["status"] == "failed" and pd.isna(row["seed"]) and row["max_epochs"] == 100000
+    assert row["status"] == "failed" and pd.isna(row["seed"]) and row["max_epochs"] == LONG
     assert row["error"].startswith(f"SLURM job {array}_2 was cancelled (scancel); log: "), row["error"]
     assert re.search(re.escape(str(sweep_dir / "2")) + r" \(\+job=long .*\): SLURM job \d+_2 was cancelled",
                      proc.stderr)
@@ -263,7 +269,7 @@ def test_job_at_its_time_limit_is_a_failed_job_with_the_reason(troubled_sweep):
     sweep_dir, array, proc = troubled_sweep
     _, runs = tables(sweep_dir)
     row = runs.set_index("run_dir").loc[str(sweep_dir / "3")]
-    assert row["status"] == "failed" and row["max_epochs"] == 100001
+    assert row["status"] == "failed" and row["max_epochs"] == LONG + 1
     assert f"SLURM job {array}_3 reached its time limit (timeout_min=1)" in row["error"], row["error"]
     assert re.search(re.escape(str(sweep_dir / "3")) + r" \(\+job=limit .*\): SlurmTimeLimit: ", proc.stderr)
     assert "3 of 4 jobs failed" in proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 _STYLE_PROBE = """(sel) => {
@@ -20,6 +21,19 @@ def styles(visit, chart_selector: str) -> dict:
     return visit.page.evaluate(_STYLE_PROBE, chart_selector)
 
 
+def styles_once_settled(visit, chart_selector: str, want: dict, timeout_s: float = 5.0) -> dict:
+    """The page's styles once they equal ``want``, or as they are after
+    ``timeout_s``: after a reload the charts are drawn by the page's script, and
+    on a busy machine a first look can come before the drawing (no chart text
+    yet).  A page that never reaches ``want`` still fails, with what it shows."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = styles(visit, chart_selector)
+        if got == want or time.monotonic() > deadline:
+            return got
+        visit.page.wait_for_timeout(50)
+
+
 def check_theme_switch(visit, chart_selector: str, shots: Path, name: str) -> None:
     """The page starts in the system's theme; the switch restyles background,
     text, the chart and the controls, both ways, and the choice survives a reload."""
@@ -36,8 +50,11 @@ def check_theme_switch(visit, chart_selector: str, shots: Path, name: str) -> No
     assert not unchanged, f"the theme switch left {unchanged} unchanged: {first} -> {second}"
     page.screenshot(path=str(shots / f"{name}-{second['theme']}.png"), full_page=True)
     visit.reload()
-    assert styles(visit, chart_selector) == second, "the chosen theme did not survive a reload"
+    got = styles_once_settled(visit, chart_selector, second)
+    assert got == second, f"the chosen theme did not survive a reload: {got} instead of {second}"
     page.click("#rs-theme")
-    assert styles(visit, chart_selector) == first
+    got = styles_once_settled(visit, chart_selector, first)
+    assert got == first, f"switching back gave {got} instead of {first}"
     visit.reload()
-    assert styles(visit, chart_selector) == first, "switching back did not survive a reload"
+    got = styles_once_settled(visit, chart_selector, first)
+    assert got == first, f"switching back did not survive a reload: {got} instead of {first}"
