@@ -256,3 +256,30 @@ def test_kaplan_meier_curves_are_drawn_as_steps():
     assert km_steps([3.0], [1.0], end=3.0) == ([0.0, 3.0, 3.0], [0.0, 0.0, 1.0])
     # no event at all: flat at 0 up to the last time observed
     assert km_steps([], [], end=4.0) == ([0.0, 4.0], [0.0, 0.0])
+
+
+def test_an_arm_whose_settings_disagree_is_described_setting_by_setting():
+    """C3's first v2 run: "not supported" overall (two settings equivalent, one where
+    the arm was clearly worse) must not read as "equivalence shown" everywhere."""
+    from collections import namedtuple
+    from types import SimpleNamespace as NS
+
+    from relu_study.claims.document import verdict_sentence
+
+    ArmStub = namedtuple("ArmStub", "label short baseline")  # hashable, as the real Arm
+    relu = ArmStub("relu", "ReLU", True)
+    mixed = ArmStub("leaky_0.01", "α=0.01", False)
+    same = ArmStub("leaky_0.1", "α=0.1", False)
+    settings = ["init=glorot", "init=he", "init=negative_bias"]
+    judged = pd.DataFrame({"metric": "regret", "eligible": True, "setting": settings * 2,
+                           "arm": [mixed.label] * 3 + [same.label] * 3,
+                           "verdict": ["not supported", "not supported", "contradicted"] + ["not supported"] * 3})
+    ar = NS(metric_verdicts={("regret", mixed.label): "not supported", ("regret", same.label): "not supported"},
+            judged=judged, eligible_settings=lambda: settings,
+            pooled={("regret", a.label): NS(n=90, effect=0.07, lo=0.035, hi=0.11) for a in (mixed, same)})
+    text = verdict_sentence(NS(arms=[relu, mixed, same]), ar, NS(column="regret", short="regret"),
+                            "lost less", "lost more")
+    assert ("α=0.01 lost more at init=negative_bias and did not differ from ReLU by more than the minimal effect "
+            "at init=glorot; init=he (overall: not supported;") in text
+    assert "α=0.1 did not differ from ReLU by more than the minimal effect (equivalence shown)" in text
+    assert text.count("equivalence shown") == 1

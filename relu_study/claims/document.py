@@ -558,6 +558,22 @@ def _settings_phrase(settings, limit: int = 3) -> str:
     return shown + (f" and {len(settings) - limit} more" if len(settings) > limit else "")
 
 
+def _mixed_sentence(arm, settings, word: str, ar, metric, better: str, worse: str) -> str:
+    """One arm whose settings gave different verdicts, setting by setting:
+    "α=0.01 lost more at init=negative_bias and did not differ from ReLU by more
+    than the minimal effect at init=glorot; init=he (overall: not supported; ...)"."""
+    said = (("supported", better), ("contradicted", worse),
+            ("not supported", "did not differ from ReLU by more than the minimal effect"),
+            ("inconclusive", "was not resolved by these seeds"))
+    pieces = []
+    for v, phrase in said:
+        where = list(settings.loc[settings["verdict"] == v, "setting"])
+        if where:
+            pieces.append(f"{phrase} at {'; '.join(where)}" if len(where) <= 3 else
+                          f"{phrase} in {len(where)} of {len(settings)} settings")
+    return f"{arm.short} {' and '.join(pieces)} (overall: {word}; {effect_text(ar, metric, arm)} pooled)"
+
+
 def verdict_sentence(result, ar, metric, better: str, worse: str) -> str:
     """A plain sentence on every arm's verdict for ``metric`` in analysis ``ar``,
     grouped by verdict, each arm with its pooled effect arm − ReLU [95% CI]:
@@ -579,6 +595,15 @@ def verdict_sentence(result, ar, metric, better: str, worse: str) -> str:
         arms = [a for a, v in verdicts.items() if v == word]
         if not arms:
             continue
+        if word != S.DEPENDS:
+            # an arm whose settings did not all give this verdict says which gave what: "not supported"
+            # over three settings can hide one where the arm was clearly worse
+            mixed = [a for a in arms if len(j) and set(j.loc[j["arm"] == a.label, "verdict"]) - {word}]
+            for a in mixed:
+                parts.append(_mixed_sentence(a, j[j["arm"] == a.label], word, ar, metric, better, worse))
+            arms = [a for a in arms if a not in mixed]
+            if not arms:
+                continue
         effects = "; ".join(effect_text(ar, metric, a) for a in arms)
         if word == "inconclusive":
             parts.append(f"{_names(a.short for a in arms)}: {phrases[word]} ({effects})")
