@@ -252,6 +252,15 @@ def _overrides(config: DictConfig) -> list[str]:
 
 # --------------------------------------------------------------------------- one run
 
+def check_data(cfg: dict) -> None:
+    """The checks of a run that need its data (a table's target, enough samples
+    for the split): raise :class:`ConfigError` as the run itself would.  Run
+    before an earlier run in the folder is replaced (``overwrite=true``)."""
+    from .experiment import build
+
+    build(cfg)
+
+
 def _progress_bar(cfg: dict, enabled: bool):
     """A tqdm bar over epochs, or None when not wanted."""
     if not (enabled and cfg.get("progress", True) and sys.stderr.isatty()):
@@ -477,7 +486,9 @@ class RunCallback:
         HydraConfig.instance().set_config(config)  # run.dir may use ${hydra:...}
         out = Path(os.path.abspath(str(OmegaConf.select(config, "hydra.run.dir"))))
         try:
-            _CLAIMS[str(out)] = claim_folder(out, overwrite=cfg["overwrite"])
+            _CLAIMS[str(out)] = claim_folder(out, overwrite=cfg["overwrite"], check=lambda: check_data(cfg))
+        except ConfigError as exc:  # the data rejected the run: the earlier run is left as it was
+            raise Stop(_config_error_line(exc, overrides), 2) from None
         except FolderInUse as exc:
             raise Stop(f"error: {exc}", 2) from None
         except WriteError as exc:
@@ -564,7 +575,7 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
     try:
         container = validate(_container(cfg, overrides))
         if claim is None:  # RunCallback is not among hydra.callbacks: claim here, Hydra's files already in
-            claim = claim_folder(out_dir, overwrite=container["overwrite"])
+            claim = claim_folder(out_dir, overwrite=container["overwrite"], check=lambda: check_data(container))
         with _blas_threads(container):
             summary = execute(container, out_dir)
     except KeyboardInterrupt:

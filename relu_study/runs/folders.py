@@ -36,7 +36,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,14 +307,22 @@ class Claim:
             folder = folder.parent
 
 
-def claim_folder(folder, overwrite: bool = False) -> Claim:
+def claim_folder(folder, overwrite: bool = False, check=None) -> Claim:
     """Take ``folder`` for a new run.
 
     Raises :class:`FolderInUse` when it holds an earlier run (unless
-    ``overwrite``, which removes that run's files, ``.hydra/`` and log first) or
-    when another run holds its lock; :class:`WriteError` when it cannot be
-    written.
+    ``overwrite``) or when a live process holds its lock (even with
+    ``overwrite``); a stale lock (its owner ended, or its pid was reused:
+    :mod:`relu_study.runs.locks`) is said to be stale, and ``overwrite`` takes
+    it.  Raises :class:`WriteError` when the folder cannot be written.
+
+    ``check`` (a callable) runs before anything of an earlier run is removed:
+    the data-dependent checks of the new run, so that a run rejected by its data
+    leaves the earlier run exactly as it was.  Only then does ``overwrite``
+    remove that run's files, ``.hydra/`` and log.
     """
+    from .locks import lock_owner, lock_text
+
     folder = Path(folder).absolute()
     created = None
     top = folder
@@ -323,15 +330,24 @@ def claim_folder(folder, overwrite: bool = False) -> Claim:
         created, top = top, top.parent
     before = frozenset(os.listdir(folder)) if created is None and folder.is_dir() else frozenset()
     previous = previous_run_files(folder) if created is None else []
-    if LOCK_FILE in previous and _lock_alive(folder / LOCK_FILE):  # not even overwrite=true takes it
-        raise FolderInUse(f"{folder} is in use by a running process ({(folder / LOCK_FILE).read_text().strip()})")
-    if previous and not overwrite:
-        if previous == [LOCK_FILE]:
-            raise FolderInUse(f"{folder} is in use by another run ({LOCK_FILE}; if no run is writing there, "
-                              f"it was killed: add overwrite=true to replace it)")
+    lock = folder / LOCK_FILE
+    if LOCK_FILE in previous:
+        owner = lock_owner(lock)
+        if owner.state == "alive":  # not even overwrite=true takes it
+            raise FolderInUse(f"{folder} is in use by a running process ({owner.what}): wait for it to end, "
+                              f"or choose another hydra.run.dir")
+        if not overwrite:
+            left = [n for n in previous if n != LOCK_FILE]
+            kind, why = ("stale lock", ": a run that was killed") if owner.stale else ("lock", "")
+            raise FolderInUse(f"{folder} has a {kind} ({LOCK_FILE}: {owner.what}{why})"
+                              + (f" and holds {', '.join(left)}" if left else "")
+                              + ": add overwrite=true to take the folder" + (" and replace them" if left else "")
+                              + ", or choose another hydra.run.dir")
+    elif previous and not overwrite:
         raise FolderInUse(f"{folder} already holds a run ({', '.join(previous)}): choose another "
                           f"hydra.run.dir, or add overwrite=true to replace it")
-    lock = folder / LOCK_FILE
+    if previous and check is not None:
+        check()  # nothing is removed until the new run passed every check
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if previous:
@@ -345,26 +361,8 @@ def claim_folder(folder, overwrite: bool = False) -> Claim:
             Claim(folder, frozenset(), created).release()
         raise WriteError(folder, exc) from exc
     with os.fdopen(fd, "w") as fh:
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        fh.write(lock_text())
     return Claim(folder, before, created)
-
-
-def _lock_alive(lock: Path) -> bool:
-    """True when ``lock`` names a process of this host that is still running."""
-    try:
-        words = lock.read_text().split()
-        pid, host = int(words[1]), words[3]
-    except (OSError, ValueError, IndexError):
-        return False
-    if host != socket.gethostname():
-        return False  # another host's process cannot be asked; the user decides with overwrite=true
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def find_run_dirs(root) -> list[Path]:
