@@ -52,7 +52,8 @@ def test_stale_grid_rerun_aggregates_exactly_the_new_jobs(tmp_path):
     first = cli(tmp_path, "-m", "activation=relu,leaky", "seed=0,1,2", *FAST, *QUIET, NO_SWEEP_PLOTS,
                 f"hydra.sweep.dir={sweep_dir}")
     assert first.returncode == 0, first.stderr
-    second = cli(tmp_path, "-m", "activation=relu,leaky", "seed=0,1", *FAST, *QUIET, NO_SWEEP_PLOTS,
+    # jobs 2 and 3 of the new grid are other configs than the finished 2 and 3: replaced only with overwrite=true
+    second = cli(tmp_path, "-m", "activation=relu,leaky", "seed=0,1", *FAST, *QUIET, NO_SWEEP_PLOTS, "overwrite=true",
                  f"hydra.sweep.dir={sweep_dir}")
     assert second.returncode == 0, second.stderr
     runs = pd.read_parquet(sweep_dir / "sweep_runs.parquet")

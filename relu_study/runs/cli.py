@@ -455,6 +455,58 @@ def _preflight(config: DictConfig, jobs: list[list[str]]) -> None:
             raise Stop(f"{line}; the sweep did not start", 2 if code == 2 else code) from None
 
 
+def take_sweep_lock(sweep_dir: Path):
+    """Take ``sweep_dir`` for this sweep (:func:`relu_study.runs.locks.lock_sweep`);
+    a live sweep holding it stops this one with one line, exit status 2."""
+    from .locks import SweepInUse, lock_sweep
+
+    try:
+        lock = lock_sweep(sweep_dir)
+    except SweepInUse as exc:
+        raise Stop(f"error: {exc}; the sweep did not start", 2) from None
+    except WriteError as exc:
+        raise Stop(f"error: cannot write into {sweep_dir}: {exc.cause.strerror or exc.cause}; nothing was run",
+                   1) from None
+    if lock.taken_from:
+        log.info("%s: took the stale lock of an earlier sweep (%s)", sweep_dir, lock.taken_from)
+    return lock
+
+
+def _release_sweep() -> None:
+    lock = _SWEEP.pop("lock", None)
+    if lock is not None:
+        lock.release()
+
+
+def _earlier_grid(config: DictConfig, sweep_dir: Path, jobs, numbered: bool) -> None:
+    """Stop (exit 2, one line) when a job folder of this sweep holds a finished
+    job of another config (an earlier grid) and the job does not say
+    ``overwrite=true``: that job is left alone, as a single run's folder is."""
+    if not jobs or not numbered or not sweep_dir.is_dir():
+        return
+    from hydra.core.global_hydra import GlobalHydra
+
+    from .manifest import _overrides_of
+
+    loader = GlobalHydra.instance().config_loader()
+    kept = []
+    for num, job in enumerate(jobs):
+        folder = sweep_dir / str(num)
+        previous = read_summary(folder) if is_complete(folder) else None
+        if previous is None:
+            continue
+        cfg = _container(_task_config(loader.load_sweep_config(config, list(job))), job)
+        if cfg.get("overwrite") or _same_run(previous.get("config"), cfg):
+            continue
+        was = " ".join(sorted(o for o in (_overrides_of(folder) or ()) if not o.startswith("hydra."))) or "defaults"
+        kept.append(f"{num}/ ({was})")
+    if kept:
+        shown = ", ".join(kept[:4]) + (f" and {len(kept) - 4} more" if len(kept) > 4 else "")
+        raise Stop(f"error: {sweep_dir} holds finished jobs of an earlier grid where this sweep would run other "
+                   f"configs: {shown}; they are left alone: add overwrite=true to replace them, or choose another "
+                   f"hydra.sweep.dir; the sweep did not start", 2)
+
+
 def _sweep_dir(config: DictConfig) -> Path:
     """The sweep folder, absolute (a job may run in another working directory)."""
     sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -502,12 +554,19 @@ class RunCallback:
         if jobs:
             _preflight(config, jobs)
         sweep_dir = _sweep_dir(config)
-        _SWEEP.update(dir=sweep_dir, n_jobs=len(jobs) if jobs else None)
+        lock = take_sweep_lock(sweep_dir)  # before anything of the folder is touched
+        _SWEEP.update(dir=sweep_dir, n_jobs=len(jobs) if jobs else None, lock=lock)
+        subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+        try:
+            _earlier_grid(config, sweep_dir, jobs, numbered=subdir == "${hydra.job.num}")
+        except Stop:
+            lock.release()
+            _SWEEP.clear()
+            raise
         try:
             sweep_dir.mkdir(parents=True, exist_ok=True)
             for tmp in stale_temp_files(sweep_dir, recursive=True):  # left by a writer that was killed
                 tmp.unlink()
-            subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
             start_manifest(sweep_dir, len(jobs) if jobs else None, sweeper, jobs,
                            numbered=subdir == "${hydra.job.num}")
         except OSError as exc:
@@ -515,7 +574,8 @@ class RunCallback:
             raise Stop(f"error: cannot write into {sweep_dir}: {getattr(cause, 'strerror', None) or cause}; "
                        f"nothing was run", 1) from None
 
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None: ...
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        _release_sweep()
 
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         self._job_start = time.time()
@@ -740,6 +800,7 @@ def main() -> None:
             signal.signal(sig, handler)
         if not full_error:
             os.environ.pop("HYDRA_FULL_ERROR", None)
+        _release_sweep()  # a sweep that ended (or stopped) frees its folder
         for claim in _CLAIMS.values():  # a run stopped before its task function started
             claim.release()
         _CLAIMS.clear()

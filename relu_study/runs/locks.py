@@ -20,7 +20,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LockOwner", "lock_owner", "lock_text", "process_start"]
+__all__ = ["SWEEP_LOCK_FILE", "LockOwner", "SweepInUse", "SweepLock", "lock_owner", "lock_sweep", "lock_text",
+           "process_start"]
 
 #: seconds of slack between a lock's modification time and its owner's start time
 _CLOCK_SLACK = 2.0
@@ -99,3 +100,64 @@ def lock_owner(path) -> LockOwner:
                     return LockOwner("reused", f"{who} has ended; its pid was reused by a process started "
                                                f"after the lock was written", pid)
     return LockOwner("alive", f"{who}, still running", pid)
+
+
+# --------------------------------------------------------------------------- the sweep lock
+
+SWEEP_LOCK_FILE = ".relu_study_sweep.lock"
+
+
+class SweepInUse(ValueError):
+    """Another sweep that is still running holds the sweep folder."""
+
+
+@dataclass
+class SweepLock:
+    """A sweep folder taken for one sweep; ``taken_from`` describes the stale
+    lock it replaced ("" when there was none)."""
+
+    path: Path
+    taken_from: str = ""
+
+    def release(self) -> None:
+        """Free the folder (only if the lock is still this process's)."""
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(self.path.read_text().split()[1]) == os.getpid():
+                self.path.unlink()
+
+
+def lock_sweep(sweep_dir) -> SweepLock:
+    """Take ``sweep_dir`` for the sweep of this process.
+
+    Raises :class:`SweepInUse` when a live sweep holds it (a second sweep into
+    the same folder would write the same job folders and mix the two).  A stale
+    lock (a sweep that was killed) is taken: rerunning a stopped sweep resumes
+    it.  An operating-system error becomes :class:`relu_study.runs.folders.WriteError`.
+    """
+    from .folders import WriteError
+
+    sweep_dir = Path(sweep_dir)
+    path = sweep_dir / SWEEP_LOCK_FILE
+    taken_from = ""
+    for _ in range(2):
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = lock_owner(path)
+            if owner.pid == os.getpid():  # this process holds it already (a sweep called again in-process)
+                return SweepLock(path)
+            if owner.state in ("alive", "elsewhere"):
+                hint = f" (remove {path} if it does not run)" if owner.state == "elsewhere" else ""
+                raise SweepInUse(f"{sweep_dir} is in use by another sweep ({SWEEP_LOCK_FILE}: {owner.what}): "
+                                 f"wait for it to end, or choose another hydra.sweep.dir{hint}") from None
+            taken_from = owner.what
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            continue
+        except OSError as exc:
+            raise WriteError(sweep_dir, exc) from exc
+        with os.fdopen(fd, "w") as fh:
+            fh.write(lock_text())
+        return SweepLock(path, taken_from)
+    raise SweepInUse(f"{sweep_dir} is in use by another sweep ({SWEEP_LOCK_FILE}): choose another hydra.sweep.dir")
