@@ -300,6 +300,66 @@ def _infer_task(s) -> tuple[str, str]:
                           f"treated as regression; set dataset.task=classification to treat them as classes")
 
 
+def _duplicates(names) -> list[str]:
+    seen, dup = set(), []
+    for name in map(str, names):
+        if name in seen and name not in dup:
+            dup.append(name)
+        seen.add(name)
+    return dup
+
+
+def _read_table(path: Path, suffix: str):
+    """The table in ``path``, read strictly: a file that is not what its suffix
+    says, text that is not UTF-8, duplicate column names (which pandas would
+    rename silently, ``y`` -> ``y.1``, so a target could leak into the features)
+    and nested values are a :class:`DatasetError` naming the file and the reason."""
+    import pandas as pd
+
+    def bad(reason: str) -> DatasetError:
+        return DatasetError("path", str(path), reason)
+
+    if suffix == ".csv":
+        try:
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                                 encoding="utf-8", encoding_errors="strict")
+            df = pd.read_csv(path, encoding="utf-8", encoding_errors="strict")
+        except pd.errors.EmptyDataError:
+            raise bad(f"table file {str(path)!r} is empty") from None
+        except UnicodeDecodeError as exc:
+            raise bad(f"{str(path)!r} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+                      f"save it as UTF-8") from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise bad(f"cannot read {str(path)!r} as CSV: {str(exc).strip().splitlines()[0]}") from None
+        names = list(header.iloc[0]) if len(header) else []
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise bad(f"{str(path)!r} is not a Parquet file ({str(exc).splitlines()[0]})") from None
+        names = list(schema.names)
+        dup = _duplicates(names)
+        if dup:
+            raise bad(f"duplicate column name{'s' if len(dup) > 1 else ''} in {path}: {', '.join(dup)}; "
+                      f"every column needs its own name")
+        nested = [f"{f.name} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+        if nested:
+            raise bad(f"nested values in {path}, columns: {', '.join(nested)}; every column must hold "
+                      f"plain numbers or labels")
+        try:
+            df = pd.read_parquet(path)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise bad(f"cannot read {str(path)!r} as Parquet: {str(exc).splitlines()[0]}") from None
+    dup = _duplicates(names)
+    if dup:
+        raise bad(f"duplicate column name{'s' if len(dup) > 1 else ''} in {path}: {', '.join(dup)}; "
+                  f"every column needs its own name (a repeated target would leak into the features)")
+    return df
+
+
 def _table(rng, path=None, target=None, task=None):
     """The user's CSV or Parquet file: ``target`` is one column, the rest are features."""
     import pandas as pd
@@ -315,10 +375,7 @@ def _table(rng, path=None, target=None, task=None):
                                               f"{', '.join(TABLE_SUFFIXES)}")
     if not path.is_file():
         raise TableNotFound("path", str(path), f"table file not found: {str(path)!r}")
-    try:
-        df = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-    except pd.errors.EmptyDataError:
-        raise DatasetError("path", str(path), f"table file {str(path)!r} is empty") from None
+    df = _read_table(path, suffix)
     if len(df) == 0:
         raise DatasetError("path", str(path), f"table file {str(path)!r} has no rows")
     if target not in df.columns:
