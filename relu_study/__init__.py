@@ -27,8 +27,9 @@ The modules at the top (``report``, ``compare``, ``reproduce``, ``explore``,
 """
 
 from ._version import __version__
+from .runs.config import ConfigError  # what run() raises for a bad value: the command line's one line
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__", "run"]
+__all__ = ["ConfigError", "MLPClassifier", "MLPRegressor", "__version__", "run"]
 
 #: names :func:`__getattr__` imports on first use, so that ``import relu_study``
 #: loads neither scikit-learn nor Hydra

@@ -464,9 +464,8 @@ def take_sweep_lock(sweep_dir: Path):
         lock = lock_sweep(sweep_dir)
     except SweepInUse as exc:
         raise Stop(f"error: {exc}; the sweep did not start", 2) from None
-    except WriteError as exc:
-        raise Stop(f"error: cannot write into {sweep_dir}: {exc.cause.strerror or exc.cause}; nothing was run",
-                   1) from None
+    except OSError as exc:
+        raise Stop(f"error: cannot write into {sweep_dir}: {exc.strerror or exc}; nothing was run", 1) from None
     if lock.taken_from:
         log.info("%s: took the stale lock of an earlier sweep (%s)", sweep_dir, lock.taken_from)
     return lock
@@ -837,17 +836,52 @@ def _exit_interrupted(code: int) -> None:
 
 # --------------------------------------------------------------------------- notebooks
 
+def _override_list(overrides) -> list[str]:
+    """``overrides`` as a list of strings: one string is one override (never its characters)."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        return [overrides]
+    if isinstance(overrides, (list, tuple)) and all(isinstance(o, str) for o in overrides):
+        return list(overrides)
+    raise _api_error(ConfigError("overrides", overrides, "must be a list of override strings such as "
+                                                         "['epochs=2', 'activation=leaky']"))
+
+
+def _api_error(exc: BaseException, overrides=()) -> ConfigError:
+    """``exc`` as the :class:`ConfigError` a notebook catches, its text the command line's one line
+    (without ``error: ``)."""
+    if getattr(exc, "one_line", False):  # told already
+        return exc
+    line, _ = _error_line(exc, overrides)
+    text = line.removeprefix("error: ")
+    if isinstance(exc, ConfigError):
+        err = exc
+    else:
+        m = re.match(r"invalid configuration: ([^=\s]+)=(.*?): ", text)
+        err = ConfigError(m.group(1), m.group(2), text[m.end():]) if m else ConfigError("overrides", overrides, text)
+    err.args, err.one_line = (text,), True
+    return err
+
+
 def compose(overrides=None) -> DictConfig:
-    """The composed config for ``overrides`` (a list of Hydra override strings),
-    checked against the schema."""
+    """The composed config for ``overrides`` (a list of Hydra override strings,
+    or one string), checked against the schema.  A bad override raises
+    :class:`ConfigError` with the command line's one line."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
+    overrides = _override_list(overrides)
     GlobalHydra.instance().clear()
-    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
-    _container(cfg, overrides)
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            cfg = hydra_compose(config_name="config", overrides=overrides)
+        _container(cfg, overrides)
+    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+        raise _api_error(exc, overrides) from None
     return cfg
 
 
@@ -855,19 +889,28 @@ def run(overrides=None, output_dir=None):
     """Run one experiment from a notebook and return its metrics DataFrame.
 
     ``run(["activation=leaky", "alpha=0.1", "seeds=5"])`` composes the same
-    configs as the command line.  With ``output_dir`` the run folder
-    (metrics.parquet, summary.json, params.npz, plots) is written there too; a
-    folder that already holds a run is refused unless ``overwrite=true``.
+    configs as the command line (one string is one override).  A bad value
+    raises :class:`ConfigError` (a ``ValueError``; ``relu_study.ConfigError``)
+    whose text is the command line's one line, before anything is written.
+    With ``output_dir`` the run folder (metrics.parquet, summary.json,
+    params.npz, plots) is written there too; a folder that already holds a run
+    is refused unless ``overwrite=true``, and is replaced only after the new
+    run passed its data checks.
     """
-    cfg = _container(compose(overrides), overrides)
-    if output_dir is None:
-        return run_experiment(cfg).table
+    overrides = _override_list(overrides)
+    try:
+        cfg = validate(_container(compose(overrides), overrides))
+        if output_dir is None:
+            return run_experiment(cfg).table
+        check_data(cfg)  # before the folder is made or an earlier run in it replaced
+    except ConfigError as exc:
+        raise _api_error(exc, overrides) from None
     claim = claim_folder(output_dir, overwrite=cfg["overwrite"])
     try:
         execute(cfg, Path(output_dir))
-    except ConfigError:
+    except ConfigError as exc:
         claim.release()
-        raise
+        raise _api_error(exc, overrides) from None
     finally:
         claim.finish()
     import pandas as pd

@@ -132,10 +132,8 @@ def lock_sweep(sweep_dir) -> SweepLock:
     Raises :class:`SweepInUse` when a live sweep holds it (a second sweep into
     the same folder would write the same job folders and mix the two).  A stale
     lock (a sweep that was killed) is taken: rerunning a stopped sweep resumes
-    it.  An operating-system error becomes :class:`relu_study.runs.folders.WriteError`.
+    it.  An operating-system error is raised as it is.
     """
-    from .folders import WriteError
-
     sweep_dir = Path(sweep_dir)
     path = sweep_dir / SWEEP_LOCK_FILE
     taken_from = ""
@@ -155,8 +153,6 @@ def lock_sweep(sweep_dir) -> SweepLock:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             continue
-        except OSError as exc:
-            raise WriteError(sweep_dir, exc) from exc
         with os.fdopen(fd, "w") as fh:
             fh.write(lock_text())
         return SweepLock(path, taken_from)
