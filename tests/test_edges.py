@@ -265,3 +265,56 @@ def test_the_api_rejects_data_without_an_empty_folder(tmp_path):
     with pytest.raises(relu_study.ConfigError, match="dataset.n_samples=3"):
         relu_study.run(["dataset.n_samples=3", "epochs=1"], output_dir=out)
     assert not (tmp_path / "outputs").exists()
+
+
+# ------------------------------------------------------------------ 5. every entry point: its folder first, one line
+def _module(cwd: Path, name: str, *args, prefix=(), timeout=120):
+    return subprocess.run([*prefix, sys.executable, "-m", f"relu_study.{name}", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("command", ["reproduce", "report", "compare", "explore"])
+def test_entry_points_check_their_folder_first(tmp_path, command):
+    from test_guarantees import _unprivileged
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    sweeps = tmp_path / "sweeps"
+    args = {"reproduce": ["--quick", "--studies", "c4_sparsity", "--sweeps", str(sweeps), "--no-readme",
+                          "--out", str(ro / "out")],
+            "report": [str(tmp_path), "--out", str(ro / "out")],
+            "compare": [str(tmp_path), "--out", str(ro / "out")],
+            "explore": ["--html", str(ro / "x.html")]}[command]
+    ro.chmod(0o555)
+    try:
+        proc = _module(tmp_path, command, *args, prefix=_unprivileged())
+    finally:
+        ro.chmod(0o755)
+    assert proc.returncode == 1, proc.stderr
+    line = one_error_line(proc)
+    assert str(ro) in line and "Permission denied" in line, line
+    assert line.count("cannot write") == 1, line
+    assert list(ro.iterdir()) == []
+    assert not (sweeps / "c4_sparsity").exists()  # reproduce trained nothing
+
+
+def test_reproduce_interrupted_is_one_line(tmp_path):
+    import signal
+
+    sweeps = tmp_path / "sweeps"
+    proc = subprocess.Popen([sys.executable, "-m", "relu_study.reproduce", "--quick", "--studies", "c1_dying",
+                             "--sweeps", str(sweeps), "--no-readme", "--out", str(tmp_path / "out")],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (sweeps / "c1_dying" / "sweep_jobs.jsonl").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)  # to reproduce alone: it stops its study too
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted by SIGINT") and "Traceback" not in err, err
+    log = (sweeps / "c1_dying.log").read_text()
+    assert "interrupted by SIGINT" in log  # the study's sweep ended as an interrupted sweep does

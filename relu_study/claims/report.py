@@ -402,13 +402,15 @@ def main(argv=None) -> int:
     parser.add_argument("--html", action="store_true",
                         help="also write REPORT.html: the same text, figures interactive, one offline file")
     args = parser.parse_args(argv)
-    try:
+    from ..runs.entry import check_output_folder, ends_in_one_line
+
+    def work() -> int:
+        check_output_folder(args.out)  # before the sweeps are read
         path = write_report(args.paths, args.out, command=args.command, recollect=args.recollect, html=args.html)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
+        print(f"wrote {path}")
+        return 0
+
+    return ends_in_one_line(work)
 
 
 if __name__ == "__main__":

@@ -80,8 +80,30 @@ def run_study(study: str, sweep_dir: Path, overrides, resume: bool = False) -> t
     with open(log_file, "w") as fh:
         fh.write("$ " + shlex.join(cmd) + "\n")
         fh.flush()
-        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=sweep_dir.parent)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=sweep_dir.parent)
+        _CHILDREN.add(proc)
+        try:
+            proc.wait()
+        finally:
+            _CHILDREN.discard(proc)
     return proc.returncode, time.perf_counter() - start, log_file
+
+
+#: the studies' processes running now (so a signal to reproduce reaches them too)
+_CHILDREN: set = set()
+
+
+def _pass_on(exc: BaseException) -> None:
+    """Send the signal that stopped reproduce (SIGINT, or SIGTERM) to the studies
+    still running: each ends as an interrupted sweep does, resumable with ``--resume``."""
+    import signal
+
+    sig = signal.SIGINT if type(exc) is KeyboardInterrupt else signal.SIGTERM
+    for proc in list(_CHILDREN):
+        try:
+            proc.send_signal(sig)
+        except OSError:
+            pass
 
 
 #: a study's log line when one of its jobs ends (relu_study.runs.cli.RunCallback.on_job_end)
@@ -185,15 +207,21 @@ def run_studies(studies, sweeps: Path, overrides: dict, jobs: int = 2, resume: b
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {pool.submit(one, s): s for s in order}
-            for future in as_completed(futures):
-                s = futures[future]
-                code, wall, log_file = future.result()
-                times[s] = wall
-                done, total = job_progress(log_file)
-                log(f"{s}: done, {done} of {total or '?'} jobs in {wall:.0f} s"
-                    + ("" if code == 0 else f" FAILED (exit status {code}, see {log_file})"))
-                if code != 0:
-                    failed.append(f"{s} (see {log_file})")
+            try:
+                for future in as_completed(futures):
+                    s = futures[future]
+                    code, wall, log_file = future.result()
+                    times[s] = wall
+                    done, total = job_progress(log_file)
+                    log(f"{s}: done, {done} of {total or '?'} jobs in {wall:.0f} s"
+                        + ("" if code == 0 else f" FAILED (exit status {code}, see {log_file})"))
+                    if code != 0:
+                        failed.append(f"{s} (see {log_file})")
+            except KeyboardInterrupt as exc:  # no study starts any more; the running ones stop too
+                for future in futures:
+                    future.cancel()
+                _pass_on(exc)
+                raise
     finally:
         progress.stop.set()
         watcher.join()
@@ -311,14 +339,22 @@ def main(argv=None) -> int:
                and not Path(args.sweeps).is_dir() else None)
     if problem:
         parser.error(problem)
-    try:
-        reproduce(args.out, quick=args.quick, sweeps=args.sweeps, jobs=args.jobs, studies=studies,
-                  resume=args.resume, command=f"python -m relu_study.reproduce {argv_text}".strip(),
-                  readme=False if args.no_readme else None)
-    except (RuntimeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    from ..runs.entry import check_output_folder, ends_in_one_line
+
+    def work() -> int:
+        check_output_folder(args.out)  # before the studies train, not after
+        sweeps = args.sweeps or Path("outputs") / "reproduce" / ("quick" if args.quick else "full")
+        check_output_folder(sweeps, "--sweeps")
+        try:
+            reproduce(args.out, quick=args.quick, sweeps=args.sweeps, jobs=args.jobs, studies=studies,
+                      resume=args.resume, command=f"python -m relu_study.reproduce {argv_text}".strip(),
+                      readme=False if args.no_readme else None)
+        except (RuntimeError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    return ends_in_one_line(work)
 
 
 if __name__ == "__main__":

@@ -75,23 +75,31 @@ def main(argv=None) -> int:
                         help="output folder (default: a new folder compare/ in the current directory)")
     parser.add_argument("--no-plots", action="store_true", help="write the tables and summary only")
     args = parser.parse_args(argv)
-    from ..runs.folders import WriteError
+    import signal
+
+    from ..runs.entry import Terminated, check_output_folder, error_line, raise_sigterm
 
     notes: list[str] = []
+    previous = signal.signal(signal.SIGTERM, raise_sigterm)  # the entry point's, for the time of the command
     try:
+        if args.out is not None:
+            check_output_folder(args.out)  # before the runs are read
         out, files = compare(args.paths, by=args.by, out=args.out, plots=not args.no_plots, notes=notes)
-    except KeyboardInterrupt:
-        print("interrupted by SIGINT: the comparison is incomplete (each file written so far is whole); "
+    except KeyboardInterrupt as exc:
+        name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("SIGINT", 130)
+        print(f"interrupted by {name}: the comparison is incomplete (each file written so far is whole); "
               "run the command again", file=sys.stderr)
-        return 130
-    except WriteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return code
     except (FileNotFoundError, ValueError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a write error: one line naming the file, exit 1
+        line, code = error_line(exc)
+        print(line, file=sys.stderr)
+        return code
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for note in notes:
             print(f"warning: {note}", file=sys.stderr)
     text = (out / "sweep_summary.txt").read_text()

@@ -720,6 +720,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write_error(path, exc: OSError) -> str:
+    """``error: cannot write PATH: reason``, said once (a WriteError names the file already)."""
+    from ..runs.folders import WriteError
+
+    if isinstance(exc, WriteError):
+        return f"error: {exc}"
+    reason = f"[Errno {exc.errno}] {exc.strerror}" if exc.strerror else str(exc)
+    return f"error: cannot write {path}: {reason}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -748,6 +758,15 @@ def main(argv: list[str] | None = None) -> int:
             supported = ", ".join(sorted(FigureCanvasAgg.get_supported_filetypes()))
             parser.error(f"argument --save: unsupported file type {fmt!r}; supported: {supported}")
 
+    from ..runs.entry import check_output_folder
+
+    for option, value in (("--html", args.html), ("--save", args.save)):
+        if value is not None:  # the folder is checked before anything is drawn
+            try:
+                check_output_folder(Path(value).parent, option)
+            except OSError as exc:
+                print(_write_error(value, exc), file=sys.stderr)
+                return 1
     given = {"alpha": args.alpha, "lower": args.lower, "upper": args.upper, "beta": args.beta}
     page = None
     try:
@@ -775,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             path = explorer.save(args.save)
         except OSError as exc:
-            print(f"error: cannot write {args.save}: {exc}", file=sys.stderr)
+            print(_write_error(args.save, exc), file=sys.stderr)
             return 1
         w, h = args.size
         print(f"wrote {path} ({w}x{h} px)")
@@ -786,7 +805,7 @@ def main(argv: list[str] | None = None) -> int:
             path = write_explorer_html(args.html, results=page["claims_path"], activation=page["activation"],
                                        params=page["params"], show_derivative=page["show_derivative"])
         except OSError as exc:
-            print(f"error: cannot write {args.html}: {exc}", file=sys.stderr)
+            print(_write_error(args.html, exc), file=sys.stderr)
             return 1
         size = path.stat().st_size
         note = f"claims from {page['claims_path']}" if page["claims"] is not None else \
