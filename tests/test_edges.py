@@ -318,3 +318,34 @@ def test_reproduce_interrupted_is_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("interrupted by SIGINT") and "Traceback" not in err, err
     log = (sweeps / "c1_dying.log").read_text()
     assert "interrupted by SIGINT" in log  # the study's sweep ended as an interrupted sweep does
+
+
+# ------------------------------------------------------------------ 10. an interrupted aggregate is marked unfinished
+_SIGNAL_IN_AGGREGATE = """
+import os, signal, sys, time
+import relu_study.sweeps.aggregate as aggregate
+real = aggregate._summary_text
+def _summary_text(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)  # the handler raises here
+    return real(*args, **kwargs)
+aggregate._summary_text = _summary_text
+sys.argv = ["relu_study", *sys.argv[1:]]
+from relu_study.runs.cli import main
+main()
+"""
+
+
+def test_an_interrupted_aggregate_is_marked_unfinished(tmp_path):
+    sweep_dir = tmp_path / "S"
+    args = ["-m", "seed=0,1", *FAST, *QUIET, NO_SWEEP_PLOTS, f"hydra.sweep.dir={sweep_dir}"]
+    proc = subprocess.run([sys.executable, "-c", _SIGNAL_IN_AGGREGATE, *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert "while writing the sweep aggregate" in proc.stderr and "unfinished" in proc.stderr
+    assert (sweep_dir / "sweep_runs.parquet").exists()  # written before the signal, and marked
+    assert "relu_study.compare" in (sweep_dir / "sweep_aggregate.unfinished").read_text()
+    again = cli(tmp_path, *args)  # resumed: the aggregate is finished and the mark gone
+    assert again.returncode == 0, again.stderr
+    assert not (sweep_dir / "sweep_aggregate.unfinished").exists()
+    assert len(pd.read_parquet(sweep_dir / "sweep_runs.parquet")) == 2

@@ -242,7 +242,8 @@ def probed_rows(table: pd.DataFrame) -> np.ndarray:
 
 def _load_sweep(folder: Path, recollect: bool, epochs: str = "all"):
     runs_f, metrics_f = folder / SWEEP_RUNS_FILE, folder / SWEEP_METRICS_FILE
-    if not recollect and runs_f.is_file() and metrics_f.is_file():
+    unfinished = (folder / "sweep_aggregate.unfinished").exists()  # an interrupted aggregate: read the runs
+    if not recollect and not unfinished and runs_f.is_file() and metrics_f.is_file():
         metrics = pd.read_parquet(metrics_f)
         return (metrics[probed_rows(metrics)] if epochs == "probed" else metrics), pd.read_parquet(runs_f)
     from ..sweeps.aggregate import collect

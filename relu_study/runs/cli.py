@@ -741,7 +741,8 @@ def _interrupted_line(exc: BaseException) -> str:
         where = f"during {job}, {what.split(':')[0].strip().removeprefix('during ')}"
     elif n_jobs and finished >= n_jobs:
         return (f"interrupted by {name} while writing the sweep aggregate: all {n_jobs} jobs finished, kept in "
-                f"{sweep_dir}; the aggregate is incomplete: rebuild it with python -m relu_study.compare {sweep_dir}")
+                f"{sweep_dir}; the aggregate is incomplete (marked by sweep_aggregate.unfinished): rebuild it with "
+                f"python -m relu_study.compare {sweep_dir}")
     else:
         where = "during the sweep"
     return (f"interrupted by {name} {where}: {finished} of {n_jobs} jobs finished, kept in {sweep_dir}; "

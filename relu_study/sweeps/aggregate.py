@@ -63,7 +63,7 @@ from ..runs.manifest import MANIFEST_FILE, read_manifest
 from .arms import PROVENANCE_COLUMNS, RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, is_missing
 
 __all__ = [
-    "FINAL_METRICS", "AggregateCallback", "Collection", "IncompleteRunWarning", "collect", "gather",
+    "FINAL_METRICS", "UNFINISHED_FILE", "AggregateCallback", "Collection", "IncompleteRunWarning", "collect", "gather",
     "summary_lines", "write_sweep",
 ]
 
@@ -77,6 +77,8 @@ FINAL_METRICS = ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "ze
 SWEEP_METRICS_FILE = "sweep_metrics.parquet"
 SWEEP_RUNS_FILE = "sweep_runs.parquet"
 SWEEP_SUMMARY_FILE = "sweep_summary.txt"
+#: present while the aggregate is being written: tables beside it may be incomplete (an interrupted aggregate)
+UNFINISHED_FILE = "sweep_aggregate.unfinished"
 
 
 class IncompleteRunWarning(UserWarning):
@@ -503,9 +505,10 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
 
     ``by``: the arm keys (default :func:`arm_keys`); ``notes``: lines saying what
     was left out (:meth:`Collection.notes`), kept in the summary.  Plot files of
-    an earlier aggregate that do not apply any more are removed.
+    an earlier aggregate that do not apply any more are removed.  While they
+    are written, ``sweep_aggregate.unfinished`` says so: an aggregate stopped
+    half-way (Ctrl-C, a full disk) is never mistaken for a finished one.
     """
-    from . import plots as sweep_plots
     from ..runs.folders import WriteError, atomic_path
 
     sweep_dir = Path(sweep_dir)
@@ -514,6 +517,18 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
     except OSError as exc:
         raise WriteError(sweep_dir, exc) from exc
     keys = arm_keys(runs, by) if len(runs) else []
+    with atomic_path(sweep_dir / UNFINISHED_FILE) as tmp:  # removed when the last file is in place
+        tmp.write_text(f"the aggregate of this folder was stopped while it was written: the sweep_* files may "
+                       f"be incomplete or stale; rebuild them with python -m relu_study.compare {sweep_dir}\n")
+    written = _write_aggregate(sweep_dir, metrics, runs, keys, plots, notes)
+    (sweep_dir / UNFINISHED_FILE).unlink(missing_ok=True)
+    return written
+
+
+def _write_aggregate(sweep_dir: Path, metrics, runs, keys, plots: bool, notes) -> list[Path]:
+    from . import plots as sweep_plots
+    from ..runs.folders import atomic_path
+
     written = []
     metrics, runs = _with_provenance(metrics), _with_provenance(runs)
     write_table(sweep_dir / SWEEP_METRICS_FILE, metrics)
@@ -609,7 +624,8 @@ class AggregateCallback:
         from . import plots as sweep_plots
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        for name in (SWEEP_METRICS_FILE, SWEEP_RUNS_FILE, SWEEP_SUMMARY_FILE, *sweep_plots.PLOT_FILES):
+        for name in (SWEEP_METRICS_FILE, SWEEP_RUNS_FILE, SWEEP_SUMMARY_FILE, UNFINISHED_FILE,
+                     *sweep_plots.PLOT_FILES):
             try:
                 (sweep_dir / name).unlink()
             except FileNotFoundError:
