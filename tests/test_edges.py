@@ -349,3 +349,22 @@ def test_an_interrupted_aggregate_is_marked_unfinished(tmp_path):
     assert again.returncode == 0, again.stderr
     assert not (sweep_dir / "sweep_aggregate.unfinished").exists()
     assert len(pd.read_parquet(sweep_dir / "sweep_runs.parquet")) == 2
+
+
+# ------------------------------------------------------------------ 10. degenerate probe sets
+def test_a_one_sample_probe_set_is_refused_and_a_small_one_warned(tmp_path):
+    out = tmp_path / "R"
+    proc = cli(tmp_path, "probe.max_samples=1", *FAST, f"hydra.run.dir={out}")
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "probe.max_samples=1" in line and "collapsed" in line
+    assert not out.exists()
+    sweep = cli(tmp_path, "-m", "probe.max_samples=1,100", *FAST, f"hydra.sweep.dir={tmp_path / 'S'}")
+    assert sweep.returncode == 2 and "probe.max_samples=1" in one_error_line(sweep)
+    small = cli(tmp_path, "probe.max_samples=10", *FAST, *QUIET, f"hydra.run.dir={out}")
+    assert small.returncode == 0, small.stderr
+    said = [x for x in (small.stdout + small.stderr).splitlines() if "probe.max_samples=10" in x]
+    assert len(said) == 1 and "10 of 160 training samples" in said[0], said
+    # a dataset that is small by itself is not warned about
+    whole = cli(tmp_path, "dataset.n_samples=60", *FAST[:1], *FAST[2:], *QUIET, f"hydra.run.dir={tmp_path / 'W'}")
+    assert whole.returncode == 0 and "probe set is" not in whole.stdout + whole.stderr

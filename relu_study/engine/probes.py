@@ -144,8 +144,11 @@ class ProbeOptions:
     near_zero_curve: tuple | None = None
 
     def __post_init__(self):
-        if self.max_samples is not None and not (_is_int(self.max_samples) and self.max_samples > 0):
-            raise ProbeOptionError("max_samples", self.max_samples, "must be a positive integer or null")
+        if self.max_samples is not None and not (_is_int(self.max_samples) and self.max_samples >= 2):
+            # one sample cannot tell a dead unit from one that is off there, and its output has no spread
+            raise ProbeOptionError("max_samples", self.max_samples, "must be an integer >= 2 or null: on a single "
+                                   "sample every unit that is off there counts as dead and every network as "
+                                   "collapsed")
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ProbeOptionError("seed", self.seed, "must be a non-negative integer")
         for key in ("near_zero_rel", "collapse_tol", "gain_tol", "dormant_tau", "contribution_tol"):

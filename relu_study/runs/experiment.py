@@ -185,6 +185,7 @@ def run_experiment(cfg: dict, progress=None) -> RunResult:
     if cfg["dataset"]["name"] == "table":  # the task of a user's table is inferred: say how
         log.info("dataset %s: %s", cfg["dataset"]["path"], data.task_reason)
     result = train(net, data, optimizer=optimizer, progress=progress, **train_options(cfg))
+    _warn_small_probe_set(cfg, result.info.get("n_probe"), data.n_train)
     table = result.table
     for key, value in config_columns(cfg).items():
         table[key] = value
@@ -195,6 +196,23 @@ def run_experiment(cfg: dict, progress=None) -> RunResult:
                           "n_outputs": data.n_outputs, "n_probe": result.info.get("n_probe")}
     summary["network"] = repr(net)
     return RunResult(table, summary, result)
+
+
+#: a probe set chosen smaller than this (probe.max_samples below the training set) is warned about
+SMALL_PROBE_SET = 100
+
+
+def _warn_small_probe_set(cfg: dict, n_probe, n_train: int) -> None:
+    """Say once when ``probe.max_samples`` cut the probe set to a few samples: the
+    probe statistics then describe those samples, not the data (dead_frac 0.42 on
+    one sample against 0.016 on the full set, in the fault trial)."""
+    cap = cfg["probe"].get("max_samples")
+    if n_probe is None or cap is None or n_probe >= min(n_train, SMALL_PROBE_SET):
+        return
+    log.warning("probe.max_samples=%s: the probe set is %d of %d training samples; dead_frac and the other "
+                "probe statistics count units over these %d samples only and overstate dying at this size "
+                "(%d or more, or null for the whole training set)", cap, n_probe, n_train, n_probe,
+                SMALL_PROBE_SET)
 
 
 def is_finite_number(x) -> bool:
