@@ -13,8 +13,11 @@ What a user can rely on (the README's "What relu_study guarantees"):
   where every value of every swept key is checked before the first job runs.
 * One folder holds one run: :class:`RunCallback` claims the run folder before
   Hydra writes into it (:func:`relu_study.runs.folders.claim_folder`), refuses a
-  folder that holds a run unless ``overwrite=true``, and removes exactly what it
-  created when the run is rejected.
+  folder that holds a run unless ``overwrite=true`` (which replaces it only
+  after the new run's data checks passed), and removes exactly what it created
+  when the run is rejected.  A sweep folder belongs to one sweep at a time
+  (:func:`relu_study.runs.locks.lock_sweep`), and a finished job of an earlier
+  grid is replaced only with ``overwrite=true``.
 * Ctrl-C (SIGINT) and SIGTERM end the command with one line saying what was
   kept, exit status 130 or 143, no traceback and no temporary file.
 * A file that cannot be written (a read-only folder, a full disk) ends it with
@@ -315,8 +318,10 @@ def execute(cfg: dict, out_dir: Path, multirun: bool = False, command: str | Non
 
     In a multirun, a job whose folder already holds a complete run of the same
     config is skipped (resume); a folder holding any other run's files (an
-    earlier grid, a changed config, an interrupted job) is cleared first, so no
-    file of it survives beside the new run; an error is recorded as a failed job
+    interrupted or failed job, or, with ``overwrite=true``, a finished job of an
+    earlier grid: :meth:`RunCallback.on_multirun_start` refuses that sweep
+    otherwise) is cleared first, so no file of it survives beside the new run;
+    an error is recorded as a failed job
     (``summary.json`` with ``status: failed``) instead of stopping the sweep.
     A single run's folder is claimed by the caller (:func:`claim_folder`).
     ``summary.json`` records :func:`relu_study.provenance.provenance` with
