@@ -316,6 +316,7 @@ def test_reproduce_interrupted_is_one_line(tmp_path):
     assert proc.returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("interrupted by SIGINT") and "Traceback" not in err, err
+    assert "--resume" in lines[0], lines[0]
     log = (sweeps / "c1_dying.log").read_text()
     assert "interrupted by SIGINT" in log  # the study's sweep ended as an interrupted sweep does
 

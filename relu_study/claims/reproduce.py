@@ -341,9 +341,10 @@ def main(argv=None) -> int:
         parser.error(problem)
     from ..runs.entry import check_output_folder, ends_in_one_line
 
+    sweeps = args.sweeps or Path("outputs") / "reproduce" / ("quick" if args.quick else "full")
+
     def work() -> int:
         check_output_folder(args.out)  # before the studies train, not after
-        sweeps = args.sweeps or Path("outputs") / "reproduce" / ("quick" if args.quick else "full")
         check_output_folder(sweeps, "--sweeps")
         try:
             reproduce(args.out, quick=args.quick, sweeps=args.sweeps, jobs=args.jobs, studies=studies,
@@ -354,7 +355,8 @@ def main(argv=None) -> int:
             return 1
         return 0
 
-    return ends_in_one_line(work)
+    return ends_in_one_line(work, again=f"the studies' finished jobs are kept in {sweeps}: the same command "
+                                        f"with --resume goes on from them")
 
 
 if __name__ == "__main__":

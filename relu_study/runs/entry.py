@@ -56,14 +56,17 @@ def check_output_folder(folder, option: str = "--out") -> Path:
     return folder
 
 
-def error_line(exc: BaseException) -> tuple[str, int]:
-    """One line and an exit status for what stopped a side command."""
+_AGAIN = "every file written so far is whole; run the command again"
+
+
+def error_line(exc: BaseException, again: str = _AGAIN) -> tuple[str, int]:
+    """One line and an exit status for what stopped a side command (``again``:
+    what an interrupted one kept and how to go on)."""
     from .folders import IncompleteWrite, WriteError
 
-    if isinstance(exc, Terminated):
-        return "interrupted by SIGTERM: stopped; every file written so far is whole; run the command again", 143
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted by SIGINT: stopped; every file written so far is whole; run the command again", 130
+        name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("SIGINT", 130)
+        return f"interrupted by {name}: stopped; {again}", code
     if isinstance(exc, (WriteError, IncompleteWrite)):
         return f"error: {exc}", 1
     if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
@@ -77,7 +80,7 @@ def error_line(exc: BaseException) -> tuple[str, int]:
     return f"error: {type(exc).__name__}: {first}", 1
 
 
-def ends_in_one_line(work) -> int:
+def ends_in_one_line(work, again: str = _AGAIN) -> int:
     """Run ``work()`` (returning an exit status) with SIGTERM raised as
     :class:`Terminated`; whatever stops it is printed as one line and its exit
     status returned.  The signal handler is the entry point's for the time of
@@ -86,7 +89,7 @@ def ends_in_one_line(work) -> int:
     try:
         return work()
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every end is one line
-        line, code = error_line(exc)
+        line, code = error_line(exc, again)
         sys.stdout.flush()
         print(line, file=sys.stderr, flush=True)
         return code
