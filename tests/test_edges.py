@@ -94,6 +94,10 @@ def test_a_new_grid_leaves_finished_jobs_alone(tmp_path):
     line = one_error_line(second)
     assert "alpha=0.01" in line and "left alone" in line and "overwrite=true" in line
     assert _files(sweep_dir / "0") == before
+    # overwrite=true replaces only for a job that passes its data checks
+    bad = cli(tmp_path, "-m", "alpha=0.3", "overwrite=true", *common, "dataset.n_samples=3")
+    assert bad.returncode == 2 and "dataset.n_samples=3" in one_error_line(bad)
+    assert _files(sweep_dir / "0") == before
     # resuming the same grid is still a resume, and overwrite=true replaces
     assert cli(tmp_path, "-m", "alpha=0.01,0.1", *common).returncode == 0
     forced = cli(tmp_path, "-m", "alpha=0.3", "overwrite=true", *common)

@@ -485,7 +485,9 @@ def _release_sweep() -> None:
 def _earlier_grid(config: DictConfig, sweep_dir: Path, jobs, numbered: bool) -> None:
     """Stop (exit 2, one line) when a job folder of this sweep holds a finished
     job of another config (an earlier grid) and the job does not say
-    ``overwrite=true``: that job is left alone, as a single run's folder is."""
+    ``overwrite=true``: that job is left alone, as a single run's folder is.
+    A job that will replace one (``overwrite=true``) must pass its data checks
+    first, so nothing finished is removed for a job that cannot run."""
     if not jobs or not numbered or not sweep_dir.is_dir():
         return
     from hydra.core.global_hydra import GlobalHydra
@@ -500,7 +502,14 @@ def _earlier_grid(config: DictConfig, sweep_dir: Path, jobs, numbered: bool) -> 
         if previous is None:
             continue
         cfg = _container(_task_config(loader.load_sweep_config(config, list(job))), job)
-        if cfg.get("overwrite") or _same_run(previous.get("config"), cfg):
+        if _same_run(previous.get("config"), cfg):
+            continue
+        if cfg.get("overwrite"):  # replaced by this job: only if its data checks pass, before anything is removed
+            try:
+                check_data(validate(cfg))
+            except ConfigError as exc:
+                raise Stop(f"{_config_error_line(exc, job)}; the sweep did not start (job {num}/ keeps its "
+                           f"finished run)", 2) from None
             continue
         was = " ".join(sorted(o for o in (_overrides_of(folder) or ()) if not o.startswith("hydra."))) or "defaults"
         kept.append(f"{num}/ ({was})")
