@@ -373,3 +373,26 @@ def test_a_one_sample_probe_set_is_refused_and_a_small_one_warned(tmp_path):
     # a dataset that is small by itself is not warned about
     whole = cli(tmp_path, "dataset.n_samples=60", *FAST[:1], *FAST[2:], *QUIET, f"hydra.run.dir={tmp_path / 'W'}")
     assert whole.returncode == 0 and "probe set is" not in whole.stdout + whole.stderr
+
+
+_SIGNAL_IN_ENTRY = """
+import os, signal, sys, time
+import {module} as m
+def stopped(*args, **kwargs):
+    os.kill(os.getpid(), signal.{sig})
+    time.sleep(5)  # the handler raises here
+setattr(m, "{function}", stopped)
+sys.exit(m.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("module, function", [("relu_study.sweeps.compare", "compare"),
+                                              ("relu_study.claims.report", "write_report")])
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_to_report_or_compare_is_one_line(tmp_path, module, function, sig, code):
+    script = _SIGNAL_IN_ENTRY.format(module=module, function=function, sig=sig)
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path), "--out", str(tmp_path / "out")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted by {sig}") and "Traceback" not in proc.stderr
