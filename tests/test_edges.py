@@ -105,6 +105,20 @@ def test_a_new_grid_leaves_finished_jobs_alone(tmp_path):
     assert json.loads((sweep_dir / "0" / "summary.json").read_text())["config"]["alpha"] == 0.3
 
 
+def test_a_new_grid_leaves_finished_jobs_alone_in_named_folders(tmp_path):
+    """Job folders named by a subdir of their own (here the job number inside a
+    name): the finished job of the earlier grid is found there too."""
+    sweep_dir = tmp_path / "S"
+    common = ["activation=leaky", *FAST, *QUIET, NO_SWEEP_PLOTS, f"hydra.sweep.dir={sweep_dir}",
+              "hydra.sweep.subdir=job-${hydra.job.num}"]
+    assert cli(tmp_path, "-m", "alpha=0.01,0.1", *common).returncode == 0
+    before = _files(sweep_dir / "job-0")
+    second = cli(tmp_path, "-m", "alpha=0.3", *common)
+    assert second.returncode == 2, second.stderr
+    assert "job-0/ (alpha=0.01)" in one_error_line(second)
+    assert _files(sweep_dir / "job-0") == before
+
+
 # ------------------------------------------------------------------ 3, 6. tables read strictly
 def _write_bytes(name, data):
     def make(folder: Path) -> str:

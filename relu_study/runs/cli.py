@@ -488,7 +488,7 @@ def _earlier_grid(config: DictConfig, sweep_dir: Path, jobs, numbered: bool) -> 
     ``overwrite=true``: that job is left alone, as a single run's folder is.
     A job that will replace one (``overwrite=true``) must pass its data checks
     first, so nothing finished is removed for a job that cannot run."""
-    if not jobs or not numbered or not sweep_dir.is_dir():
+    if not jobs or not sweep_dir.is_dir() or not any(sweep_dir.iterdir()):
         return
     from hydra.core.global_hydra import GlobalHydra
 
@@ -497,27 +497,48 @@ def _earlier_grid(config: DictConfig, sweep_dir: Path, jobs, numbered: bool) -> 
     loader = GlobalHydra.instance().config_loader()
     kept = []
     for num, job in enumerate(jobs):
-        folder = sweep_dir / str(num)
-        previous = read_summary(folder) if is_complete(folder) else None
+        job_cfg = None if numbered else _job_folder_config(loader, config, job, num)
+        folder = sweep_dir / str(num) if numbered else _job_folder(job_cfg, sweep_dir)
+        previous = read_summary(folder) if folder is not None and is_complete(folder) else None
         if previous is None:
             continue
-        cfg = _container(_task_config(loader.load_sweep_config(config, list(job))), job)
+        job_cfg = job_cfg if job_cfg is not None else loader.load_sweep_config(config, list(job))
+        cfg = _container(_task_config(job_cfg), job)
         if _same_run(previous.get("config"), cfg):
             continue
         if cfg.get("overwrite"):  # replaced by this job: only if its data checks pass, before anything is removed
             try:
                 check_data(validate(cfg))
             except ConfigError as exc:
-                raise Stop(f"{_config_error_line(exc, job)}; the sweep did not start (job {num}/ keeps its "
-                           f"finished run)", 2) from None
+                raise Stop(f"{_config_error_line(exc, job)}; the sweep did not start "
+                           f"({relative_dir(folder, sweep_dir)}/ keeps its finished run)", 2) from None
             continue
-        was = " ".join(sorted(o for o in (_overrides_of(folder) or ()) if not o.startswith("hydra."))) or "defaults"
-        kept.append(f"{num}/ ({was})")
+        ran = sorted(o for o in (_overrides_of(folder) or ()) if not o.startswith("hydra.") and o not in job)
+        was = " ".join(ran) or "another config"  # what it ran that this job would not
+        kept.append(f"{relative_dir(folder, sweep_dir)}/ ({was})")
     if kept:
         shown = ", ".join(kept[:4]) + (f" and {len(kept) - 4} more" if len(kept) > 4 else "")
         raise Stop(f"error: {sweep_dir} holds finished jobs of an earlier grid where this sweep would run other "
                    f"configs: {shown}; they are left alone: add overwrite=true to replace them, or choose another "
                    f"hydra.sweep.dir; the sweep did not start", 2)
+
+
+def _job_folder_config(loader, config: DictConfig, job, num: int) -> DictConfig:
+    """Job ``num``'s config as the launcher makes it (its number set), so that
+    ``hydra.sweep.subdir`` resolves to the job's folder."""
+    job_cfg = loader.load_sweep_config(config, list(job))
+    with read_write(job_cfg), open_dict(job_cfg):
+        job_cfg.hydra.job.num = num
+        job_cfg.hydra.job.id = str(num)
+    return job_cfg
+
+
+def _job_folder(job_cfg: DictConfig, sweep_dir: Path) -> Path | None:
+    """The folder a job of a sweep with its own ``hydra.sweep.subdir`` writes into (None: not known here)."""
+    try:
+        return sweep_dir / str(OmegaConf.select(job_cfg, "hydra.sweep.subdir"))
+    except Exception:  # noqa: BLE001 - a subdir that needs the running job (a resolver): checked by none
+        return None
 
 
 def _sweep_dir(config: DictConfig) -> Path:
