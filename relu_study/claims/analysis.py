@@ -190,7 +190,7 @@ class Study:
 
     Hooks (all optional): ``prepare(data, study) -> (table, arms)`` builds the
     table of units compared (default: one row per network,
-    :func:`relu_study.claims.tables.networks`); ``section(result, out) -> str``
+    :func:`relu_study.claims.tables.networks`); ``section(result, data, out) -> str``
     adds markdown (and may write figures and tables, appending to
     ``result.figures`` / ``result.tables``); ``summary(result) -> str`` adds a
     sentence to the claim's summary paragraph; ``literature(result) ->

@@ -49,8 +49,25 @@ __all__ = [
     "is_complete", "load_run", "previous_run_files", "stale_temp_files", "write_json", "write_run", "write_table",
 ]
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+
+
+def process_umask() -> int:
+    """The process's umask, read without changing it: the ``Umask:`` line of
+    ``/proc/self/status`` (Linux >= 4.7).  Elsewhere there is no way to read it
+    but to set it; then it is set and put back at once, at the moment a file
+    needs its mode (not at import), so a library import never changes
+    process-wide state."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 
 METRICS_FILE = "metrics.parquet"
 SUMMARY_FILE = "summary.json"
@@ -104,7 +121,7 @@ def atomic_path(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
         os.close(fd)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual mode
+        os.chmod(tmp, 0o666 & ~process_umask())  # mkstemp makes 0600; give the file the usual mode
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
