@@ -8,6 +8,7 @@ import pytest
 
 from conftest import make_classification, make_regression
 from relu_study.engine.activations import make_activation
+from relu_study.engine.epoch_stats import EPOCH_METRICS
 from relu_study.engine.losses import LOSSES
 from relu_study.engine.network import MLP
 from relu_study.engine.optim import make_optimizer
@@ -243,14 +244,20 @@ def test_table_columns_classification():
     assert len(t) == 2 * 3
     assert list(zip(t["seed"], t["epoch"])) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
     assert t["diverged"].dtype == bool
-    assert set(t.columns) <= set(COLUMNS) | {f"{m}_l{l}" for m in LAYER_METRICS for l in (1, 2, 3)}
+    assert set(t.columns) <= set(COLUMNS) | {f"{m}_l{l}" for m in (*LAYER_METRICS, *EPOCH_METRICS) for l in (1, 2, 3)}
+    for l in (1, 2, 3):
+        for m in EPOCH_METRICS:
+            assert f"{m}_l{l}" in t.columns
 
 
 def test_table_columns_regression_and_no_probes():
     data = make_regression(n_targets=2)
-    res = train(_net(data, seeds=[0]), data, epochs=2, batch_size=10, probes=False)
+    res = train(_net(data, seeds=[0]), data, epochs=2, batch_size=10, probes=False, epoch_stats=False)
     t = res.table
     assert list(t.columns) == ["seed", "epoch", "diverged", "train_loss", "val_loss", "val_r2"]
+    with_stats = train(_net(data, seeds=[0]), data, epochs=2, batch_size=10, probes=False).table
+    assert list(with_stats.columns) == [*t.columns, *EPOCH_METRICS,
+                                        *(f"{m}_l{i}" for i in (1, 2) for m in EPOCH_METRICS)]
     assert t["epoch"].tolist() == [0, 1, 2]
     assert res.probe_index is None
 

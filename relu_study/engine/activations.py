@@ -159,6 +159,10 @@ class Activation:
     learnable_slope: ClassVar[bool] = False
     #: True when training mode differs from evaluation mode (RReLU)
     stochastic: ClassVar[bool] = False
+    #: True when f'(z) is exactly ``1[z > 0]`` and f(z) is 0 exactly where z <= 0
+    #: (ReLU): the epoch statistics then read the positives from f'(Z) and the
+    #: zeros from them (:mod:`relu_study.engine.epoch_stats`)
+    gate: ClassVar[bool] = False
 
     def forward(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -228,6 +232,7 @@ class ReLU(Activation):
     """``f(z) = max(z, 0)``; ``f'(z) = 1[z > 0]``."""
 
     name = "relu"
+    gate = True
 
     def forward(self, z):
         return np.maximum(z, np.zeros((), dtype=z.dtype))

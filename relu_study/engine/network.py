@@ -454,11 +454,13 @@ class MLP:
         return self.forward_aug(augment(X, self.dtype), ws, train=train, noise_rngs=noise_rngs, keep=keep)
 
     def forward_aug(self, x_aug: np.ndarray, work: Workspace, train: bool = False, noise_rngs=None,
-                    keep: bool = True, on_layer=None, keep_pre: bool = True):
+                    keep: bool = True, on_layer=None, keep_pre: bool = True, on_pre=None):
         """:meth:`forward` on ``x_aug = augment(X)``, writing into ``work`` (whose
         arrays it returns: ``out`` is ``work.out``).  ``on_layer(l, z, a, d)`` is
         called after every hidden layer with its Z, A and f'(Z) as ``(S, h, n)``
-        (the probes count while the arrays are still in the CPU caches).
+        (the probes count while the arrays are still in the CPU caches);
+        ``on_pre(l, z)`` right after the layer's product, before the activation
+        (which may overwrite Z: the epoch statistics count ``z > 0`` there).
         ``keep_pre=False`` (the training step) writes Z where A goes and applies
         the activation in place: one array less to stream through the caches;
         ``cache.pre`` is then not available (PReLU keeps it for its slopes)."""
@@ -474,6 +476,8 @@ class MLP:
                 np.matmul(_t(self.Wb[l]), _t(a) if l == 0 else a, out=z)
             else:
                 np.matmul(a, self.Wb[l], out=z)
+            if on_pre is not None:
+                on_pre(l, z if fm else _t(z))
             if self._slopes is not None:
                 s = _t(self._slopes[l]) if fm else self._slopes[l]
                 if keep:
@@ -505,18 +509,24 @@ class MLP:
         X = np.asarray(X)
         return self.predict_aug(augment(X, self.dtype), work)
 
-    def predict_aug(self, x_aug: np.ndarray, work: Workspaces | None = None) -> np.ndarray:
-        """:meth:`predict` on ``augment(X)``; the result is a new array."""
+    def predict_aug(self, x_aug: np.ndarray, work: Workspaces | None = None, hooks=None) -> np.ndarray:
+        """:meth:`predict` on ``augment(X)``; the result is a new array.
+        ``hooks(block)``: the ``(on_pre, on_layer)`` pair of :meth:`forward_aug`
+        for the networks ``block`` (a slice), when given."""
         work = Workspaces() if work is None else work
         n = x_aug.shape[-2]
         blocks = network_blocks(self.n_networks, n, max(self.sizes[1:]))
         if len(blocks) == 1:
-            return self.forward_aug(x_aug, work.get(self, self.n_networks, n, False), keep=False)[0].copy()
+            on_pre, on_layer = hooks(blocks[0]) if hooks is not None else (None, None)
+            return self.forward_aug(x_aug, work.get(self, self.n_networks, n, False), keep=False,
+                                    on_pre=on_pre, on_layer=on_layer)[0].copy()
         out = np.empty((self.n_networks, n, self.sizes[-1]), self.dtype)
         for b in blocks:
             sub = self.select(b)
             ws = work.get(self, sub.n_networks, n, False)
-            out[b] = sub.forward_aug(x_aug if x_aug.ndim == 2 else x_aug[b], ws, keep=False)[0]
+            on_pre, on_layer = hooks(b) if hooks is not None else (None, None)
+            out[b] = sub.forward_aug(x_aug if x_aug.ndim == 2 else x_aug[b], ws, keep=False,
+                                     on_pre=on_pre, on_layer=on_layer)[0]
         return out
 
     # -------------------------------------------------------------- backward

@@ -19,9 +19,11 @@ probes after an epoch) and :class:`MetricsTable` (the rows and the table).
 
 Table columns (see :data:`COLUMNS` for the one-line meanings):
 ``seed, epoch, diverged, train_loss, val_loss, val_acc | val_r2`` (and
-``test_loss, test_acc | test_r2`` with a held-out test part) then, with
-probes on, the probe columns over all hidden units, the per-network ones, and
-``<metric>_l<i>`` per hidden layer.
+``test_loss, test_acc | test_r2`` with a held-out test part), the epoch
+statistics (``epoch_*``, every epoch, :mod:`relu_study.engine.epoch_stats`;
+``epoch_stats=False`` leaves them out) then, with probes on, the probe columns
+over all hidden units, the per-network ones, and ``<metric>_l<i>`` per hidden
+layer.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ import pandas as pd
 
 from ..data import Dataset
 from .losses import LOSSES
+from .metrics import METRICS
 from .network import MLP, Workspaces, augment, network_blocks, seed_generator
 from .optim import Optimizer, learning_rate, make_optimizer
+from .epoch_stats import EPOCH_METRICS, EpochStats
 from .probes import INT_METRICS, LAYER_METRICS, NETWORK_METRICS, UNIT_COLUMNS, ProbeOptions, Prober
 
 __all__ = ["COLUMNS", "UNIT_COLUMN_MEANINGS", "Divergence", "GroupStep", "MetricsTable", "TrainResult",
@@ -43,45 +47,10 @@ __all__ = ["COLUMNS", "UNIT_COLUMN_MEANINGS", "Divergence", "GroupStep", "Metric
 
 #: meaning of every column of the metrics table, each with its formula (per-layer
 #: ``<name>_l<i>`` columns mean the same as ``<name>`` restricted to hidden layer
-#: i).  P is the probe set, z a unit's pre-activation, a = f(z) its activation,
+#: i), generated from the metric registry (:data:`relu_study.engine.metrics.METRICS`).
+#: P is the probe set, z a unit's pre-activation, a = f(z) its activation,
 #: L the mean loss over P, l_i sample i's loss.
-COLUMNS = {
-    "seed": "seed of the network (its initialisation and minibatch order)",
-    "epoch": "0 = at initialisation, e = after e epochs",
-    "diverged": "True on the row of the epoch where the network's loss became non-finite (its last row)",
-    "train_loss": "mean loss over the epoch's minibatches (epoch 0: loss on the whole training set)",
-    "val_loss": "loss on the validation set (cross-entropy or mean squared error)",
-    "val_acc": "validation accuracy (classification)",
-    "val_r2": "validation coefficient of determination R^2 (regression)",
-    "test_loss": "loss on the held-out test part (dataset.test_fraction > 0; epoch 0, probed epochs and the last)",
-    "test_acc": "test accuracy (classification; dataset.test_fraction > 0)",
-    "test_r2": "test coefficient of determination R^2 (regression; dataset.test_fraction > 0)",
-    "dead_frac": "fraction of hidden units with z <= 0 on every sample of P (never positive)",
-    "zero_grad_frac": "fraction of hidden units with f'(z) = 0 on every sample of P (truly dead)",
-    "low_gain_frac": "fraction of hidden units with |f'(z)| <= probe.gain_tol on every sample of P (effectively "
-                     "dead, any activation; a leaky unit with |alpha| > gain_tol never is)",
-    "dormant_frac": "fraction of hidden units whose score mean_P|a| / (mean over the layer's units of "
-                    "mean_P|a|) is <= probe.dormant_tau (Sokar et al. 2023 dormant units)",
-    "low_contribution_frac": "fraction of hidden units whose first-order contribution c = sum_P |dL/da * "
-                             "(a - mean_P a)| is <= probe.contribution_tol * (sum of c over the layer)",
-    "low_ablation_frac": "fraction of hidden units whose exact mean-ablation effect mean_P |l_i(a -> mean_P a) "
-                         "- l_i| is <= probe.contribution_tol * (its layer total); probe.ablation, last epoch",
-    "exact_zero_frac": "fraction of (sample, unit) hidden activations exactly 0",
-    "near_zero_frac": "fraction of hidden activations with |a| < near_zero_rel * std(a) (or exactly 0)",
-    "active_rate": "mean over hidden units of the fraction of probe samples with z > 0",
-    "grad_norm": "L2 norm of the weight gradient of L (all layers; per layer: incoming weights)",
-    "died": "number of hidden units positive somewhere at the previous probe and never positive now",
-    "revived": "number of hidden units never positive at the previous probe and positive somewhere now",
-    "revival_epoch_median": "median of the probe epochs of every revival so far (NaN before the first)",
-    "w_change": "relative change of the weights since initialisation, ||W(t) - W(0)||_F / ||W(0)||_F (all weight "
-                "matrices; per layer: its incoming weights; biases left out)",
-    "grad_norm_out": "L2 norm of the output layer's weight gradient of L",
-    "w_change_out": "relative change of the output layer's weights since initialisation (as w_change)",
-    "near_zero_frac_t<t>": "probe.near_zero_curve: for each threshold t, the fraction of hidden activations with "
-                           "|a| < t * std(a) (or exactly 0), as near_zero_frac with near_zero_rel = t",
-    "output_spread": "std of the network output over P / std of the targets",
-    "collapsed": "output_spread < collapse_tol: the network is a constant function on P",
-}
+COLUMNS = {name: m.meaning for name, m in METRICS.items()}
 
 #: meaning of every column of the per-unit table (``TrainResult.units``, ``units.parquet``)
 UNIT_COLUMN_MEANINGS = {
@@ -143,7 +112,7 @@ class GroupStep:
     """
 
     def __init__(self, net: MLP, x_aug: np.ndarray, y: np.ndarray, task: str, optimizer: Optimizer,
-                 batch_size: int, noise=None):
+                 batch_size: int, noise=None, stats: EpochStats | None = None):
         self.net, self.x_aug, self.y, self.loss_fn, self.optimizer = net, x_aug, y, LOSSES[task], optimizer
         S = net.n_networks
         blocks = network_blocks(S, min(batch_size, len(x_aug)), max(net.sizes[1:]))
@@ -151,7 +120,9 @@ class GroupStep:
         self.grads = np.empty_like(net.flat)
         self.decay_mask = [net.flat_weight_mask()]
         self.loss = np.empty(S)
-        self.blocks = [(b, sub, self.grads[b], None if noise is None else noise[b]) for b, sub in zip(blocks, subnets)]
+        self.blocks = [(b, sub, self.grads[b], None if noise is None else noise[b],
+                        stats.hooks(b) if stats is not None else (None, None)) for b, sub in zip(blocks, subnets)]
+        self.stats = stats
         self.work = Workspaces()
 
     def gradients(self, idx: np.ndarray) -> np.ndarray:
@@ -159,12 +130,15 @@ class GroupStep:
         training set), and its gradients in :attr:`grads`; returns the ``(S,)``
         losses."""
         n = idx.shape[1]
-        for block, sub, grads, noise in self.blocks:
+        for block, sub, grads, noise, (on_pre, on_layer) in self.blocks:
             ws = self.work.get(sub, sub.n_networks, n, True)
             batch = np.take(self.x_aug, idx[block], axis=0, out=ws.batch_array(), mode="clip")
-            out, cache = sub.forward_aug(batch, ws, train=True, noise_rngs=noise, keep_pre=False)
+            out, cache = sub.forward_aug(batch, ws, train=True, noise_rngs=noise, keep_pre=False,
+                                         on_pre=on_pre, on_layer=on_layer)
             self.loss[block], dout = self.loss_fn(out, np.take(self.y, idx[block], axis=0), grad=True)
             sub.backward(cache, dout, out=grads)
+        if self.stats is not None:
+            self.stats.samples(n)
         return self.loss
 
     def update(self, lr: float, active: np.ndarray | None) -> None:
@@ -354,7 +328,7 @@ class MetricsTable:
 
 def _base_metric(key: str) -> str:
     name, _, layer = key.rpartition("_l")
-    return name if layer.isdigit() and name in LAYER_METRICS else key
+    return name if layer.isdigit() and (name in LAYER_METRICS or name in EPOCH_METRICS) else key
 
 
 def _column(key: str, values: np.ndarray):
@@ -377,9 +351,9 @@ def _ordered_columns(columns, task) -> list[str]:
     metric = "acc" if task == "classification" else "r2"
     head = ["seed", "epoch", "diverged", "train_loss", "val_loss", f"val_{metric}"]
     head += [c for c in ("test_loss", f"test_{metric}") if c in columns]
-    rest = [c for c in (*LAYER_METRICS, *NETWORK_METRICS) if c in columns]
+    rest = [c for c in (*EPOCH_METRICS, *LAYER_METRICS, *NETWORK_METRICS) if c in columns]
     layers = sorted({int(c.rpartition("_l")[2]) for c in columns if _base_metric(c) != c})
-    per_layer = [f"{m}_l{i}" for i in layers for m in LAYER_METRICS if f"{m}_l{i}" in columns]
+    per_layer = [f"{m}_l{i}" for i in layers for m in (*LAYER_METRICS, *EPOCH_METRICS) if f"{m}_l{i}" in columns]
     known = set(head) | set(rest) | set(per_layer)
     extra = [c for c in columns if c not in known]  # the near-zero curve (probe.near_zero_curve)
     return head + rest + extra + per_layer
@@ -423,7 +397,8 @@ def _probe_set(n: int, options: ProbeOptions) -> np.ndarray:
 def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
           optimizer: Optimizer | None = None, schedule: str = "constant", min_lr: float = 0.0,
           probes: bool | ProbeOptions = True, probe_max_samples=_UNSET, probe_seed=_UNSET,
-          near_zero_rel=_UNSET, collapse_tol=_UNSET, progress=None) -> TrainResult:
+          near_zero_rel=_UNSET, collapse_tol=_UNSET, progress=None, epoch_stats: bool = True,
+          dormant_tau: float | None = None) -> TrainResult:
     """Train every network of ``net`` on ``data`` and return the metrics table.
 
     With a held-out test part in ``data`` (``X_test``), its loss and metric are
@@ -436,6 +411,12 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
     ``near_zero_rel`` and ``collapse_tol`` are shorthands for its fields.
     ``progress(epoch, row)`` is called after each epoch with that epoch's
     ``(S,)`` metric arrays (for progress bars and logs).
+
+    ``epoch_stats``: record the epoch statistics (``epoch_*`` columns, every
+    epoch, :mod:`relu_study.engine.epoch_stats`), counted on the training passes
+    themselves; their dormant threshold is ``dormant_tau``, by default the
+    probes' (:attr:`ProbeOptions.dormant_tau`).  False leaves the table as
+    without them, bit for bit.
 
     Nothing here changes process-wide state: BLAS threads and the allocator are
     the caller's (see :mod:`relu_study.engine.process` for the entry points'
@@ -463,7 +444,11 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
         prober = Prober(data.X_train[probe_index], y[probe_index], task, data.n_outputs, options)
         probed = set(options.schedule(epochs))
 
-    step = GroupStep(net, x_aug, y, task, optimizer, batch_size, noise)
+    stats = None
+    if epoch_stats:
+        tau = dormant_tau if dormant_tau is not None else (options or ProbeOptions()).dormant_tau
+        stats = EpochStats(net, batch_size, tau)
+    step = GroupStep(net, x_aug, y, task, optimizer, batch_size, noise, stats)
     guard = Divergence(net, optimizer)
     table = MetricsTable(net.seeds, task)
     work = Workspaces()
@@ -478,6 +463,8 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
         tested = test if (on_schedule or epoch in (0, epochs)) else None
         row = measure(net, train_loss, val, task, work, prober if on_schedule else None, epoch,
                       ablation=on_schedule and options.ablation and epoch == epochs, test=tested)
+        if stats is not None:
+            row.update(stats.columns())
         bad, keep = guard.judge(epoch, row, on_schedule)
         row = table.add(epoch, row, bad, keep)
         if on_schedule and options.units:
@@ -486,7 +473,9 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
             progress(epoch, row)
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        finish_epoch(0, LOSSES[task](net.predict_aug(x_aug, work), y))
+        if stats is not None:
+            stats.samples(n)
+        finish_epoch(0, LOSSES[task](net.predict_aug(x_aug, work, None if stats is None else stats.hooks), y))
         for epoch in range(1, epochs + 1):
             guard.start_epoch()
             order = np.stack([r.permutation(n) for r in orders])

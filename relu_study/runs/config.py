@@ -150,6 +150,7 @@ class ExperimentConfig:
     plots: bool = True
     progress: bool = True
     overwrite: bool = False
+    epoch_stats: bool = True
     activation: ActivationConfig = field(default_factory=ActivationConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -255,6 +256,8 @@ def validate(cfg: dict) -> dict:
     if isinstance(cfg["epochs"], bool) or not isinstance(cfg["epochs"], int) or cfg["epochs"] < 0:
         raise ConfigError("epochs", cfg["epochs"], "must be a non-negative integer")
     _choice("dtype", cfg["dtype"], ("float64", "float32"))
+    if not isinstance(cfg.get("epoch_stats", True), bool):
+        raise ConfigError("epoch_stats", cfg["epoch_stats"], "must be true or false")
 
     act = cfg["activation"]
     _choice("activation.name", act["name"], list(ACTIVATIONS))

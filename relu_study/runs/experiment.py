@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 #: config keys that are not experiment parameters, left out of the table
-CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv", "overwrite")
+CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv", "overwrite",
+                           "epoch_stats")
 
 log = logging.getLogger("relu_study")
 
@@ -94,6 +95,7 @@ def train_options(cfg: dict) -> dict:
     return dict(
         epochs=cfg["epochs"], batch_size=cfg["batch_size"],
         schedule=cfg["optimizer"]["schedule"], min_lr=cfg["optimizer"]["min_lr"], probes=probes,
+        epoch_stats=cfg.get("epoch_stats", True), dormant_tau=probe["dormant_tau"],
     )
 
 

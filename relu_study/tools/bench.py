@@ -26,9 +26,13 @@ Items (see ``docs/performance.md`` for the figures and their discussion):
 3. Probe overhead: the run of item 1 with the default probes (the probe
    schedule) against without, and with a probe every epoch
    (``probe.every=1``), per-unit tables and the exact ablation; the cost of
-   each measure of one probe.
+   each measure of one probe; and the epoch statistics' overhead: the
+   default-probes run (epoch statistics on, the default) against the same run
+   with ``epoch_stats=False``.
 4. Seed groups: per-network time of S networks trained as one group against S
-   sequential runs, for width 2 / depth 10 and width 32 / depth 3 on ``abs``.
+   sequential runs, for width 2 / depth 10 and width 32 / depth 3 on ``abs``;
+   the epoch statistics' overhead at S = 256 (the group against the same
+   group with ``epoch_stats=False``).
 5. Large layers: matrix-product throughput of a width-1024 network's training
    run against NumPy's ``matmul`` on the same shapes.
 6. JAX: the seed groups of item 4 (S = 256, probes off) against the same loop
@@ -91,6 +95,8 @@ TARGETS = {
     "sklearn": ("speed-up over scikit-learn", ">=", 1.5),
     "torch": ("speed-up over PyTorch (CPU)", ">=", 1.5),
     "probes": ("probe overhead, default probes", "<=", 0.10),
+    "epoch_stats": ("epoch statistics overhead, default probes", "<=", 0.05),
+    "epoch_stats_groups": ("epoch statistics overhead", "<=", 0.05),
     "groups": ("per-network speed-up, width 2 depth 10, S=256", ">=", 20.0),
     "groups32": ("per-network speed-up, width 32 depth 3, S=256", ">=", 8.0),
     "jax": ("per-network speed-up over JAX", ">=", 1.0),
@@ -105,6 +111,8 @@ PROBE_VARIANTS = {
     "relu_study+probes+units": ProbeOptions(units=True),
     "relu_study+probes+ablation": ProbeOptions(ablation=True),
 }
+#: item 3's run without the epoch statistics (their overhead: default probes against this)
+NO_EPOCH_STATS = "relu_study+probes, epoch_stats=False"
 
 LR = 0.01
 
@@ -233,14 +241,15 @@ def _import_torch():
 
 
 # ---------------------------------------------------------------- runners
-def _relu_study_run(data: Dataset, hidden, dtype, *, epochs, batch, probes=False, seeds=(0,)):
+def _relu_study_run(data: Dataset, hidden, dtype, *, epochs, batch, probes=False, seeds=(0,), epoch_stats=True):
     """Build the networks and train them; seconds of both (construction
-    included).  The run applies the entry points' BLAS-thread policy."""
+    included).  The run applies the entry points' BLAS-thread policy; the
+    epoch statistics are on, as by default."""
     t0 = time.perf_counter()
     net = MLP(data.n_features, hidden, data.n_outputs, activation="relu", seeds=seeds, dtype=dtype)
     with blas_threads_for(net.sizes, batch):
         result = train(net, data, epochs=epochs, batch_size=batch, optimizer=make_optimizer("sgd", LR),
-                       probes=probes)
+                       probes=probes, epoch_stats=epoch_stats)
     return time.perf_counter() - t0, result
 
 
@@ -334,6 +343,8 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
         for variant, probes in PROBE_VARIANTS.items():
             probe_variants[variant] = lambda probes=probes, data=data, dtype=dtype: _relu_study_run(
                 data, size["hidden"], dtype, probes=probes, **kw)[0]
+        probe_variants[NO_EPOCH_STATS] = lambda data=data, dtype=dtype: _relu_study_run(
+            data, size["hidden"], dtype, probes=True, epoch_stats=False, **kw)[0]
         log(f"  {name}: {', '.join(probe_variants)} x {size['probe_rounds']} rounds ...")
         probe_times = _measure(probe_variants, size["probe_rounds"], pause)
         sk_info = _sklearn_run(data, size["hidden"], dtype, epochs=1, batch=size["batch"])[1]
@@ -347,6 +358,7 @@ def bench_frameworks(size: dict, repeats: int, pause: float, use_torch: bool, lo
             res["speedup_torch"] = _ratio(times["torch"], base)
         res["overheads"] = {v: _ratio(probe_times[v], probe_times["relu_study"]) - 1.0 for v in PROBE_VARIANTS}
         res["probe_overhead"] = res["overheads"]["relu_study+probes"]
+        res["epoch_stats_overhead"] = _ratio(probe_times["relu_study+probes"], probe_times[NO_EPOCH_STATS]) - 1.0
         res["measures"] = probe_costs(data, size["hidden"], dtype, size["probe_repeats"], res["best"]["relu_study"])
         out["dtypes"][name] = res
     return out
@@ -451,6 +463,10 @@ def bench_groups(size: dict, pause: float, log) -> dict:
             for S in size["groups"]:
                 variants[f"S={S}"] = (lambda S=S, kw=kw, widths=widths:
                                       _relu_study_run(data, widths, np.float64, seeds=range(S), **kw)[0])
+            S_stats = 256 if 256 in size["groups"] else max(size["groups"])
+            variants[f"S={S_stats}, epoch_stats=False"] = (
+                lambda S=S_stats, kw=kw, widths=widths: _relu_study_run(
+                    data, widths, np.float64, seeds=range(S), epoch_stats=False, **kw)[0])
             log(f"  {label}, probes {'on' if probes else 'off'}: groups {list(size['groups'])} "
                 f"and {m} sequential runs x {repeats} rounds ...")
             _relu_study_run(data, widths, np.float64, seeds=range(4), **kw)  # warm-up
@@ -463,7 +479,9 @@ def bench_groups(size: dict, pause: float, log) -> dict:
                            "sequential_s": seq * S, "sequential_per_net_s": seq,
                            "speedup": S * _ratio(times["sequential"], times[f"S={S}"]),
                            "sequential_scaled": S > m}
-            arch["probes" if probes else "no_probes"] = {"times": times, "rows": rows}
+            arch["probes" if probes else "no_probes"] = {
+                "times": times, "rows": rows, "epoch_stats_S": S_stats,
+                "epoch_stats_overhead": _ratio(times[f"S={S_stats}"], times[f"S={S_stats}, epoch_stats=False"]) - 1.0}
         # the group computes exactly what the networks compute alone
         _, group = _relu_study_run(data, widths, np.float64, seeds=range(3), epochs=1, batch=32,
                                    probes=True)
@@ -649,8 +667,8 @@ def _fmt_s(t):
     return f"{t * 1e3:8.1f} ms" if t < 10 else f"{t:8.2f} s "
 
 
-def _pct(x):
-    return f"{100 * x:+.0f}%"
+def _pct(x, digits: int = 0):
+    return f"{100 * x:+.{digits}f}%"
 
 
 def report(results: dict) -> list[str]:
@@ -686,6 +704,11 @@ def report(results: dict) -> list[str]:
             lines.append(f"| {name} | {_pct(o['relu_study+probes'])} | {_pct(o['relu_study+probes every epoch'])} "
                          f"| {_pct(o['relu_study+probes+units'])} | {_pct(o['relu_study+probes+ablation'])} |")
         lines.append("")
+        lines.append("Epoch statistics overhead (the default-probes run, epoch statistics on as by default, "
+                     "against the same run with `epoch_stats=False`; same rounds, median of the per-round "
+                     "ratios): " + ", ".join(f"{name} {_pct(r['epoch_stats_overhead'], 1)}"
+                                             for name, r in fw["dtypes"].items()))
+        lines.append("")
         lines.append("Cost of one probe, piece by piece (the network at initialisation, the default probe set; "
                      "each measure alone, so the pieces overlap; % of the probes-off run):")
         lines.append("")
@@ -719,6 +742,12 @@ def report(results: dict) -> list[str]:
                     lines.append(f"| {label} | {'on' if mode == 'probes' else 'off'} | {S} | "
                                  f"{_fmt_s(row['group_s']).strip()} | {row['group_per_net_s'] * 1e3:.2f} ms | "
                                  f"{row['sequential_per_net_s'] * 1e3:.2f} ms{star} | {row['speedup']:.1f}x |")
+        lines.append("")
+        lines.append("Epoch statistics overhead (the group against the same group with `epoch_stats=False`, "
+                     "median of the per-round ratios): " + ", ".join(
+                         f"{label}, probes {'on' if mode == 'probes' else 'off'}, S={arch[mode]['epoch_stats_S']}: "
+                         f"{_pct(arch[mode]['epoch_stats_overhead'], 1)}"
+                         for label, arch in gr["archs"].items() for mode in ("no_probes", "probes") if mode in arch))
         lines.append("")
         lines.append(f"Sequential per-network time: mean of {c['sequential_runs_timed']} separate runs "
                      "(seeds 0..); * = S sequential runs scaled from those. "
@@ -761,7 +790,8 @@ def report(results: dict) -> list[str]:
     lines.append("|---|---|---|---|")
     for key, label, value, shown in _target_values(results):
         _, op, bound = TARGETS[key]
-        bshow = f"{op} {100 * bound:.0f}%" if key in ("probes", "large") else f"{op} {bound:.2f}x"
+        bshow = (f"{op} {100 * bound:.0f}%" if key in ("probes", "large", "epoch_stats", "epoch_stats_groups")
+                 else f"{op} {bound:.2f}x")
         lines.append(f"| {label} | {shown} | {bshow} | {_verdict(key, value)} |")
     return lines
 
@@ -777,6 +807,9 @@ def _target_values(results):
         for name, r in fw["dtypes"].items():
             v = r["probe_overhead"]
             yield "probes", f"{TARGETS['probes'][0]} ({name})", v, _pct(v)
+        for name, r in fw["dtypes"].items():
+            v = r["epoch_stats_overhead"]
+            yield "epoch_stats", f"{TARGETS['epoch_stats'][0]} ({name})", v, _pct(v, 1)
     gr = results.get("groups")
     if gr:
         for key, label in (("groups", "width 2, depth 10"), ("groups32", "width 32, depth 3")):
@@ -789,6 +822,13 @@ def _target_values(results):
                     probes = "on" if mode == "probes" else "off"
                     text = TARGETS[key][0].replace("S=256", f"S={S}") + f", probes {probes}"
                     yield key, text, v, f"{v:.1f}x"
+        for label, arch in gr["archs"].items():
+            for mode in ("no_probes", "probes"):
+                if mode in arch:
+                    v, S = arch[mode]["epoch_stats_overhead"], arch[mode]["epoch_stats_S"]
+                    probes = "on" if mode == "probes" else "off"
+                    yield ("epoch_stats_groups", f"{TARGETS['epoch_stats_groups'][0]}, {label}, S={S}, probes {probes}",
+                           v, _pct(v, 1))
     lg = results.get("large")
     if lg:
         label = TARGETS["large"][0].replace("1024", str(lg["config"]["sizes"][0]))

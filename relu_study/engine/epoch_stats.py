@@ -1,0 +1,166 @@
+"""Epoch statistics: unit health accumulated from the training passes themselves.
+
+The exact probe (:mod:`relu_study.engine.probes`) is a forward and a backward
+pass over the probe set, so it runs on a schedule (epoch 0 and the last by
+default).  Yet every epoch's training steps already compute every
+pre-activation of every training sample once.  :class:`EpochStats` counts on
+those passes, at every epoch, for every network:
+
+=============================  ================================================
+``epoch_never_positive_frac``  fraction of hidden units with ``z <= 0`` on every
+                               training sample the epoch's minibatches passed
+                               forward
+``epoch_dormant_frac``         fraction of units whose score ``m_u / mean_v m_v``
+                               is at most ``dormant_tau``, ``m_u`` the epoch's
+                               running mean of ``|a_u|`` (the score of
+                               ``dormant_frac``)
+``epoch_exact_zero_frac``      fraction of the epoch's (sample, unit)
+                               activations exactly 0
+``epoch_active_rate``          mean over units of the fraction of the epoch's
+                               samples with ``z > 0``
+=============================  ================================================
+
+each over all hidden units (fractions weighted by layer width) and as
+``<name>_l<i>`` per hidden layer.  They describe the network *as it moved
+through the epoch*: minibatch ``k`` is seen by the parameters after ``k - 1``
+steps, so a unit positive on one early minibatch and dead from then on counts
+as positive.  At epoch 0 there is no step: the statistics are those of the
+initial network on the whole training set (the pass that gives epoch 0's
+``train_loss``), the exact probe's quantities on the training set instead of
+the probe set.
+
+How they relate to the exact probe at the end of epoch e (the parameters after
+its last step, on the probe set P): a unit never positive during the epoch and
+dead at its end is counted by both; a unit that died during the epoch is
+counted by ``dead_frac`` but not ``epoch_never_positive_frac``; a unit revived
+by the epoch's last steps, the other way round.  So ``epoch_never_positive_frac
+<= dead_frac`` whenever no unit revives in the epoch's last steps and P covers
+the training set.  RReLU's training passes use its drawn slopes (the
+probe the evaluation slope).
+
+Cost: the training step's forward pass calls the hooks of :meth:`EpochStats.hooks`
+with Z (before the activation overwrites it) and with A and f'(Z), per hidden
+layer and block of networks, while the arrays are in the CPU caches.  Each
+sum over the minibatch's samples is one matrix-vector product per network
+with a vector of ones, added into per-unit sums (float64).  For ReLU
+(``Activation.gate``: f'(z) is exactly ``1[z > 0]`` and a is 0 exactly where
+z <= 0) that is two products per layer per step (f'(Z) counts the positives,
+A sums |a|, the zeros are the non-positives); other activations add a
+comparison each for the positives and the zeros and an ``abs``.  An
+accumulator per (unit, sample position), added to elementwise, was tried
+first: for a group it is as large as the group's activations and streams
+through memory every step (+25-30% on the seed-group benchmark).  Each
+network's product has the same shape alone and in any group, so its numbers
+are the same bits.  Figures: ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["EPOCH_METRICS", "EpochStats"]
+
+#: the columns, over all hidden units and as ``<name>_l<i>``
+EPOCH_METRICS = ("epoch_never_positive_frac", "epoch_dormant_frac", "epoch_exact_zero_frac", "epoch_active_rate")
+
+
+class EpochStats:
+    """The epoch statistics of the S networks of ``net``, for minibatches of at
+    most ``batch_size`` samples; ``dormant_tau`` is the dormant threshold
+    (``probe.dormant_tau``).
+
+    Use: :meth:`hooks` gives the ``(on_pre, on_layer)`` pair of
+    :meth:`MLP.forward_aug <relu_study.engine.network.MLP.forward_aug>` for a
+    block of networks; every pass between two :meth:`columns` calls counts.
+    A pass with more samples than ``batch_size`` (epoch 0's pass over the
+    training set) is summed over its samples at once instead of accumulated.
+    """
+
+    def __init__(self, net, batch_size: int, dormant_tau: float):
+        self.widths, self.tau = list(net.widths), float(dormant_tau)
+        self.gate = bool(getattr(net.activation, "gate", False)) and net.slopes is None
+        S, self.dtype = net.n_networks, net.dtype
+        #: per-unit sums over the epoch's samples, (S, h) per layer: count of z > 0, sum of |a|, count of a == 0
+        self.sums = {k: [np.zeros((S, h)) for h in self.widths] for k in ("pos", "abs", "zero")}
+        self.n = 0
+        self._scratch, self._ones = {}, {}
+
+    # ------------------------------------------------------------ the hooks
+    def hooks(self, block: slice):
+        """``(on_pre, on_layer)`` for a pass of the networks ``block`` (a slice of
+        the group); both take (S_block, h, n) views."""
+        gate, add = self.gate, self._add
+
+        def on_pre(l, z):
+            add("pos", l, block, np.greater(z, 0, out=self._floats(l, block, z)))
+
+        def on_layer(l, z, a, d):
+            if gate:
+                if d is not None:
+                    add("pos", l, block, d)  # f'(z) = 1[z > 0]
+                else:  # a pass without derivatives (epoch 0): a > 0 exactly where z > 0
+                    add("pos", l, block, np.greater(a, 0, out=self._floats(l, block, a)))
+                add("abs", l, block, a)  # a >= 0 (or -0.0)
+            else:
+                add("zero", l, block, np.equal(a, 0, out=self._floats(l, block, a)))
+                add("abs", l, block, np.abs(a, out=self._floats(l, block, a)))
+        return (None if gate else on_pre), on_layer
+
+    def samples(self, n: int) -> None:
+        """Count ``n`` more samples seen by every network (once per pass of the group)."""
+        self.n += int(n)
+
+    def _floats(self, l, block, x):
+        key = (l, block.start, x.shape)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = np.empty(x.shape, x.dtype)
+        return buf
+
+    def _add(self, kind: str, l: int, block: slice, x: np.ndarray) -> None:
+        """Add the per-unit sums over the samples of ``x`` (S_block, h, m): one
+        matrix-vector product per network with a vector of ones, on the array
+        while it is in the CPU caches (the same product alone and in a group)."""
+        m = x.shape[2]
+        ones = self._ones.get((m, x.dtype))
+        if ones is None:
+            ones = self._ones[(m, x.dtype)] = np.ones(m, x.dtype)
+        if x.strides[2] == x.itemsize or m == 1:
+            sums = np.matmul(x, ones)
+        else:  # a sample-major array seen as (S, h, m): ones @ (S, m, h)
+            sums = np.matmul(ones, x.transpose(0, 2, 1))
+        target = self.sums[kind][l][block]
+        np.add(target, sums, out=target)
+
+    # ----------------------------------------------------------- the columns
+    def columns(self) -> dict[str, np.ndarray]:
+        """The epoch's columns (``(S,)`` arrays) from every pass since the last
+        call, and the accumulators reset for the next epoch."""
+        n = max(self.n, 1)
+        cols, totals, units = {}, dict.fromkeys(EPOCH_METRICS, 0.0), 0
+        for l, h in enumerate(self.widths):
+            pos = self._fold("pos", l)
+            mean_abs = self._fold("abs", l) / n
+            if self.gate:
+                n_zero = n * h - pos.sum(axis=1)
+            else:
+                n_zero = self._fold("zero", l).sum(axis=1)
+            values = {
+                "epoch_never_positive_frac": np.add.reduce(pos == 0, axis=1) / h,
+                "epoch_dormant_frac": np.add.reduce(
+                    mean_abs <= self.tau * mean_abs.mean(axis=1, keepdims=True), axis=1) / h,
+                "epoch_exact_zero_frac": n_zero / (n * h),
+                "epoch_active_rate": pos.sum(axis=1) / (n * h),
+            }
+            for name, v in values.items():
+                cols[f"{name}_l{l + 1}"] = v
+                totals[name] = totals[name] + v * h
+            units += h
+        self.n = 0
+        return {**{name: totals[name] / max(units, 1) for name in EPOCH_METRICS}, **cols}
+
+    def _fold(self, kind: str, l: int) -> np.ndarray:
+        """Per-unit sums (S, h) of ``kind`` over the epoch, and its sums zeroed."""
+        out = self.sums[kind][l].copy()
+        self.sums[kind][l][...] = 0
+        return out
