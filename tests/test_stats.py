@@ -267,8 +267,7 @@ def test_logrank_against_a_hand_computed_case():
 
     e_b = 4 / 9 + 1 / 2 + 1 / 3 + 1 / 2 + 2 / 3 + 1
     v = 160 / 648 + 1 / 4 + 8 / 36 + 1 / 4 + 4 / 18
-    stat, p, observed, expected = S.logrank(*KM_A, *KM_B)
-    assert observed == 3 and expected == pytest.approx(e_b)
+    stat, p = S.logrank(*KM_A, *KM_B)
     assert stat == pytest.approx((3 - e_b) ** 2 / v) and stat == pytest.approx(0.165803, abs=1e-6)
     assert p == pytest.approx(chi2.sf((3 - e_b) ** 2 / v, 1))
     # symmetric in the two groups; identical groups give chi2 = 0

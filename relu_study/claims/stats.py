@@ -107,24 +107,22 @@ def _z(level: float) -> float:
 
 
 def wilson(k: int, n: int, level: float = LEVEL) -> tuple[float, float, float]:
-    """``(k/n, lo, hi)``: the Wilson score interval of a binomial proportion.
-    NaNs when ``n`` is 0.  0 of 30 gives ``(0, 0, 0.114)``."""
+    """``(k/n, lo, hi)``: the Wilson score interval of a binomial proportion
+    (``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``).  NaNs
+    when ``n`` is 0.  0 of 30 gives ``(0, 0, 0.114)``."""
+    from scipy.stats import binomtest
+
     if n <= 0:
         return (math.nan,) * 3
-    z = _z(level)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if k == 0 else max(0.0, centre - half)
-    hi = 1.0 if k == n else min(1.0, centre + half)
-    return p, lo, hi
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return k / n, float(ci.low), float(ci.high)
 
 
 def newcombe_unpaired(k1: int, n1: int, k2: int, n2: int, level: float = LEVEL) -> tuple[float, float, float]:
     """``(p1 - p2, lo, hi)``: Newcombe's hybrid score interval for the difference
     of two independent proportions (Newcombe 1998, Stat Med 17:873, method 10),
-    from the Wilson intervals of each."""
+    from the Wilson intervals of each (a few lines over :func:`wilson`; scipy
+    has no interval for a difference of proportions)."""
     if n1 <= 0 or n2 <= 0:
         return (math.nan,) * 3
     p1, l1, u1 = wilson(k1, n1, level)
@@ -137,7 +135,9 @@ def newcombe_unpaired(k1: int, n1: int, k2: int, n2: int, level: float = LEVEL) 
 
 def newcombe_paired(n11: int, n10: int, n01: int, n00: int, level: float = LEVEL) -> tuple[float, float, float]:
     """``(p1 - p2, lo, hi)`` for paired proportions (Newcombe 1998, Stat Med
-    17:2635, method 10).  ``n10``: pairs where the first is 1 and the second 0;
+    17:2635, method 10).  Hand-written: no library in the dependencies
+    (scipy, statsmodels' ``confint_proportions_2indep`` is for independent
+    samples) gives this paired interval.  ``n10``: pairs where the first is 1 and the second 0;
     ``p1 = (n11 + n10) / n``, ``p2 = (n11 + n01) / n``.  The Wilson intervals of
     p1 and p2 are combined with the (continuity-corrected) correlation phi."""
     n = n11 + n10 + n01 + n00
@@ -480,10 +480,14 @@ class Survival:
 def kaplan_meier(times, events, level: float = LEVEL) -> Survival:
     """The Kaplan-Meier estimate from ``times`` (event or censoring time of each
     subject) and ``events`` (1: the event happened at that time, 0: censored
-    then).  ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)`` with ``d_i`` events among
-    the ``n_i`` subjects at risk at ``t_i`` (censored at ``t_i`` count as at
-    risk there).  Interval: Greenwood's variance on the log(-log S) scale (it
-    stays inside [0, 1]); where ``S`` is 0 or 1 the interval is the point."""
+    then): ``scipy.stats.ecdf`` on ``scipy.stats.CensoredData``, its survival
+    function read at the distinct event times.  ``S(t) = prod_{t_i <= t} (1 -
+    d_i / n_i)`` with ``d_i`` events among the ``n_i`` subjects at risk at
+    ``t_i`` (censored at ``t_i`` count as at risk there).  Interval: Greenwood's
+    variance on the log(-log S) scale (``confidence_interval(method="log-log")``,
+    it stays inside [0, 1]); where ``S`` is 0 or 1 the interval is the point."""
+    from scipy.stats import CensoredData, ecdf
+
     times, events = np.asarray(times, dtype=float).ravel(), np.asarray(events).astype(bool).ravel()
     if times.shape != events.shape:
         raise ValueError(f"times and events differ in length: {len(times)} and {len(events)}")
@@ -492,44 +496,41 @@ def kaplan_meier(times, events, level: float = LEVEL) -> Survival:
     t = np.unique(times[events])
     at_risk = np.array([(times >= x).sum() for x in t], dtype=float)
     d = np.array([(events & (times == x)).sum() for x in t], dtype=float)
-    S = np.cumprod(1.0 - d / at_risk) if len(t) else np.zeros(0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(at_risk > d, d / (at_risk * (at_risk - d)), np.nan)
-        greenwood = np.cumsum(terms)
-        z = _z(level)
-        log_s = np.log(S)
-        se = np.sqrt(greenwood) / np.abs(log_s)
-        lo = np.exp(-np.exp(np.log(-log_s) + z * se))
-        hi = np.exp(-np.exp(np.log(-log_s) - z * se))
+    if not len(t):
+        empty = np.zeros(0)
+        return Survival(t, at_risk, d, empty, empty, empty, int(len(times)))
+    res = ecdf(CensoredData(uncensored=times[events], right=times[~events])).sf
+    where = np.searchsorted(res.quantiles, t)
+    S = res.probabilities[where]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        band = res.confidence_interval(confidence_level=level, method="log-log")
+    lo, hi = band.low.probabilities[where], band.high.probabilities[where]
     lo = np.where(np.isfinite(lo), lo, S)
     hi = np.where(np.isfinite(hi), hi, S)
     return Survival(t, at_risk, d, S, np.minimum(lo, S), np.maximum(hi, S), int(len(times)))
 
 
-def logrank(times_a, events_a, times_b, events_b) -> tuple[float, float, float, float]:
-    """The two-sample log-rank test: ``(chi2, p, observed_b, expected_b)``.  At
-    each distinct event time with ``n`` at risk (``n_b`` of them in b) and ``d``
-    events, b's expected events are ``n_b d / n`` with hypergeometric variance
-    ``n_a n_b d (n - d) / (n^2 (n - 1))``; chi2 = (O_b - E_b)^2 / V on one degree
-    of freedom.  p is 1 when there is no event or no variance."""
-    from scipy.stats import chi2 as chi2_dist
+def logrank(times_a, events_a, times_b, events_b) -> tuple[float, float]:
+    """The two-sample log-rank test (``scipy.stats.logrank``, two-sided):
+    ``(chi2, p)`` with chi2 the square of scipy's standardised statistic (one
+    degree of freedom).  p is 1 when there is no event or no variance.  The
+    test is unpaired: for paired arms the paired restricted mean is the
+    primary (:func:`relu_study.claims.studies.c5_convergence`)."""
+    from scipy.stats import CensoredData
+    from scipy.stats import logrank as _logrank
 
-    ta, ea = np.asarray(times_a, dtype=float).ravel(), np.asarray(events_a).astype(bool).ravel()
-    tb, eb = np.asarray(times_b, dtype=float).ravel(), np.asarray(events_b).astype(bool).ravel()
-    t = np.unique(np.concatenate([ta[ea], tb[eb]]))
-    observed = expected = variance = 0.0
-    for x in t:
-        na, nb = float((ta >= x).sum()), float((tb >= x).sum())
-        da, db = float((ea & (ta == x)).sum()), float((eb & (tb == x)).sum())
-        n, d = na + nb, da + db
-        observed += db
-        expected += nb * d / n
-        if n > 1:
-            variance += na * nb * d * (n - d) / (n * n * (n - 1))
-    if variance <= 0:
-        return 0.0, 1.0, observed, expected
-    chi2 = (observed - expected) ** 2 / variance
-    return float(chi2), float(chi2_dist.sf(chi2, 1)), observed, expected
+    def data(t, e):
+        t, e = np.asarray(t, dtype=float).ravel(), np.asarray(e).astype(bool).ravel()
+        return CensoredData(uncensored=t[e], right=t[~e])
+
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore")
+        res = _logrank(data(times_a, events_a), data(times_b, events_b))
+    z, p = float(res.statistic), float(res.pvalue)
+    if not (math.isfinite(z) and math.isfinite(p)):
+        return 0.0, 1.0
+    return z * z, p
 
 
 # ----------------------------------------------------------------- born dead

@@ -111,7 +111,7 @@ def km_section(result, out) -> tuple[str, list]:
                    "median_epochs": median, "threshold": float(a["threshold"].iloc[0]), "chi2": math.nan,
                    "p": math.nan}
             if not arm.baseline and len(base):
-                chi2, p, _, _ = S.logrank(base["epochs_to"], base["reached"] == 1, a["epochs_to"], a["reached"] == 1)
+                chi2, p = S.logrank(base["epochs_to"], base["reached"] == 1, a["epochs_to"], a["reached"] == 1)
                 rec.update(chi2=chi2, p=p)
             records.append(rec)
         panels.append(charts.Panel(f"{d} (threshold {num(g['threshold'].iloc[0], 2)})", series, xlabel="epoch",
