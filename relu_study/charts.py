@@ -35,10 +35,50 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["KINDS", "Chart", "Panel", "Series", "load_chart", "save_json", "save_png"]
+__all__ = ["BACKGROUNDS", "KINDS", "PALETTE", "REFERENCE_COLOUR", "Chart", "Panel", "Series", "arm_colours",
+           "contrast", "load_chart", "save_json", "save_png"]
 
 KINDS = ("lines", "points", "bars")
 STYLES = ("solid", "dashed", "dotted")
+
+#: the page backgrounds of the light and the dark theme (``web/assets/page.css``; the PNGs are light)
+BACKGROUNDS = {"light": "#ffffff", "dark": "#17171b"}
+#: the reference arm (ReLU): a mid grey, visible on both backgrounds
+REFERENCE_COLOUR = "#808080"
+#: one palette for every PNG and page, in the order arms are given their colour.  Why these colours:
+#: each has a contrast of at least 3:1 (WCAG's floor for graphics) against *both* backgrounds, so a
+#: series drawn in it is visible in either theme without restyling (tests/test_charts.py checks it).
+PALETTE = ("#1c7ed6", "#d9480f", "#2f9e44", "#7950f2", "#0c8599", "#c2255c", "#8b8b00", "#9c6644",
+           "#be4bdb", "#e64980", "#5c940d")
+#: names drawn in :data:`REFERENCE_COLOUR`
+REFERENCE_NAMES = ("ReLU", "relu")
+
+
+def _luminance(colour: str) -> float:
+    h = colour.lstrip("#")
+    rgb = [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)))
+    return (lb + 0.05) / (la + 0.05)
+
+
+def arm_colours(names) -> dict:
+    """``{name: (colour, style)}`` for arms in the order given: the reference arm
+    grey, the others through :data:`PALETTE`; past its length the colours come
+    round again with a dashed, then a dotted line, so no two arms look alike."""
+    out, k = {}, 0
+    for name in dict.fromkeys(names):
+        if name in REFERENCE_NAMES:
+            out[name] = (REFERENCE_COLOUR, "solid")
+            continue
+        out[name] = (PALETTE[k % len(PALETTE)], STYLES[(k // len(PALETTE)) % len(STYLES)])
+        k += 1
+    return out
 
 
 def _clean(values) -> list | None:
@@ -124,6 +164,14 @@ class Chart:
             raise ValueError(f"chart {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
         if not self.panels:
             raise ValueError(f"chart {self.name!r} has no panels")
+        # every series leaves with its colour (and dash), so the PNG and the page draw it alike
+        free = arm_colours(s.name for p in self.panels for s in p.series if s.color is None)
+        for p in self.panels:
+            for s in p.series:
+                if s.color is None:
+                    s.color, style = free[s.name]
+                    if s.style == "solid":
+                        s.style = style
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -149,8 +197,6 @@ def load_chart(path) -> Chart:
 
 # ------------------------------------------------------------------ matplotlib
 
-_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-            "#7f7f7f", "#bcbd22")
 _LINESTYLE = {"solid": "-", "dashed": "--", "dotted": ":"}
 
 
@@ -185,7 +231,7 @@ def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
             cats = list(dict.fromkeys(x for s in panel.series for x in s.x))
         k = len(panel.series)
         for i, s in enumerate(panel.series):
-            color = s.color or _PALETTE[i % len(_PALETTE)]
+            color = s.color or PALETTE[i % len(PALETTE)]
             y = [_f(v) for v in s.y]
             label = s.name
             if kind == "lines":

@@ -65,3 +65,36 @@ def test_rendering_leaves_pyplot_alone(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.png")], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_every_palette_colour_is_readable_on_both_page_backgrounds():
+    from pathlib import Path
+
+    from relu_study import charts
+
+    css = (Path(charts.__file__).parent / "web" / "assets" / "page.css").read_text()
+    for theme, bg in charts.BACKGROUNDS.items():
+        assert f"--bg: {bg};" in css, f"page.css's {theme} background is not charts.BACKGROUNDS[{theme!r}]"
+        for colour in (charts.REFERENCE_COLOUR, *charts.PALETTE):
+            assert charts.contrast(colour, bg) >= 3.0, (theme, colour)
+
+
+def test_series_leave_with_their_arm_colour_and_no_two_arms_look_alike(tmp_path):
+    from relu_study import charts
+
+    names = ["ReLU"] + [f"α={a}" for a in range(25)]
+    chart = Chart("many", "Many", "lines", [Panel("p", [Series(n, [0, 1], [1, 2]) for n in names]),
+                                            Panel("q", [Series(n, [0, 1], [2, 3]) for n in reversed(names)])])
+    looks = [(s.color, s.style) for s in chart.panels[0].series]
+    assert looks[0] == (charts.REFERENCE_COLOUR, "solid")
+    assert len(set(looks)) == len(names)  # past the palette's length the dash changes
+    assert [(s.color, s.style) for s in chart.panels[1].series] == looks[::-1]  # keyed by name, not position
+    back = load_chart(save_json(chart, tmp_path / "c.json"))
+    assert [s.color for s in back.panels[0].series] == [c for c, _ in looks]
+
+
+def test_the_reports_reference_arm_is_visible_in_the_dark_theme():
+    from relu_study import charts
+    from relu_study.claims.document import arm_colour
+
+    assert charts.contrast(arm_colour("ReLU", []), charts.BACKGROUNDS["dark"]) >= 3.0

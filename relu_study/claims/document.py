@@ -26,10 +26,6 @@ __all__ = [
     "summary_paragraph", "verdict_sentence", "write_csv",
 ]
 
-#: colours per arm kind (ReLU black; leaky slopes from light to dark blue-green; others apart)
-_BASE_COLOURS = {"ReLU": "#222222"}
-_SLOPE_COLOURS = ("#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#17becf", "#bcbd22", "#7f7f7f")
-_OTHER_COLOURS = ("#8c564b", "#9467bd", "#e377c2", "#a6761d", "#666666")
 
 
 # --------------------------------------------------------------------------- numbers
@@ -104,13 +100,12 @@ N_NOTE = ("n (networks or pairs) is in the panel title when every point has the 
           "with fewer; no interval is drawn for a mean of one network.")
 
 def arm_colour(label: str, arms) -> str:
-    if label in _BASE_COLOURS:
-        return _BASE_COLOURS[label]
+    """The arm's colour in every figure of the report: :func:`relu_study.charts.arm_colours` over
+    ReLU, the fixed slopes, then the other arms (the palette readable in both page themes)."""
     slopes = [a.label for a in arms if a.activation in ("leaky",) and not a.rai]
-    if label in slopes:
-        return _SLOPE_COLOURS[slopes.index(label) % len(_SLOPE_COLOURS)]
-    others = [a.label for a in arms if a.label not in slopes and a.label not in _BASE_COLOURS]
-    return _OTHER_COLOURS[others.index(label) % len(_OTHER_COLOURS)] if label in others else "#7f7f7f"
+    others = [a.label for a in arms if a.label not in slopes]
+    colours = charts.arm_colours(["ReLU", *slopes, *others])
+    return colours[label][0] if label in colours else charts.REFERENCE_COLOUR
 
 
 def save_chart(chart: charts.Chart, out: Path) -> str:

@@ -7,7 +7,8 @@ layer above can build pages with it.
 * :mod:`.page`: :func:`~.page.render_page` (one HTML file with its CSS, scripts
   and data inlined, a Content-Security-Policy that forbids any request, the
   light/dark theme switch) and :func:`~.page.asset`;
-* :mod:`.markdown`: Markdown to HTML for the reports relu_study writes;
+* :mod:`.markdown`: Markdown to HTML for the reports relu_study writes (markdown-it-py
+  with relu_study's rules: GitHub anchors, image callback, a few safe tags);
 * :mod:`.report`: ``REPORT.html`` from a report folder
   (:func:`~.report.write_report_html`);
 * ``assets/``: ``page.css`` (theme variables), ``theme.js`` (the switch),

@@ -58,3 +58,45 @@ def check_theme_switch(visit, chart_selector: str, shots: Path, name: str) -> No
     visit.reload()
     got = styles_once_settled(visit, chart_selector, first)
     assert got == first, f"switching back did not survive a reload: {got} instead of {first}"
+
+
+_SERIES_CONTRAST = """(sel) => {
+  const rgb = (c) => { const m = c.match(/[\\d.]+/g); return m ? m.slice(0, 3).map(Number) : null; };
+  const lum = (c) => {
+    const v = c.map((x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+  };
+  const ratio = (a, b) => {
+    const [lo, hi] = [lum(a), lum(b)].sort((x, y) => x - y);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const bg = rgb(getComputedStyle(document.body).backgroundColor);
+  const out = {};
+  document.querySelectorAll(sel + ' [data-series].rs-line, ' + sel + ' [data-series].rs-mark, ' + sel +
+                            ' [data-series].rs-bar, ' + sel + ' .rs-legend button[data-series] line').forEach((e) => {
+    const name = e.dataset.series || e.closest('[data-series]').dataset.series;
+    const cs = getComputedStyle(e);
+    const paint = e.tagName === 'line' || e.classList.contains('rs-line') ? cs.stroke : cs.fill;
+    const c = rgb(paint);
+    if (!c) return;
+    const r = ratio(c, bg);
+    out[name] = Math.min(out[name] === undefined ? Infinity : out[name], r);
+  });
+  return out;
+}"""
+
+
+def series_contrast(visit, selector: str = "") -> dict:
+    """``{series name: lowest contrast ratio}`` of what is drawn for each series
+    (lines, markers, bars and its legend swatch) against the page's background,
+    in the theme the page shows now (the computed paint of every drawn element)."""
+    return visit.page.evaluate(_SERIES_CONTRAST, selector)
+
+
+def check_series_visible(visit, selector: str = "", floor: float = 3.0) -> None:
+    """Every series of the charts under ``selector`` at least ``floor``:1 against the background."""
+    got = series_contrast(visit, selector)
+    assert got, f"no series drawn under {selector!r}"
+    faint = {k: round(v, 2) for k, v in got.items() if v < floor}
+    theme = visit.page.evaluate("document.documentElement.dataset.theme")
+    assert not faint, f"series drawn below {floor}:1 contrast in the {theme} theme: {faint}"

@@ -10,7 +10,9 @@ import pytest
 from relu_study.charts import Chart, Panel, Series, save_json, save_png
 from relu_study.web.report import write_report_html
 
-from .browser_checks import check_theme_switch
+from relu_study.claims.document import arm_colour
+
+from .browser_checks import check_series_visible, check_theme_switch
 
 REPORT = """# relu_study: the claims about Leaky ReLU, tested
 
@@ -48,7 +50,8 @@ def report_dir(tmp_path_factory):
     (folder / "REPORT.md").write_text(REPORT)
     settings = ["lr=0.1", "lr=1"]
     chart = Chart("c1_dead", "C1: dead fraction, final", "points", [
-        Panel("bias=-1", [Series("ReLU", settings, [0.44, 0.49], lo=[0.39, 0.43], hi=[0.49, 0.54], n=[30, 30]),
+        Panel("bias=-1", [Series("ReLU", settings, [0.44, 0.49], lo=[0.39, 0.43], hi=[0.49, 0.54], n=[30, 30],
+                                 color=arm_colour("ReLU", [])),  # as the claims report colours its reference
                           Series("Leaky α=0.01", settings, [0.43, None], lo=[0.38, None], hi=[0.49, None], n=[30, 0])],
               ylabel="dead fraction"),
         Panel("bias=0", [Series("ReLU", settings, [None, None])], empty="ReLU units did not die here"),
@@ -78,6 +81,17 @@ def test_report_renders_offline_with_an_interactive_chart(open_page, report_dir,
     chart.locator(".rs-legend button[data-series='ReLU']").click()
     assert chart.locator("[data-series='ReLU'].rs-mark").count() == 0
     check_theme_switch(visit, "[data-chart='c1_dead']", screenshots, "report")
+    visit.assert_clean()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_series_is_visible_in_both_themes(open_page, report_dir, screenshots, scheme):
+    """The reference arm (ReLU) was drawn in #222222: invisible on the dark theme's #17171b."""
+    visit = open_page(report_dir / "REPORT.html", color_scheme=scheme)
+    visit.page.screenshot(path=str(screenshots / f"report-series-{scheme}.png"), full_page=True)
+    check_series_visible(visit, "[data-chart='c1_dead']")
+    visit.page.click("#rs-theme")
+    check_series_visible(visit, "[data-chart='c1_dead']")
     visit.assert_clean()
 
 

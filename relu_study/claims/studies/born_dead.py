@@ -56,7 +56,8 @@ def _chart(tab: pd.DataFrame) -> charts.Chart:
         g = tab[tab["width"] == w]
         depths = list(range(1, int(g["depth"].max()) + 1))
         series = [charts.Series("formula 1 − (1 − 2^−N)^L", depths,
-                                list(S.born_dead_formula(np.array(depths), w)), color="#222222", style="dashed")]
+                                list(S.born_dead_formula(np.array(depths), w)), color=charts.REFERENCE_COLOUR,
+                                style="dashed")]
         for probe, label, colour in (("point", "estimate at one input point", "#1f77b4"),
                                      ("domain", "estimate over the whole domain", "#d62728")):
             p = g[g["probe_set"] == probe].sort_values("depth")

@@ -12,8 +12,9 @@
    Panel.empty in words; log axes leave out values <= 0.  Added here: hovering
    shows x, y, the interval and n of the nearest point; a legend entry hides
    or shows its series (RS.setSeriesVisible does it for every chart at once).
-   Colours are CSS variables (--c0 ... --c9), so the theme switch restyles the
-   charts without redrawing them. */
+   Colours come with each series (relu_study.charts.PALETTE: every colour at
+   least 3:1 against both themes' backgrounds, so the theme switch needs no
+   other colours); a series without one takes a CSS variable (--c0 ... --c9). */
 (function () {
   "use strict";
   var RS = window.RS = window.RS || {};
@@ -44,10 +45,13 @@
   }
   RS.fmt = fmt;
 
-  /* one colour per series name on the whole page (first seen, first colour),
-     so an arm keeps its colour from chart to chart */
+  /* a series carries its colour from relu_study.charts (the palette keyed by
+     arm, the same in the PNG); a chart without one falls back to one colour
+     per series name on the whole page (first seen, first colour) */
+  var seenColor = new Map();
   function colorOf(s) {
-    if (s.color) return s.color;
+    if (s.color) { seenColor.set(s.name, s); return s.color; }
+    if (seenColor.has(s.name)) return seenColor.get(s.name).color;
     if (!colorIndex.has(s.name)) colorIndex.set(s.name, colorIndex.size);
     return "var(--c" + (colorIndex.get(s.name) % 10) + ")";
   }
@@ -304,7 +308,7 @@
   }
   /* a short line in the series' colour and dash, as in the legend */
   RS.swatch = function (parent, name) {
-    var s = { name: name, color: null, style: "solid" };
+    var s = seenColor.get(name) || { name: name, color: null, style: "solid" };
     var sw = el("svg", { viewBox: "0 0 24 10", width: 24, height: 10, "aria-hidden": "true", "class": "rs-swatch" }, parent);
     el("line", { x1: 1, x2: 23, y1: 5, y2: 5, style: "stroke:" + colorOf(s) + ";stroke-width:3", "stroke-dasharray": dashOf(s) || null }, sw);
     return sw;
