@@ -21,6 +21,7 @@ from .config import (
     SLOPE_ACTIVATIONS, ConfigError, activation_params, flatten, hidden_widths, resolve_seeds, slope_used, validate,
 )
 from ..data import DatasetError, load_dataset
+from ..engine.finals import final_values
 from ..engine.network import MLP
 from ..engine.optim import make_optimizer
 from ..engine.probes import ProbeOptions
@@ -127,29 +128,21 @@ def config_columns(cfg: dict) -> dict:
     return cols
 
 
-#: the final metrics ``summary.json`` keeps per network
-FINAL_KEYS = ("train_loss", "val_loss", "val_acc", "val_r2", "test_loss", "test_acc", "test_r2", "dead_frac",
-              "zero_grad_frac", "low_gain_frac", "dormant_frac", "low_contribution_frac", "low_ablation_frac",
-              "exact_zero_frac", "active_rate", "died", "revived", "revival_epoch_median", "collapsed")
-
-
 def _finals(table: pd.DataFrame) -> dict:
-    """``{seed: final metrics}`` from the table: each network's last row (its
-    epoch and the :data:`FINAL_KEYS` present, None where missing) and its best
-    validation loss.  Column by column over all networks at once: a group of
-    thousands of networks is summarised in milliseconds, not seconds."""
-    last = table.groupby("seed", sort=False).tail(1).set_index("seed")
-    best = table.groupby("seed", sort=False)["val_loss"].min()
-    columns = {"epoch": [int(e) for e in last["epoch"]]}
-    for k in (c for c in FINAL_KEYS if c in last):
-        values = last[k]
-        missing = values.isna().to_numpy()
-        plain = values.to_numpy(dtype=object)
-        convert = bool if k == "collapsed" else float
-        columns[k] = [None if m else convert(v) for v, m in zip(plain, missing)]
-    columns["best_val_loss"] = [None if pd.isna(v) else float(v) for v in best.reindex(last.index)]
+    """``{seed: final metrics}`` from the table: each network's last epoch, then
+    its final and best values as the metric registry takes them
+    (:func:`relu_study.engine.finals.final_values`: every final-valued metric the
+    run recorded, None where missing or diverged; ``best_val_loss`` and the other
+    ``best_<name>``)."""
+    values = final_values(table)
+    epochs = table.groupby("seed", sort=False)["epoch"].max().reindex(values.index)
+    columns = {"epoch": [int(e) for e in epochs]}
+    for name in values.columns:
+        col = values[name]
+        convert = {"boolean": bool, "Int64": int}.get(str(col.dtype), float)
+        columns[name] = [None if pd.isna(v) else convert(v) for v in col.to_numpy(dtype=object)]
     names = list(columns)
-    return {seed: dict(zip(names, values)) for seed, values in zip(last.index, zip(*columns.values()))}
+    return {seed: dict(zip(names, row)) for seed, row in zip(values.index, zip(*columns.values()))}
 
 
 def summarize(cfg: dict, result: TrainResult, wall_time: float) -> dict:

@@ -10,8 +10,11 @@ into two pandas tables:
     one row per (run, network seed), and one row per failed job (``seed`` <NA>):
     config columns (dotted keys, as in ``metrics``), ``run_dir``, ``status``
     (ok | diverged | failed), ``error``, ``diverged_epoch``, ``epochs`` (last
-    epoch reached), ``final_<metric>`` (the seed's last row; NaN when diverged),
-    ``best_val_loss`` and the run's provenance (``relu_study_version``,
+    epoch reached), ``final_<metric>`` for every metric of the registry with a
+    final value, test and epoch statistics included (as
+    :func:`relu_study.engine.finals.final_values` takes it, the run summary's
+    numbers; missing when diverged or not recorded), ``best_<metric>`` where a
+    best value means something (``best_val_loss``...) and the run's provenance (``relu_study_version``,
     ``code_git_commit``, ``code_git_dirty``, ``cwd_git_commit``, ``cwd_git_dirty``;
     see :mod:`relu_study.provenance`).
 
@@ -57,21 +60,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..engine.finals import final_columns, final_values
+from ..engine.metrics import metric
 from ..provenance import provenance, table_columns
 from ..runs.folders import METRICS_FILE, SUMMARY_FILE, load_run, read_summary, write_table
 from ..runs.manifest import MANIFEST_FILE, read_manifest
 from .arms import PROVENANCE_COLUMNS, RESULT_COLUMNS, arm_keys, arm_label, fixed_description, groups, is_missing
 
 __all__ = [
-    "FINAL_METRICS", "UNFINISHED_FILE", "AggregateCallback", "Collection", "IncompleteRunWarning", "collect", "gather",
+    "UNFINISHED_FILE", "AggregateCallback", "Collection", "IncompleteRunWarning", "collect", "gather",
     "summary_lines", "write_sweep",
 ]
 
 log = logging.getLogger("relu_study")
 
-#: metrics reported as ``final_<name>`` in the runs table
-FINAL_METRICS = ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "zero_grad_frac",
-                 "exact_zero_frac", "near_zero_frac", "active_rate", "grad_norm", "output_spread", "collapsed")
+
+def _result_columns(columns=()) -> list[str]:
+    """The runs table's final and best columns: ``final_<name>`` for every
+    final-valued metric of the registry (and the recorded columns of patterned
+    ones among ``columns``), ``best_<name>`` where a best value means something."""
+    found = [c[len("final_"):] for c in columns if c.startswith("final_")]
+    return [c if c.startswith("best_") else f"final_{c}" for c in final_columns(found)]
+
+
+def _result_dtype(column: str) -> str:
+    return "float64" if column.startswith("best_") else metric(column[len("final_"):]).dtype
 
 
 SWEEP_METRICS_FILE = "sweep_metrics.parquet"
@@ -143,17 +156,10 @@ def _run_rows(folder: str, table: pd.DataFrame, summary: dict) -> pd.DataFrame:
     rows["error"] = None
     rows["diverged_epoch"] = pd.array([pd.NA if e is None else int(e) for e in diverged_epoch], dtype="Int64")
     rows["epochs"] = last["epoch"].to_numpy()
-    bad = rows["status"].to_numpy() == "diverged"
-    for m in FINAL_METRICS:
-        if m in last.columns:
-            col = last[m].astype("boolean") if m == "collapsed" else last[m].astype(float)
-            col = col.copy()
-            col[bad] = pd.NA if m == "collapsed" else np.nan
-            rows[f"final_{m}"] = col.to_numpy()
-        else:
-            rows[f"final_{m}"] = pd.NA if m == "collapsed" else np.nan
-    best = table.groupby("seed")["val_loss"].min() if "val_loss" in table else pd.Series(dtype=float)
-    rows["best_val_loss"] = [float(best.get(s, np.nan)) for s in rows["seed"]]
+    bad = pd.Series(rows["status"].to_numpy() == "diverged", index=rows["seed"].to_numpy())
+    finals = final_values(table, diverged=bad).reindex(rows["seed"].to_numpy())
+    for name in finals.columns:
+        rows[name if name.startswith("best_") else f"final_{name}"] = finals[name].to_numpy()
     for key, value in _provenance_columns(summary).items():
         rows[key] = value
     return rows
@@ -225,23 +231,25 @@ def _no_result_row(folder: Path, overrides, reason: str) -> dict:
 
 
 def _finish_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    results = _result_columns(runs.columns)
     head = [c for c in runs.columns if c not in RESULT_COLUMNS and not c.startswith("final_")]
-    tail = ["seed", "run_dir", "status", "error", "diverged_epoch", "epochs",
-            *[f"final_{m}" for m in FINAL_METRICS], "best_val_loss", *PROVENANCE_COLUMNS]
+    tail = ["seed", "run_dir", "status", "error", "diverged_epoch", "epochs", *results, *PROVENANCE_COLUMNS]
     if "task" in runs.columns:
         head.append("task")
     for c in tail:
         if c not in runs.columns:
-            runs[c] = pd.NA if c == "final_collapsed" else (None if c == "error" else np.nan)
+            runs[c] = None if c == "error" else np.nan
     runs = runs[head + tail].reset_index(drop=True)
     for c in ("seed", "diverged_epoch", "epochs"):
         runs[c] = pd.array([pd.NA if pd.isna(v) else int(v) for v in runs[c]], dtype="Int64")
-    runs["final_collapsed"] = pd.array([pd.NA if pd.isna(v) else bool(v) for v in runs["final_collapsed"]],
-                                       dtype="boolean")
-    for m in FINAL_METRICS:
-        if m != "collapsed":
-            runs[f"final_{m}"] = runs[f"final_{m}"].astype(float)
-    runs["best_val_loss"] = runs["best_val_loss"].astype(float)
+    for c in results:  # each in its metric's dtype (failed jobs' rows: missing)
+        dtype = _result_dtype(c)
+        if dtype == "boolean":
+            runs[c] = pd.array([pd.NA if pd.isna(v) else bool(v) for v in runs[c]], dtype="boolean")
+        elif dtype == "Int64":
+            runs[c] = pd.array([pd.NA if pd.isna(v) else int(v) for v in runs[c]], dtype="Int64")
+        else:
+            runs[c] = runs[c].astype(float)
     runs["run_dir"] = runs["run_dir"].astype(str)
     runs["status"] = runs["status"].astype(str)
     runs["error"] = pd.Series([None if pd.isna(v) else str(v) for v in runs["error"]], dtype=object)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..engine.metrics import best_metrics
 from ..provenance import TABLE_COLUMNS as PROVENANCE_COLUMNS
 
 __all__ = ["RESULT_COLUMNS", "arm_keys", "arm_label", "fixed_description", "groups", "is_missing", "swept_keys"]
 
-#: runs-table columns that are results, not configuration
-RESULT_COLUMNS = ("seed", "run_dir", "status", "error", "diverged_epoch", "epochs", "best_val_loss", "task",
-                  *PROVENANCE_COLUMNS)
+#: runs-table columns that are results, not configuration (with every ``final_<metric>``)
+RESULT_COLUMNS = ("seed", "run_dir", "status", "error", "diverged_epoch", "epochs",
+                  *(f"best_{m}" for m in best_metrics()), "task", *PROVENANCE_COLUMNS)
 
 
 def swept_keys(runs: pd.DataFrame) -> list[str]:
