@@ -411,3 +411,24 @@ def test_a_signal_to_report_or_compare_is_one_line(tmp_path, module, function, s
     assert proc.returncode == code, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"interrupted by {sig}") and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ 6. negative seeds
+@pytest.mark.parametrize("override", ["dataset.seed=-1", "dataset.seed=-7", "seed=-1", "seeds=[0,-2]"])
+def test_a_negative_seed_is_one_line(tmp_path, override):
+    """``dataset.seed=-1`` ended in NumPy's ``ValueError: expected non-negative
+    integer``, exit 1, no key named, ``.hydra/`` and the log left behind."""
+    out = tmp_path / "R"
+    proc = cli(tmp_path, override, *FAST, f"hydra.run.dir={out}")
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc)
+    assert override.split("=")[0] in line and override.split("=")[1].strip("[]").split(",")[-1] in line, line
+    assert "non-negative" in line and "ValueError" not in line
+    assert not out.exists()
+
+
+def test_a_negative_dataset_seed_stops_a_sweep_before_any_job(tmp_path):
+    sweep = tmp_path / "S"
+    proc = cli(tmp_path, "-m", "dataset.seed=0,-1", *FAST, f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 2 and "dataset.seed=-1" in one_error_line(proc)
+    assert not (sweep / "0").exists() and not (sweep / "1").exists()

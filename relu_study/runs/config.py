@@ -270,6 +270,9 @@ def validate(cfg: dict) -> dict:
 
     data = cfg["dataset"]
     _choice("dataset.name", data["name"], list(DATASETS))
+    ds = data.get("seed", 0)  # NumPy's generators take no negative seed (and would say so without the key)
+    if isinstance(ds, bool) or not isinstance(ds, int) or ds < 0:
+        raise ConfigError("dataset.seed", ds, "must be a non-negative integer")
     _positive_int("dataset.n_samples", data["n_samples"], allow_none=True)
     if data["noise"] is not None:
         _finite("dataset.noise", data["noise"], 0)
