@@ -1,5 +1,11 @@
 """Probes of hidden units: the quantities of the design notes, per network.
 
+What each column means is the metric registry's
+(:data:`relu_study.engine.metrics.METRICS`, entries of source ``"probe"``):
+:data:`LAYER_METRICS`, :data:`NETWORK_METRICS` and :data:`INT_METRICS` are read
+from it, so a new probe column is its registry entry, its computation in
+:meth:`Prober._columns` and its test.  The table below says how each is computed.
+
 For hidden layer ``l`` with pre-activations ``Z`` (probe samples x units),
 activations ``A = f(Z)``, local derivatives ``D = f'(Z)`` and the gradient
 ``G = dL/dA`` of the mean loss ``L`` over the probe set P (n samples):
@@ -83,6 +89,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from .losses import LOSSES, SAMPLE_LOSSES, softmax
+from .metrics import METRICS, metrics_of
 from .network import MLP, Workspaces, augment, network_blocks
 
 __all__ = ["LAYER_METRICS", "NETWORK_METRICS", "INT_METRICS", "UNIT_COLUMNS", "ProbeOptionError", "ProbeOptions",
@@ -90,14 +97,12 @@ __all__ = ["LAYER_METRICS", "NETWORK_METRICS", "INT_METRICS", "UNIT_COLUMNS", "P
            "FORWARD_MEASURES", "ProbeLayer", "Prober", "curve_column", "first_order_contribution", "mean_ablation",
            "probe", "probe_schedule", "target_spread"]
 
-#: per-layer metrics, reported as ``<name>`` (all hidden units) and ``<name>_l<i>``
-LAYER_METRICS = ("dead_frac", "zero_grad_frac", "low_gain_frac", "dormant_frac", "low_contribution_frac",
-                 "low_ablation_frac", "exact_zero_frac", "near_zero_frac", "active_rate", "grad_norm",
-                 "died", "revived", "revival_epoch_median", "w_change")
-#: per-network metrics
-NETWORK_METRICS = ("grad_norm_out", "w_change_out", "output_spread", "collapsed")
+#: per-layer metrics, reported as ``<name>`` (all hidden units) and ``<name>_l<i>`` (from the registry)
+LAYER_METRICS = tuple(metrics_of(source="probe", scope="layer"))
+#: per-network metrics (the patterned ``near_zero_frac_t<t>`` aside: one column per threshold)
+NETWORK_METRICS = tuple(n for n in metrics_of(source="probe", scope="network") if "<" not in n)
 #: metrics that count units (integer columns)
-INT_METRICS = ("died", "revived")
+INT_METRICS = tuple(n for n in LAYER_METRICS if METRICS[n].dtype == "Int64")
 #: columns of the per-unit table (``units.parquet``)
 UNIT_COLUMNS = ("seed", "epoch", "layer", "unit", "never_positive", "max_gain", "mean_abs", "contribution",
                 "ablation")
