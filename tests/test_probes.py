@@ -517,3 +517,59 @@ def test_near_zero_curve_option_is_checked(value):
     with pytest.raises(ProbeOptionError) as exc:
         ProbeOptions(near_zero_curve=value)
     assert exc.value.key == "near_zero_curve"
+
+
+# ------------------------------------------------------------------ frozen_frac
+def test_frozen_frac_counts_units_whose_incoming_parameters_did_not_move():
+    """Two networks; against a copy of the parameters: network 0 moves one weight of
+    unit 1 and the bias of unit 3 (1 of 3 frozen), network 1 nothing (all frozen)."""
+    net = MLP.from_params([np.stack([W1, W1]), np.stack([W2, W2])], [B1, B2], "relu")
+    start = net.flat.copy()
+    net.W[0][0, 1, 0] += 1e-12  # the smallest move counts: bit for bit
+    net.b[0][0, 0, 2] -= 0.5
+    net.W[1][:, 0, 0] += 1.0  # the output layer's weights are no hidden unit's incoming ones
+    cols, _, _ = probe(net, X, Y, "classification", start=start)
+    np.testing.assert_array_equal(cols["frozen_frac_l1"], [1 / 3, 1.0])
+    np.testing.assert_array_equal(cols["frozen_frac"], [1 / 3, 1.0])
+    fresh, _, _ = probe(net, X, Y, "classification")  # no start of the epoch: not measured
+    assert np.isnan(fresh["frozen_frac"]).all() and np.isnan(fresh["frozen_frac_l1"]).all()
+
+
+def test_frozen_frac_over_two_layers_is_width_weighted():
+    W1b = np.eye(3)
+    net = MLP.from_params([W1, W1b, W2], [B1, np.zeros(3), B2], "relu")
+    start = net.flat.copy()
+    net.W[0][0, :, 0] *= 2.0  # layer 1: unit 1 moves -> 2/3 frozen
+    net.W[1][0, :, 1] += 0.1  # layer 2: units 2 and 3 move -> 1/3 frozen
+    net.W[1][0, :, 2] += 0.1
+    cols, _, _ = probe(net, X, Y, "classification", start=start)
+    assert cols["frozen_frac_l1"][0] == pytest.approx(2 / 3) and cols["frozen_frac_l2"][0] == pytest.approx(1 / 3)
+    assert cols["frozen_frac"][0] == pytest.approx(3 / 6)
+
+
+def test_frozen_frac_in_training_is_the_dead_relu_unit_under_plain_sgd():
+    """A ReLU unit with small incoming weights and bias -5 is never positive on the
+    training set: no minibatch gives it a gradient, so plain SGD leaves it bit for
+    bit.  With one hidden layer a dead unit stays dead, and a unit frozen over epoch
+    e is exactly one dead at e - 1 (probe set = training set); weight decay still
+    shrinks its weights, and then nothing is frozen."""
+    from conftest import make_classification
+    from relu_study.engine.optim import make_optimizer
+    from relu_study.engine.probes import ProbeOptions
+    from relu_study.engine.train import train
+
+    data = make_classification(n_classes=2)
+    assert np.abs(data.X_train).max() < 100  # 0.01 * |x| stays below the bias
+    W = np.array([[0.8, 0.01, -0.6], [0.3, 0.01, 0.9]])
+    for decay in (0.0, 1e-3):
+        net = MLP.from_params([W, W2], [np.array([0.1, -5.0, 0.2]), B2], "relu")
+        opt = make_optimizer("sgd", 0.1, weight_decay=decay)
+        table = train(net, data, epochs=4, batch_size=8, optimizer=opt, probes=ProbeOptions(every=1),
+                      epoch_stats=False).table
+        frozen, dead = table["frozen_frac_l1"].to_numpy(), table["dead_frac_l1"].to_numpy()
+        assert np.isnan(frozen[0]) and np.isnan(table["frozen_frac"].iloc[0])  # epoch 0: no epoch before it
+        if decay == 0.0:
+            assert frozen[1] == 1 / 3 and dead[0] == 1 / 3
+            np.testing.assert_array_equal(frozen[1:], dead[:-1])
+        else:
+            np.testing.assert_array_equal(frozen[1:], 0.0)

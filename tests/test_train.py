@@ -137,8 +137,9 @@ def test_divergence_recorded_and_others_match_alone():
     assert r3["diverged"].tolist() == [False, True]
     metric_cols = [c for c in t.columns if c not in ("seed", "epoch", "diverged")]
     assert np.all(np.isnan(numeric(r3[metric_cols].iloc[[1]])))
-    # (the median revival epoch is NaN until a unit revives)
-    assert np.all(np.isfinite(numeric(r3[[c for c in metric_cols if "revival" not in c]].iloc[[0]])))
+    # (the median revival epoch is NaN until a unit revives; frozen_frac has no epoch before epoch 0)
+    assert np.all(np.isfinite(numeric(r3[[c for c in metric_cols
+                                          if "revival" not in c and "frozen" not in c]].iloc[[0]])))
     assert rows(t, 5)["epoch"].tolist() == [0, 1, 2]
     assert rows(t, 4)["epoch"].tolist() == list(range(6))
     assert not rows(t, 4)["diverged"].any()

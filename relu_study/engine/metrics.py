@@ -121,6 +121,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _m("w_change", "relative change of the weights since initialisation, ||W(t) - W(0)||_F / ||W(0)||_F (all "
        "weight matrices; per layer: its incoming weights; biases left out)", "relative weight change", "ratio",
        aggregate="over every weight matrix"),
+    _m("frozen_frac", "fraction of hidden units whose incoming weights and bias are bit for bit what they were at "
+       "the start of the epoch (no update moved them during it; NaN at epoch 0). With SGD and no weight decay: "
+       "the units with zero gradient on every minibatch; momentum, Adam and weight decay still move such a unit",
+       "frozen units", "fraction of units"),
     _m("grad_norm_out", "L2 norm of the output layer's weight gradient of L", "output-layer gradient norm",
        "L2 norm", scope="network"),
     _m("w_change_out", "relative change of the output layer's weights since initialisation (as w_change)",

@@ -50,6 +50,10 @@ activations ``A = f(Z)``, local derivatives ``D = f'(Z)`` and the gradient
                            ``||W(t) - W(0)||_F / ||W(0)||_F`` (biases left
                            out: they often start at 0); ``w_change_out`` for
                            the output layer.
+``frozen_frac``            fraction of units whose incoming column of the
+                           augmented weight matrix (weights and bias) equals,
+                           bit for bit, its value at the start of the epoch
+                           (``start``, given by the training loop; NaN without).
 ``near_zero_frac_t<t>``    opt-in (``near_zero_curve``): for each ``t`` in the
                            list, the fraction of activations with ``|a| <
                            t * std(A)`` (or ``a == 0``), as ``near_zero_frac``
@@ -381,12 +385,15 @@ class Prober:
             self._x_aug[dtype] = augment(self.X, dtype)
         return self._x_aug[dtype]
 
-    def __call__(self, net: MLP, epoch: int = 0, ablation: bool = False) -> dict[str, np.ndarray]:
+    def __call__(self, net: MLP, epoch: int = 0, ablation: bool = False,
+                 start: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The columns of a probe of ``net`` after ``epoch``; ``start``: a copy of
+        ``net.flat`` at the start of that epoch (``frozen_frac``; NaN without)."""
         blocks = network_blocks(net.n_networks, self.n, max(net.sizes[1:]))
         nets = [net] if len(blocks) == 1 else [net.select(b) for b in blocks]
         parts = [self._block(sub, ablation) for sub in nets]
         raw = {key: _join([p[key] for p in parts]) for key in parts[0]}
-        return self._columns(net, raw, epoch, ablation)
+        return self._columns(net, raw, epoch, ablation, start)
 
     # ------------------------------------------------------------- one block
     def _buffers(self, net: MLP, S: int):
@@ -443,13 +450,14 @@ class Prober:
         return raw
 
     # -------------------------------------------------- columns of the group
-    def _columns(self, net: MLP, raw: dict, epoch: int, ablation: bool) -> dict[str, np.ndarray]:
+    def _columns(self, net: MLP, raw: dict, epoch: int, ablation: bool, start=None) -> dict[str, np.ndarray]:
         opts, state, n = self.options, self.state, self.n
         S, L = net.n_networks, net.n_hidden
         first = not state.never_positive
         if state.initial is None:  # the weights at the first probe (initialisation) for w_change
             state.initial = net.flat.copy()
         w_change, w_change_all = _weight_change(net, state.initial)
+        frozen = _frozen(net, start)
         curve_counts = 0
         cols: dict[str, np.ndarray] = {}
         totals: dict[str, np.ndarray] = {}
@@ -480,6 +488,7 @@ class Prober:
                 "died": died.astype(np.int64),
                 "revived": revived.astype(np.int64),
                 "w_change": w_change[l],
+                "frozen_frac": frozen[l],
             }
             if opts.near_zero_curve:
                 curve_counts = curve_counts + layer["n_curve"]
@@ -553,6 +562,16 @@ def _weight_change(net: MLP, initial: np.ndarray) -> tuple[list, np.ndarray]:
     return per_layer, np.sqrt(num) / np.where(den > 0, np.sqrt(den), np.nan)
 
 
+def _frozen(net: MLP, start: np.ndarray | None) -> list[np.ndarray]:
+    """Per hidden layer, the ``(S,)`` fraction of units whose incoming weights and
+    bias (their column of the augmented matrix) equal those in ``start`` exactly."""
+    if start is None:
+        return [np.full(net.n_networks, np.nan) for _ in net.widths]
+    then = net._views(start)
+    return [np.add.reduce((now == was).all(axis=1), axis=1) / now.shape[2]
+            for now, was in zip(net.Wb[:net.n_hidden], then)]
+
+
 def _join(parts):
     """Concatenate per-block results along the network axis (recursively)."""
     first = parts[0]
@@ -567,7 +586,7 @@ def _join(parts):
 
 def probe(net: MLP, X: np.ndarray, y: np.ndarray, task: str, options: ProbeOptions | None = None,
           state: ProbeState | None = None, spread: float | None = None, epoch: int = 0,
-          ablation: bool = False, **settings):
+          ablation: bool = False, start: np.ndarray | None = None, **settings):
     """Probe every network of ``net`` on ``(X, y)`` once.
 
     ``settings`` override fields of ``options`` (``near_zero_rel=``,
@@ -575,7 +594,8 @@ def probe(net: MLP, X: np.ndarray, y: np.ndarray, task: str, options: ProbeOptio
     ``columns`` maps each metric name to an ``(S,)`` array, ``loss`` is the
     ``(S,)`` mean loss on P, ``state`` the updated :class:`ProbeState` (pass it to
     the next probe for the transitions; ``state.units`` holds the per-unit
-    arrays).  ``ablation=True`` adds the exact ablation (``low_ablation_frac``).
+    arrays).  ``ablation=True`` adds the exact ablation (``low_ablation_frac``);
+    ``start`` (an earlier copy of ``net.flat``) gives ``frozen_frac`` against it.
     """
     options = options or ProbeOptions()
     if settings:
@@ -583,7 +603,7 @@ def probe(net: MLP, X: np.ndarray, y: np.ndarray, task: str, options: ProbeOptio
     prober = Prober(X, y, task, net.sizes[-1], options, spread)
     if state is not None:
         prober.state = state
-    cols = prober(net, epoch, ablation)
+    cols = prober(net, epoch, ablation, start)
     return cols, prober.loss, prober.state
 
 

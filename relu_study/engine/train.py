@@ -231,11 +231,11 @@ def run_epoch(step: GroupStep, guard: Divergence, order: np.ndarray, batch_size:
 # ----------------------------------------------------------- measurement
 def measure(net: MLP, train_loss: np.ndarray, val: tuple, task: str, work: Workspaces,
             prober: Prober | None = None, epoch: int = 0, ablation: bool = False,
-            test: tuple | None = None) -> dict[str, np.ndarray]:
+            test: tuple | None = None, start: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """An epoch's row: ``train_loss``, the validation loss and metric on
     ``val = (augment(X_val), y_val)``, the test loss and metric on ``test``
     (same form) when given, and the probe columns when ``prober`` is given (a
-    probed epoch)."""
+    probed epoch; ``start``: the parameters at the start of the epoch)."""
     scores = _scores(net.predict_aug(val[0], work), val[1], task)
     metric = "acc" if task == "classification" else "r2"
     row = {"train_loss": train_loss, "val_loss": scores["loss"], f"val_{metric}": scores[metric]}
@@ -243,7 +243,7 @@ def measure(net: MLP, train_loss: np.ndarray, val: tuple, task: str, work: Works
         scores = _scores(net.predict_aug(test[0], work), test[1], task)
         row.update({"test_loss": scores["loss"], f"test_{metric}": scores[metric]})
     if prober is not None:
-        row.update(prober(net, epoch, ablation))
+        row.update(prober(net, epoch, ablation, start))
     return row
 
 
@@ -462,7 +462,8 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
         on_schedule = epoch in probed
         tested = test if (on_schedule or epoch in (0, epochs)) else None
         row = measure(net, train_loss, val, task, work, prober if on_schedule else None, epoch,
-                      ablation=on_schedule and options.ablation and epoch == epochs, test=tested)
+                      ablation=on_schedule and options.ablation and epoch == epochs, test=tested,
+                      start=guard.snapshot)
         if stats is not None:
             row.update(stats.columns())
         bad, keep = guard.judge(epoch, row, on_schedule)
