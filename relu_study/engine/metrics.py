@@ -24,8 +24,10 @@ module holds what the metric *is*.
   ``"epoch_stat"``  accumulated from the training passes themselves during the epoch, at every
                     epoch: describes the network as it moved through the epoch, not a snapshot.
 
-``final``: how a run's final value is taken (``"last"``: the value at the network's last
-row where it was measured; ``None``: no final value).  ``best``: ``"min"`` or ``"max"``
+``final``: how a run's final value is taken (``"last"``: the value on the network's last
+row, where every final-valued metric is measured; ``"sum"``: the sum over its rows; ``None``:
+no final value; :func:`relu_study.engine.finals.final_values` takes them, missing for a
+diverged network).  ``best``: ``"min"`` or ``"max"``
 when a best-over-epochs value means something, else ``None``.
 """
 
