@@ -19,14 +19,24 @@ from relu_study.runs.config import ConfigError, ProbeConfig, validate
 FAST = ["epochs=4", "dataset.n_samples=120", "model.width=6", "progress=false", "plots=false"]
 
 
-def test_config_keys_match_the_probe_options():
-    """Every ProbeOptions field but the seed (the dataset's) is a config key with the same default."""
+def test_config_keys_are_the_probe_options():
+    """The composed ``probe`` section is ``enabled`` and every ProbeOptions field but
+    the seed (the dataset's), with its default: one declaration, no copy in
+    conf/config.yaml to keep equal."""
     options, config = ProbeOptions(), ProbeConfig()
-    for name in ProbeOptions.__dataclass_fields__:
-        if name != "seed":
-            assert getattr(config, name) == getattr(options, name), name
+    names = [n for n in ProbeOptions.__dataclass_fields__ if n != "seed"]
+    assert list(ProbeConfig.__dataclass_fields__) == ["enabled", *names]
     cfg = OmegaConf.to_container(compose([]), resolve=True)
+    assert list(cfg["probe"]) == ["enabled", *names]
+    for name in names:
+        assert getattr(config, name) == getattr(options, name) == cfg["probe"][name], name
     assert ProbeOptions.from_config(cfg["probe"]) == options
+    yaml = (Path(__file__).resolve().parent.parent / "conf" / "config.yaml").read_text()
+    assert "\nprobe:" not in yaml  # the defaults are not written twice
+    typed = OmegaConf.to_container(compose(["probe.near_zero_curve=[0.1,1]", "probe.max_samples=null"]))
+    assert typed["probe"]["near_zero_curve"] == [0.1, 1.0] and typed["probe"]["max_samples"] is None
+    with pytest.raises(ValueError):  # the schema types the keys: relu_study.ConfigError
+        compose(["probe.every=often"])
 
 
 @pytest.mark.parametrize("override, key", [

@@ -136,6 +136,20 @@ class ProbeOptions:
     (k = 1, 2, ...: log-spaced back from the end; none with ``per_decade=0``);
     or, when ``every`` is set, at every ``every``-th epoch and the last
     (``every=1``: every epoch).  The default probes at 0 and E only.
+
+    These fields are also the config's ``probe`` section
+    (:data:`relu_study.runs.config.ProbeConfig` is generated from them, with
+    ``enabled``; ``seed`` is the dataset's), so an option is declared here once:
+
+    ``max_samples``       probe set: the training set, or a seeded subsample of this size (null: all)
+    ``near_zero_rel``     near-zero threshold, relative to the layer's activation std
+    ``collapse_tol``      output spread / target spread below this: a collapsed network
+    ``gain_tol``          low gain: ``|f'(z)|`` at most this on every probe sample
+    ``dormant_tau``       dormant: mean ``|a|`` at most this times the layer's mean
+    ``contribution_tol``  low contribution: at most this share of the layer's total
+    ``ablation``          exact mean ablation of every unit at the last epoch (slow)
+    ``units``             also the per-unit table (``units.parquet``)
+    ``near_zero_curve``   thresholds t: columns ``near_zero_frac_t<t>``, ``|a| < t`` x the layer's std
     """
 
     max_samples: int | None = 1024
@@ -150,7 +164,7 @@ class ProbeOptions:
     every: int | None = None
     dense: int = 0
     per_decade: int = 0
-    near_zero_curve: tuple | None = None
+    near_zero_curve: tuple[float, ...] | None = None
 
     def __post_init__(self):
         if self.max_samples is not None and not (_is_int(self.max_samples) and self.max_samples >= 2):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
+from typing import Any, Dict, List, Optional, get_type_hints
 
 __all__ = [
     "ActivationConfig", "ConfigError", "DatasetConfig", "ExperimentConfig", "InitConfig",
@@ -110,29 +110,26 @@ class OptimizerConfig:
     min_lr: float = 0.0
 
 
-@dataclass
-class ProbeConfig:
-    """Probe set: the training set, or a seeded subsample of ``max_samples`` rows.
-    Thresholds of the measures, the opt-in exact ablation and per-unit table, and
-    the schedule (always epoch 0 and the last; ``every``: every k-th epoch; else
-    every epoch up to ``dense`` and ``per_decade`` log-spaced epochs per decade
-    counted back from the last).  ``near_zero_curve``: thresholds t (relative to
-    the layer's activation std) of the opt-in sparsity curve, one column
-    ``near_zero_frac_t<t>`` each.  Meanings: :class:`relu_study.engine.probes.ProbeOptions`."""
+def _probe_config() -> type:
+    """The ``probe`` section's schema: the probe options themselves
+    (:class:`relu_study.engine.probes.ProbeOptions`: its fields, types and
+    defaults, read from the class) and ``enabled``; the probe set's seed is the
+    dataset's (``dataset.seed``), so it is no key of its own.  Declared once:
+    a new probe option is a field of ``ProbeOptions``, checked there."""
+    from ..engine.probes import ProbeOptions
 
-    enabled: bool = True
-    max_samples: Optional[int] = 1024
-    near_zero_rel: float = 1e-3
-    collapse_tol: float = 1e-3
-    gain_tol: float = 0.05
-    dormant_tau: float = 0.025
-    contribution_tol: float = 1e-3
-    ablation: bool = False
-    units: bool = False
-    every: Optional[int] = None
-    dense: int = 0
-    per_decade: int = 0
-    near_zero_curve: Optional[List[float]] = None
+    types = get_type_hints(ProbeOptions)
+    specs = [("enabled", bool, field(default=True))]
+    specs += [(f.name, types[f.name], field(default=f.default)) for f in fields(ProbeOptions) if f.name != "seed"]
+    schema = make_dataclass("ProbeConfig", specs)
+    schema.__module__ = __name__
+    schema.__doc__ = ("The probe section: ``enabled`` (false: no probe columns) and every field of "
+                      ":class:`relu_study.engine.probes.ProbeOptions` but ``seed``, with its type and default.")
+    return schema
+
+
+#: the ``probe`` section's schema, generated from ``ProbeOptions`` (see :func:`_probe_config`)
+ProbeConfig = _probe_config()
 
 
 @dataclass
