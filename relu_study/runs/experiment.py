@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 #: config keys that are not experiment parameters, left out of the table
-CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv", "overwrite")
+CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv", "overwrite",
+                           "logger")
 
 log = logging.getLogger("relu_study")
 
