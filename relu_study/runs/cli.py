@@ -49,6 +49,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from ..provenance import provenance
+from . import tracking
 from .config import ConfigError, ExperimentConfig, default_config, flatten, validate
 from .experiment import run_experiment
 from .folders import (
@@ -295,7 +296,7 @@ def _final_line(summary: dict) -> str:
 
 
 #: config keys that do not change a run's results: a finished job is reused across them
-_NOT_RESULTS = ("overwrite", "progress")
+_NOT_RESULTS = ("overwrite", "progress", "logger")
 
 
 def _same_run(a: dict | None, b: dict) -> bool:
@@ -668,10 +669,13 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
     claim = _CLAIMS.pop(str(out_dir), None)
     try:
         container = validate(_container(cfg, overrides))
+        tracker = tracking.check(container.get("logger"))
         if claim is None:  # RunCallback is not among hydra.callbacks: claim here, Hydra's files already in
             claim = claim_folder(out_dir, overwrite=container["overwrite"], check=lambda: check_data(container))
         with _blas_threads(container):
             summary = execute(container, out_dir)
+        if tracker is not None:
+            _track(tracker, out_dir, container, summary)
     except KeyboardInterrupt:
         for tmp in stale_temp_files(out_dir):  # a file whose writer the signal stopped before it could clean up
             tmp.unlink(missing_ok=True)
@@ -690,6 +694,16 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
             claim.finish()
     log.info("outputs in %s", out_dir)
     return summary.get("final_mean", {}).get("val_loss")
+
+
+def _track(tracker: dict, out_dir: Path, cfg: dict, summary: dict, **where) -> None:
+    """Log the finished run to the chosen tracker; a failure is one line naming the logger (the run's files stay)."""
+    try:
+        log.info("tracked: %s", tracking.log_run(tracker, out_dir, cfg, summary, **where))
+    except Exception as exc:  # noqa: BLE001 - the tracker's own errors (a server that is down, ...)
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise WriteError(f"logger={tracker['name']} (the run is complete in {out_dir})",
+                         RuntimeError(f"{type(exc).__name__}: {first}")) from None
 
 
 def _blas_threads(cfg: dict):
@@ -736,6 +750,12 @@ def _multirun_job(cfg: DictConfig, out_dir: Path, hc):
     except Interrupted as exc:
         named = " ".join(o for o in overrides if not o.startswith("hydra."))
         raise Interrupted(exc.signame, exc.what, f"job #{hc.job.num}" + (f" ({named})" if named else "")) from None
+    if container.get("logger") is not None:  # one tracked run per job, all in the sweep's store and experiment
+        try:
+            _track(tracking.check(container["logger"]), out_dir, container, summary,
+                   store_dir=Path(hc.sweep.dir), sweep_id=str(Path(hc.sweep.dir).resolve()), job=hc.job.num)
+        except Exception as exc:  # noqa: BLE001 - the job's result stands; the log says what was not tracked
+            log.error("%s", exc)
     return sweep_objective(summary)
 
 

@@ -76,6 +76,8 @@ FINAL_METRICS = ("train_loss", "val_loss", "val_acc", "val_r2", "dead_frac", "ze
 
 SWEEP_METRICS_FILE = "sweep_metrics.parquet"
 SWEEP_RUNS_FILE = "sweep_runs.parquet"
+#: the same two tables as CSV, with ``save_csv=true`` (sweeps) or ``compare --csv``
+SWEEP_CSV_FILES = ("sweep_metrics.csv", "sweep_runs.csv")
 SWEEP_SUMMARY_FILE = "sweep_summary.txt"
 #: present while the aggregate is being written: tables beside it may be incomplete (an interrupted aggregate)
 UNFINISHED_FILE = "sweep_aggregate.unfinished"
@@ -498,15 +500,17 @@ def summary_lines(runs: pd.DataFrame, keys=None) -> list[str]:
 # --------------------------------------------------------------------------- write
 
 def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, plots: bool = True,
-                notes=()) -> list[Path]:
+                notes=(), csv: bool = False) -> list[Path]:
     """Write ``sweep_metrics.parquet``, ``sweep_runs.parquet``, ``sweep_summary.txt``
     and (unless ``plots`` is false) the comparison plots and ``sweep_report.html``
     into ``sweep_dir``, each atomically; return the paths written.
 
     ``by``: the arm keys (default :func:`arm_keys`); ``notes``: lines saying what
-    was left out (:meth:`Collection.notes`), kept in the summary.  Plot files of
-    an earlier aggregate that do not apply any more are removed.  While they
-    are written, ``sweep_aggregate.unfinished`` says so: an aggregate stopped
+    was left out (:meth:`Collection.notes`), kept in the summary; ``csv``: also
+    ``sweep_metrics.csv`` and ``sweep_runs.csv`` (the same tables, for readers
+    without Parquet; a CSV of an earlier aggregate is removed when false).  Plot
+    files of an earlier aggregate that do not apply any more are removed.  While
+    they are written, ``sweep_aggregate.unfinished`` says so: an aggregate stopped
     half-way (Ctrl-C, a full disk) is never mistaken for a finished one.
     """
     from ..runs.folders import WriteError, atomic_path
@@ -535,6 +539,13 @@ def _write_aggregate(sweep_dir: Path, metrics, runs, keys, plots: bool, notes) -
     written.append(sweep_dir / SWEEP_METRICS_FILE)
     write_table(sweep_dir / SWEEP_RUNS_FILE, runs)
     written.append(sweep_dir / SWEEP_RUNS_FILE)
+    for name, table in zip(SWEEP_CSV_FILES, (metrics, runs)):
+        if csv:
+            with atomic_path(sweep_dir / name) as tmp:
+                table.to_csv(tmp, index=False)
+            written.append(sweep_dir / name)
+        else:
+            (sweep_dir / name).unlink(missing_ok=True)  # an earlier aggregate's table would not match
     text = _summary_text(runs, keys, notes)
     with atomic_path(sweep_dir / SWEEP_SUMMARY_FILE) as tmp:
         tmp.write_text(text)
@@ -624,7 +635,7 @@ class AggregateCallback:
         from . import plots as sweep_plots
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        for name in (SWEEP_METRICS_FILE, SWEEP_RUNS_FILE, SWEEP_SUMMARY_FILE, UNFINISHED_FILE,
+        for name in (SWEEP_METRICS_FILE, SWEEP_RUNS_FILE, SWEEP_SUMMARY_FILE, UNFINISHED_FILE, *SWEEP_CSV_FILES,
                      *sweep_plots.PLOT_FILES):
             try:
                 (sweep_dir / name).unlink()
@@ -643,7 +654,8 @@ class AggregateCallback:
                 sys.exit(1)
             return
         keys = arm_keys(runs, self.by)
-        write_sweep(sweep_dir, metrics, runs, by=keys, plots=self.plots, notes=found.notes())
+        write_sweep(sweep_dir, metrics, runs, by=keys, plots=self.plots, notes=found.notes(),
+                    csv=bool(config.get("save_csv", False)))  # the runs' save_csv=true applies here too
         n_folders = runs["run_dir"].nunique()
         log.info("sweep aggregate of %d run folders in %s (%s, %s, %s%s)", n_folders, sweep_dir,
                  SWEEP_RUNS_FILE, SWEEP_METRICS_FILE, SWEEP_SUMMARY_FILE, ", plots" if self.plots else "")
