@@ -57,17 +57,22 @@ def test_rejected_overwrite_keeps_the_finished_run(tmp_path, bad):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+
+def _wait_for(path, proc, timeout=60.0):
+    """Wait until ``path`` exists while ``proc`` is still running (fail if it ends first or time runs out)."""
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, f"{path} did not appear within {timeout} s"
+        time.sleep(0.05)
+
 # ------------------------------------------------------------------ 2. one sweep per sweep folder
 def test_two_sweeps_never_share_a_sweep_folder(tmp_path):
     sweep_dir = tmp_path / "S"
     args = ["activation=leaky", *FAST[1:], *QUIET, NO_SWEEP_PLOTS, f"hydra.sweep.dir={sweep_dir}"]
     first = subprocess.Popen([sys.executable, "-m", "relu_study", "-m", "alpha=0.1,0.2", "epochs=300", *args],
                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not (sweep_dir / "0" / "relu_study.log").exists():
-        assert first.poll() is None, first.communicate()
-        assert time.time() < deadline
-        time.sleep(0.05)
+    _wait_for(sweep_dir / "0" / "relu_study.log", first)
     second = cli(tmp_path, "-m", "alpha=0.7,0.8,0.9", "epochs=2", *args)
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
@@ -323,11 +328,7 @@ def test_reproduce_interrupted_is_one_line(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "relu_study.reproduce", "--quick", "--studies", "c1_dying",
                              "--sweeps", str(sweeps), "--no-readme", "--out", str(tmp_path / "out")],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not (sweeps / "c1_dying" / "sweep_jobs.jsonl").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline
-        time.sleep(0.05)
+    _wait_for(sweeps / "c1_dying" / "sweep_jobs.jsonl", proc)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)  # to reproduce alone: it stops its study too
     _, err = proc.communicate(timeout=120)
