@@ -524,12 +524,12 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
     with atomic_path(sweep_dir / UNFINISHED_FILE) as tmp:  # removed when the last file is in place
         tmp.write_text(f"the aggregate of this folder was stopped while it was written: the sweep_* files may "
                        f"be incomplete or stale; rebuild them with python -m relu_study.compare {sweep_dir}\n")
-    written = _write_aggregate(sweep_dir, metrics, runs, keys, plots, notes)
+    written = _write_aggregate(sweep_dir, metrics, runs, keys, plots, notes, csv)
     (sweep_dir / UNFINISHED_FILE).unlink(missing_ok=True)
     return written
 
 
-def _write_aggregate(sweep_dir: Path, metrics, runs, keys, plots: bool, notes) -> list[Path]:
+def _write_aggregate(sweep_dir: Path, metrics, runs, keys, plots: bool, notes, csv: bool) -> list[Path]:
     from . import plots as sweep_plots
     from ..runs.folders import atomic_path
 
