@@ -20,7 +20,7 @@ __all__ = ["RESULT_COLUMNS", "arm_keys", "arm_label", "fixed_description", "grou
 
 #: runs-table columns that are results, not configuration
 RESULT_COLUMNS = ("seed", "run_dir", "status", "error", "diverged_epoch", "epochs", "best_val_loss", "task",
-                  *PROVENANCE_COLUMNS)
+                  "same_as", *PROVENANCE_COLUMNS)
 
 
 def swept_keys(runs: pd.DataFrame) -> list[str]:
