@@ -21,7 +21,9 @@ def _same_table(csv_path, parquet_path):
     assert list(a.columns) == list(b.columns) and len(a) == len(b)
     for col in b.columns:
         if pd.api.types.is_numeric_dtype(b[col]) and not pd.api.types.is_bool_dtype(b[col]):
-            np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=1e-12, equal_nan=True)
+            # na_value: pandas < 2.2 refuses to turn a nullable column's NA into a float by itself
+            np.testing.assert_allclose(a[col].to_numpy(float, na_value=np.nan), b[col].to_numpy(float, na_value=np.nan),
+                                       rtol=1e-12, equal_nan=True)
 
 
 @pytest.fixture(scope="module")
