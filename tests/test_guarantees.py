@@ -223,11 +223,13 @@ def test_slope_column_is_the_slope_used(tmp_path):
     slope = runs[runs["activation.name"] == "leaky"]
     if "activation.alpha" in runs:
         assert (slope["activation.alpha"] == slope["alpha"]).all()
-    # relu and elu ignore alpha: their two jobs are the same network, counted once
-    assert len(by_act["relu"]) == 1 and len(by_act["elu"]) == 1
+    # relu and elu ignore alpha: their two jobs are the same network, trained once; the other is listed
+    for act in ("relu", "elu"):
+        assert list(by_act[act]["status"]) == ["ok", "repeat"]
+        assert by_act[act]["same_as"].iloc[1] == by_act[act]["run_dir"].iloc[0]
     summary = (sweep_dir / "sweep_summary.txt").read_text()
     assert "activation=leaky, alpha=0.3:" in summary and "activation=relu, alpha=0:" in summary
-    assert "counted once" in summary
+    assert "2 jobs not trained, the same network as another job" in summary
     # the slope has one name: a second way to set it stops with one line
     out = tmp_path / "R"
     bad = cli(tmp_path, "activation=leaky", "activation.alpha=0.3", *FAST, f"hydra.run.dir={out}")

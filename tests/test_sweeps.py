@@ -25,7 +25,8 @@ FAST = ["epochs=2", "dataset.n_samples=200", "model.width=8", "plots=false", "sa
 NO_PLOTS = "++hydra.callbacks.aggregate.plots=false"  # sweep plots are checked once, in the basic sweep
 GRID = ["activation=relu,leaky", "alpha=0.01,0.3", "optimizer.lr=0.05,0.5", "seeds=2"]  # 8 jobs, 2 networks each
 N_JOBS = 8
-# relu has no slope: its jobs for alpha=0.3 (#2, #3) repeat those for alpha=0.01 (#0, #1) and count once
+# relu has no slope: its jobs for alpha=0.3 (#2, #3) are the networks of those for alpha=0.01 (#0, #1),
+# so they are not trained; the runs table lists them (status repeat) pointing at #0 and #1
 N_KEPT = 6
 PLOTS = ["sweep_loss.png", "sweep_dead.png", "sweep_final_vs_alpha.png", "sweep_heatmap.png"]
 SORT = ["activation.name", "alpha", "optimizer.lr", "seed", "epoch"]
@@ -43,7 +44,10 @@ def tables(sweep_dir: Path):
 
 def canonical(table: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in SORT if c in table.columns]
-    return table.drop(columns="run_dir").sort_values(cols, kind="stable").reset_index(drop=True)
+    table = table.drop(columns=[c for c in ("run_dir", "same_as") if c in table.columns])
+    if "error" in table.columns:  # a text column's dtype depends on whether any row of its table has a text
+        table["error"] = pd.Series([None if pd.isna(v) else str(v) for v in table["error"]], dtype=object)
+    return table.sort_values(cols, kind="stable").reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +80,21 @@ def failed_sweep(tmp_path_factory):
 def test_sweep_writes_tables_plots_and_log(basic_sweep):
     sweep_dir, proc = basic_sweep
     metrics, runs = tables(sweep_dir)
-    # one row per network (two per job), three epochs (0, 1, 2) per network
-    assert len(runs) == 2 * N_KEPT and runs["run_dir"].nunique() == N_KEPT
-    assert sorted(Path(d).name for d in runs["run_dir"].unique()) == ["0", "1", "4", "5", "6", "7"]
-    assert len(metrics) == 3 * 2 * N_KEPT
-    assert (runs["status"] == "ok").all() and runs["error"].isna().all()
-    # the repeated relu jobs are the same networks, bit for bit
-    for a, b in (("0", "2"), ("1", "3")):
-        pd.testing.assert_frame_equal(pd.read_parquet(sweep_dir / a / "metrics.parquet"),
-                                      pd.read_parquet(sweep_dir / b / "metrics.parquet"), check_exact=True)
+    # one row per network (two per job), three epochs (0, 1, 2) per trained network
+    assert len(runs) == 2 * N_JOBS and runs["run_dir"].nunique() == N_JOBS
+    trained = runs[runs["status"] != "repeat"]
+    assert sorted(Path(d).name for d in trained["run_dir"].unique()) == ["0", "1", "4", "5", "6", "7"]
+    assert len(metrics) == 3 * 2 * N_KEPT and metrics["run_dir"].nunique() == N_KEPT
+    assert (trained["status"] == "ok").all() and trained["error"].isna().all() and trained["same_as"].isna().all()
+    # the relu jobs for alpha=0.3 were not trained: rows without results, pointing at the job that trained them
+    repeat = runs[runs["status"] == "repeat"]
+    assert sorted(Path(d).name for d in repeat["run_dir"]) == ["2", "2", "3", "3"]
+    assert {(Path(d).name, Path(t).name) for d, t in zip(repeat["run_dir"], repeat["same_as"])} == {("2", "0"),
+                                                                                                  ("3", "1")}
+    assert (repeat["activation.name"] == "relu").all() and sorted(repeat["seed"]) == [0, 0, 1, 1]
+    assert repeat["final_val_loss"].isna().all() and repeat["error"].str.contains("no negative slope").all()
+    for job in ("2", "3"):
+        assert not (sweep_dir / job / "metrics.parquet").exists()
     # swept and fixed config values are columns of both tables; alpha is the slope used
     for table in (metrics, runs):
         assert set(table["activation.name"]) == {"relu", "leaky"}
@@ -98,7 +108,7 @@ def test_sweep_writes_tables_plots_and_log(basic_sweep):
     assert set(swept_keys(runs)) == {"alpha", "activation.name", "activation.alpha", "optimizer.lr"}
     assert arm_keys(runs) == ["activation.name", "alpha", "optimizer.lr"]  # seed is not an arm
     # final values are the last row of each network; the aggregate matches the run folders
-    for _, row in runs.iterrows():
+    for _, row in trained.iterrows():
         own = pd.read_parquet(Path(row["run_dir"]) / "metrics.parquet")
         last = own[own["seed"] == row["seed"]].iloc[-1]
         assert row["epochs"] == last["epoch"] == 2
@@ -112,15 +122,44 @@ def test_sweep_writes_tables_plots_and_log(basic_sweep):
         assert png[:4] == b"\x89PNG" and len(png) > 10_000, name
     # log: a progress line per job (n of N) and a summary line per arm
     out = proc.stdout + proc.stderr
-    progress = re.findall(r"\[(\d+) of (\d+)\] job #\d+ done .*val_loss=", out)
+    progress = re.findall(r"\[(\d+) of (\d+)\] job #\d+ done .*(?:val_loss=|not trained, the same network as job #)",
+                          out)
     assert sorted(int(n) for n, _ in progress) == list(range(1, N_JOBS + 1))
     assert {total for _, total in progress} == {str(N_JOBS)}
+    assert len(re.findall(r"job #[23] done .*not trained, the same network as job #[01]", out)) == 2
     arm_lines = re.findall(r"activation=(relu|leaky), alpha=[\d.]+, optimizer.lr=[\d.]+: final val_loss"
                            r" [\d.]+, dead_frac [\d.]+, val_acc [\d.]+, mean over 2 of 2 networks", out)
     assert len(arm_lines) == 6
     summary = (sweep_dir / "sweep_summary.txt").read_text()
     assert "fixed: dataset=moons" in summary and len(summary.splitlines()) == 2 + 6 + 1
-    assert summary.splitlines()[-1].startswith("2 run folders repeat networks of another")
+    assert summary.splitlines()[0].startswith("8 run folders (0 failed, 2 not trained (repeats)), 12 networks")
+    assert summary.splitlines()[-1].startswith("2 jobs not trained, the same network as another job "
+                                               "(activation=relu has no negative slope")
+
+
+def test_jobs_that_are_the_same_network_run_once(tmp_path):
+    """relu has no negative slope: swept over alpha, its second job is the first
+    job's network.  It is not trained; the sweep says so in words before the first
+    job; the runs table still lists it, pointing at the folder that trained it."""
+    proc = sweep(tmp_path / "s", "activation=relu,leaky", "alpha=0.1,0.3", *FAST, NO_PLOTS)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    trained = sorted(p.parent.name for p in (tmp_path / "s").glob("*/metrics.parquet"))
+    assert trained == ["0", "2", "3"]  # job 1 (relu, alpha=0.3) is job 0's network
+    assert ("1 of 4 jobs not trained, each the same network as an earlier job (activation=relu has no negative "
+            "slope, so alpha changes nothing): #1 as #0; the aggregate lists every job") in out
+    runs = pd.read_parquet(tmp_path / "s" / "sweep_runs.parquet")
+    assert sorted(Path(d).name for d in runs["run_dir"]) == ["0", "1", "2", "3"]
+    row = runs[runs["status"] == "repeat"].iloc[0]
+    assert Path(row["run_dir"]).name == "1" and Path(row["same_as"]).name == "0"
+    assert row["activation.name"] == "relu" and row["alpha"] == 0.0 and np.isnan(row["final_val_loss"])
+    assert "alpha=0.3 trains the same network as alpha=0.1" in row["error"]
+    assert (runs.loc[runs["status"] != "repeat", "status"] == "ok").all()
+    metrics = pd.read_parquet(tmp_path / "s" / "sweep_metrics.parquet")
+    assert sorted({Path(d).name for d in metrics["run_dir"]}) == ["0", "2", "3"]  # each network's curve once
+    summary = (tmp_path / "s" / "sweep_summary.txt").read_text()
+    assert "4 run folders (0 failed, 1 not trained (repeats)), 3 networks" in summary
+    assert "1 job not trained, the same network as another job" in summary
 
 
 # ------------------------------------------------------------------ launchers
@@ -141,7 +180,8 @@ def test_submitit_local_launcher_runs_the_same_code(basic_sweep, tmp_path):
     assert len(runs) == 4 and (runs["status"] == "ok").all()
     assert sorted(runs["alpha"]) == [0.0, 0.0, 0.3, 0.3]
     ref_metrics, ref_runs = tables(basic_sweep[0])
-    pick = lambda t: t[((t["alpha"] == 0.3) | (t["activation.name"] == "relu")) & (t["optimizer.lr"] == 0.5)]  # noqa: E731
+    pick = lambda t: t[((t["alpha"] == 0.3) | (t["activation.name"] == "relu")) & (t["optimizer.lr"] == 0.5)  # noqa: E731
+                       & (t["status"] != "repeat" if "status" in t else True)]
     pd.testing.assert_frame_equal(canonical(runs), canonical(pick(ref_runs)), check_exact=True)
     pd.testing.assert_frame_equal(canonical(metrics), canonical(pick(ref_metrics)), check_exact=True)
     assert not (tmp_path / "submitit" / "sweep_loss.png").exists()  # plots=false honoured
@@ -225,10 +265,12 @@ def test_resume_reruns_only_incomplete_jobs(basic_sweep, tmp_path):
     changed = sorted({f.parent.name for f in files if f.stat().st_mtime_ns != before[f]})
     assert changed == ["5"], changed
     assert (sweep_dir / "5" / "metrics.parquet").is_file()
-    assert (proc.stdout + proc.stderr).count("already complete with the same config") == N_JOBS - 1
-    assert len(re.findall(r"\[\d of 8\] job #\d done .*: skipped, already complete: val_loss=", proc.stdout)) == 7
+    out = proc.stdout + proc.stderr
+    assert out.count("already complete with the same config") == N_KEPT - 1
+    assert len(re.findall(r"\[\d of 8\] job #\d done .*: skipped, already complete: val_loss=", out)) == N_KEPT - 1
+    assert out.count("already recorded as the same network as job #") == 2  # the untrained jobs stay untrained
     metrics, runs = tables(sweep_dir)
-    assert len(runs) == 2 * N_KEPT and len(metrics) == 3 * 2 * N_KEPT  # nothing counted twice
+    assert len(runs) == 2 * N_JOBS and len(metrics) == 3 * 2 * N_KEPT  # nothing counted twice
     ref_metrics, ref_runs = tables(basic_sweep[0])
     pd.testing.assert_frame_equal(canonical(runs), canonical(ref_runs), check_exact=True)
 
@@ -242,13 +284,13 @@ def test_compare_two_sweeps(basic_sweep, failed_sweep, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr
     assert str(tmp_path / "cmp") in proc.stdout
     metrics, runs = tables(tmp_path / "cmp")
-    assert len(runs) == 2 * N_KEPT + 4  # a/3 given twice, read once (and a repeat of a/1); failed jobs are rows
+    assert len(runs) == 2 * N_JOBS + 4  # a/3 given twice, read once (a job not trained: rows); failed jobs are rows
     assert len(metrics) == 3 * (2 * N_KEPT + 2)
     assert set(runs["run_dir"]) == set(tables(a)[1]["run_dir"]) | set(tables(b)[1]["run_dir"])
     arms = re.findall(r"^activation=(\w+), optimizer.lr=([-\d.]+): ", proc.stdout, flags=re.M)
     assert sorted(arms) == sorted([("relu", "0.05"), ("relu", "0.5"), ("leaky", "0.05"), ("leaky", "0.5"),
                                    ("relu", "0.1")])
-    assert "repeat networks of another" in (tmp_path / "cmp" / "sweep_summary.txt").read_text()
+    assert "2 jobs not trained, the same network as another job" in (tmp_path / "cmp" / "sweep_summary.txt").read_text()
     assert (tmp_path / "cmp" / "sweep_loss.png").is_file()
     # default output: a new compare/ folder in the working directory, never overwritten
     from relu_study.sweeps.compare import main

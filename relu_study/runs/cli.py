@@ -49,6 +49,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from ..provenance import provenance
+from . import tracking
 from .config import ConfigError, ExperimentConfig, default_config, flatten, validate
 from .experiment import run_experiment
 from .folders import (
@@ -295,7 +296,7 @@ def _final_line(summary: dict) -> str:
 
 
 #: config keys that do not change a run's results: a finished job is reused across them
-_NOT_RESULTS = ("overwrite", "progress")
+_NOT_RESULTS = ("overwrite", "progress", "logger")
 
 
 def _same_run(a: dict | None, b: dict) -> bool:
@@ -460,6 +461,64 @@ def _preflight(config: DictConfig, jobs: list[list[str]]) -> None:
             raise Stop(f"{line}; the sweep did not start", 2 if code == 2 else code) from None
 
 
+def _override_key(override: str) -> str:
+    return str(override).partition("=")[0].lstrip("+~")
+
+
+def repeated_jobs(config: DictConfig, jobs: list[list[str]] | None) -> dict[int, tuple[int, str]]:
+    """``{num: (earlier num, why)}``: the jobs of a sweep that would train the same
+    network as an earlier job, so they are run once.  Two jobs are the same
+    network when their overrides differ in ``alpha`` alone and their activation
+    has no negative slope (relu, tanh, ...: ``alpha`` is not used), or when
+    their overrides are the same.  Only groups of jobs that differ in ``alpha``
+    alone are composed (one job each), so a large grid costs a few compositions."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from .config import SLOPE_ACTIVATIONS
+
+    groups: dict[tuple, list[int]] = {}
+    for num, job in enumerate(jobs or []):
+        rest = tuple(sorted(o for o in job if _override_key(o) != "alpha"))
+        groups.setdefault(rest, []).append(num)
+    loader = GlobalHydra.instance().config_loader()
+    out: dict[int, tuple[int, str]] = {}
+    for nums in groups.values():
+        if len(nums) < 2:
+            continue
+        try:
+            cfg = _container(_task_config(loader.load_sweep_config(config, list(jobs[nums[0]]))), jobs[nums[0]])
+        except Exception:  # noqa: BLE001 - a job that does not compose fails on its own, trained or not
+            continue
+        act = cfg["activation"]
+        no_slope = act["name"] not in SLOPE_ACTIVATIONS and "alpha" not in act
+        first: dict = {}
+        for num in nums:
+            alpha = next((o.partition("=")[2] for o in jobs[num] if _override_key(o) == "alpha"), None)
+            net = None if no_slope else alpha  # the network: which slope it uses, if any
+            if net not in first:
+                first[net] = (num, alpha)
+                continue
+            was, was_alpha = first[net]
+            why = (f"activation={act['name']} has no negative slope, so alpha={alpha} trains the same network "
+                   f"as alpha={was_alpha}" if alpha != was_alpha else "the same overrides")
+            out[num] = (was, why)
+    return out
+
+
+def _say_repeats(same_as: dict, n_jobs: int) -> None:
+    """One line for the sweep's log: how many jobs are not trained, and why."""
+    if not same_as:
+        return
+    reasons = sorted({why.split(", so ")[0] + (", so alpha changes nothing" if ", so " in why else "")
+                      for _, why in same_as.values()})
+    pairs = ", ".join(f"#{num} as #{was}" for num, (was, _) in sorted(same_as.items())[:6])
+    pairs += ", ..." if len(same_as) > 6 else ""
+    n = len(same_as)
+    log.info("%d of %d jobs not trained, each the same network as an earlier job (%s): %s; the aggregate "
+             "lists every job, these pointing at the job that trained their network", n, n_jobs,
+             "; ".join(reasons), pairs)
+
+
 def take_sweep_lock(sweep_dir: Path):
     """Take ``sweep_dir`` for this sweep (:func:`relu_study.runs.locks.lock_sweep`);
     a live sweep holding it stops this one with one line, exit status 2."""
@@ -601,12 +660,14 @@ class RunCallback:
             sweep_dir.mkdir(parents=True, exist_ok=True)
             for tmp in stale_temp_files(sweep_dir, recursive=True):  # left by a writer that was killed
                 tmp.unlink()
+            same_as = repeated_jobs(config, jobs)
             start_manifest(sweep_dir, len(jobs) if jobs else None, sweeper, jobs,
-                           numbered=subdir == "${hydra.job.num}")
+                           numbered=subdir == "${hydra.job.num}", same_as=same_as)
         except OSError as exc:
             cause = exc.cause if isinstance(exc, WriteError) else exc
             raise Stop(f"error: cannot write into {sweep_dir}: {getattr(cause, 'strerror', None) or cause}; "
                        f"nothing was run", 1) from None
+        _say_repeats(same_as, len(jobs or []))
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         _release_sweep()
@@ -637,6 +698,8 @@ class RunCallback:
         failed = job_return is not None and str(getattr(job_return, "status", "")).endswith("FAILED")
         if summary.get("status") == "failed" or failed:
             return f"FAILED: {summary.get('error') or getattr(job_return, '_return_value', '')}"
+        if summary.get("status") == "repeat":
+            return f"not trained, the same network as job #{summary.get('same_as_job')}: {summary.get('why')}"
         if not summary.get("complete"):
             return "no results written"
         mean = summary.get("final_mean", {})
@@ -668,10 +731,13 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
     claim = _CLAIMS.pop(str(out_dir), None)
     try:
         container = validate(_container(cfg, overrides))
+        tracker = tracking.check(container.get("logger"))
         if claim is None:  # RunCallback is not among hydra.callbacks: claim here, Hydra's files already in
             claim = claim_folder(out_dir, overwrite=container["overwrite"], check=lambda: check_data(container))
         with _blas_threads(container):
             summary = execute(container, out_dir)
+        if tracker is not None:
+            _track(tracker, out_dir, container, summary)
     except KeyboardInterrupt:
         for tmp in stale_temp_files(out_dir):  # a file whose writer the signal stopped before it could clean up
             tmp.unlink(missing_ok=True)
@@ -690,6 +756,16 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
             claim.finish()
     log.info("outputs in %s", out_dir)
     return summary.get("final_mean", {}).get("val_loss")
+
+
+def _track(tracker: dict, out_dir: Path, cfg: dict, summary: dict, **where) -> None:
+    """Log the finished run to the chosen tracker; a failure is one line naming the logger (the run's files stay)."""
+    try:
+        log.info("tracked: %s", tracking.log_run(tracker, out_dir, cfg, summary, **where))
+    except Exception as exc:  # noqa: BLE001 - the tracker's own errors (a server that is down, ...)
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise WriteError(f"logger={tracker['name']} (the run is complete in {out_dir})",
+                         RuntimeError(f"{type(exc).__name__}: {first}")) from None
 
 
 def _blas_threads(cfg: dict):
@@ -730,13 +806,49 @@ def _multirun_job(cfg: DictConfig, out_dir: Path, hc):
             raw = None
         _record_failure(raw, out_dir, exc, start, command=_job_command(overrides))
         return math.inf
+    repeat = _repeat_of(hc, container, out_dir)
+    if repeat is not None:
+        return repeat
     try:
         with threadpool_limits(limits=1):
             summary = execute(container, out_dir, multirun=True, command=_job_command(overrides))
     except Interrupted as exc:
         named = " ".join(o for o in overrides if not o.startswith("hydra."))
         raise Interrupted(exc.signame, exc.what, f"job #{hc.job.num}" + (f" ({named})" if named else "")) from None
+    if container.get("logger") is not None:  # one tracked run per job, all in the sweep's store and experiment
+        try:
+            _track(tracking.check(container["logger"]), out_dir, container, summary,
+                   store_dir=Path(hc.sweep.dir), sweep_id=str(Path(hc.sweep.dir).resolve()), job=hc.job.num)
+        except Exception as exc:  # noqa: BLE001 - the job's result stands; the log says what was not tracked
+            log.error("%s", exc)
     return sweep_objective(summary)
+
+
+def _repeat_of(hc, cfg: dict, out_dir: Path) -> float | None:
+    """A job the sweep's manifest names as the same network as an earlier job
+    (:func:`repeated_jobs`) is not trained: its ``summary.json`` says
+    ``status: repeat`` and which job's folder holds the network; return its
+    objective (the trained job's, when that has finished).  None: train it.
+    A folder that already holds this job's complete run keeps it."""
+    sweep_dir = Path(str(hc.sweep.dir)).absolute()
+    manifest = read_manifest(sweep_dir)
+    if manifest is None or hc.job.num not in manifest.same_as or completed_run(out_dir, cfg) is not None:
+        return None
+    was, why = manifest.same_as[hc.job.num]
+    folder = manifest.folder(was) or manifest.expected_dirs.get(was)
+    where = relative_dir(folder, sweep_dir) if folder is not None else None
+    trained = read_summary(folder) if folder is not None else None
+    previous = read_summary(out_dir) or {}
+    if (previous.get("status") == "repeat" and previous.get("same_as_job") == was
+            and _same_run(previous.get("config"), cfg)):  # a resumed sweep: already recorded
+        log.info("skipping %s: already recorded as the same network as job #%s", out_dir, was)
+        return sweep_objective(trained) if trained else math.inf
+    clear_run(out_dir)
+    summary = {"status": "repeat", "same_as_job": was, "same_as": where, "why": why, "config": cfg,
+               "complete": False, "provenance": provenance(_job_command(list(hc.overrides.task)))}
+    write_json(out_dir / SUMMARY_FILE, summary)
+    log.info("not trained: the same network as job #%s (%s/): %s", was, where, why)
+    return sweep_objective(trained) if trained else math.inf
 
 
 def sweep_objective(summary: dict) -> float:
@@ -770,7 +882,8 @@ def _interrupted_line(exc: BaseException) -> str:
     manifest = read_manifest(sweep_dir)
     nums = manifest.nums if manifest else []
     n_jobs = (manifest.n_jobs if manifest else None) or _SWEEP.get("n_jobs") or len(nums)
-    finished = sum(1 for n in nums if manifest.folder(n) is not None and is_complete(manifest.folder(n)))
+    finished = sum(1 for n in nums if manifest.folder(n) is not None and (
+        is_complete(manifest.folder(n)) or (read_summary(manifest.folder(n)) or {}).get("status") == "repeat"))
     job = exc.job if isinstance(exc, Interrupted) else ""
     if job:
         where = f"during {job}, {what.split(':')[0].strip().removeprefix('during ')}"

@@ -154,6 +154,8 @@ class ExperimentConfig:
     init: InitConfig = field(default_factory=InitConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    #: experiment tracking (``logger=mlflow`` / ``logger=tensorboard``): relu_study.runs.tracking
+    logger: Any = None
 
 
 def default_config(**overrides) -> dict:

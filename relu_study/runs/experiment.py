@@ -34,7 +34,7 @@ __all__ = [
 
 #: config keys that are not experiment parameters, left out of the table
 CONFIG_COLUMNS_EXCLUDED = ("seed", "seeds", "progress", "plots", "save_params", "save_csv", "overwrite",
-                           "epoch_stats")
+                           "epoch_stats", "logger")
 
 log = logging.getLogger("relu_study")
 

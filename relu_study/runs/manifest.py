@@ -12,6 +12,7 @@ folder)::
 
     {"event": "sweep", "n_jobs": 8, "sweeper": "BasicSweeper"}   # a new sweep: earlier lines are void
     {"event": "job", "num": 0, "overrides": [...], "dir": "0"}              # expected jobs, when known
+    {"event": "job", "num": 2, ..., "same_as": 0, "why": "..."}            # the same network as job 0: not trained
     {"event": "start", "num": 0, "dir": "0", "overrides": [...]}            # a job began (dir: relative)
     {"event": "end", "num": 0}                                             # a job returned
 
@@ -39,7 +40,8 @@ class Manifest:
     """The last sweep of a folder: ``expected`` ``{num: overrides}`` (empty when
     the sweeper did not say) and their ``expected_dirs`` ``{num: folder}`` (when
     the folder name is the job number), ``started`` ``{num: (folder, overrides)}``,
-    ``ended``."""
+    ``ended``, and ``same_as`` ``{num: (num of the job it repeats, why)}``: jobs
+    that train the same network as an earlier job, which run once."""
 
     sweep_dir: Path
     n_jobs: int | None = None
@@ -47,6 +49,7 @@ class Manifest:
     expected_dirs: dict = field(default_factory=dict)
     started: dict = field(default_factory=dict)
     ended: set = field(default_factory=set)
+    same_as: dict = field(default_factory=dict)
 
     @property
     def nums(self) -> list[int]:
@@ -89,14 +92,18 @@ def _overrides_of(folder: Path) -> set | None:
         return None
 
 
-def start_manifest(sweep_dir, n_jobs: int | None, sweeper: str, jobs: list | None, numbered: bool = True) -> Path:
+def start_manifest(sweep_dir, n_jobs: int | None, sweeper: str, jobs: list | None, numbered: bool = True,
+                   same_as: dict | None = None) -> Path:
     """Begin the manifest of a new sweep into ``sweep_dir`` (replacing an earlier one);
-    ``numbered``: job folders are named by job number (Hydra's default ``hydra.sweep.subdir``)."""
+    ``numbered``: job folders are named by job number (Hydra's default ``hydra.sweep.subdir``);
+    ``same_as``: ``{num: (earlier num, why)}``, the jobs that repeat an earlier job's network."""
     from .folders import atomic_path
 
     sweep_dir = Path(sweep_dir)
     lines = [{"event": "sweep", "n_jobs": n_jobs, "sweeper": sweeper}]
-    lines += [{"event": "job", "num": i, "overrides": list(o), **({"dir": str(i)} if numbered else {})}
+    same_as = same_as or {}
+    lines += [{"event": "job", "num": i, "overrides": list(o), **({"dir": str(i)} if numbered else {}),
+               **({"same_as": same_as[i][0], "why": same_as[i][1]} if i in same_as else {})}
               for i, o in enumerate(jobs or [])]
     with atomic_path(sweep_dir / MANIFEST_FILE) as tmp:
         tmp.write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -147,6 +154,8 @@ def read_manifest(sweep_dir) -> Manifest | None:
             manifest.expected[int(item["num"])] = list(item.get("overrides") or [])
             if item.get("dir"):
                 manifest.expected_dirs[int(item["num"])] = sweep_dir / item["dir"]
+            if item.get("same_as") is not None:
+                manifest.same_as[int(item["num"])] = (int(item["same_as"]), str(item.get("why") or ""))
         elif event == "start":
             folder = Path(item["dir"])
             manifest.started[int(item["num"])] = (folder if folder.is_absolute() else sweep_dir / folder,

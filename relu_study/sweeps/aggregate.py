@@ -69,7 +69,7 @@ from .arms import PROVENANCE_COLUMNS, RESULT_COLUMNS, arm_keys, arm_label, fixed
 
 __all__ = [
     "UNFINISHED_FILE", "AggregateCallback", "Collection", "IncompleteRunWarning", "collect", "gather",
-    "summary_lines", "write_sweep",
+    "summary_lines", "trained_runs", "write_sweep",
 ]
 
 log = logging.getLogger("relu_study")
@@ -89,6 +89,8 @@ def _result_dtype(column: str) -> str:
 
 SWEEP_METRICS_FILE = "sweep_metrics.parquet"
 SWEEP_RUNS_FILE = "sweep_runs.parquet"
+#: the same two tables as CSV, with ``save_csv=true`` (sweeps) or ``compare --csv``
+SWEEP_CSV_FILES = ("sweep_metrics.csv", "sweep_runs.csv")
 SWEEP_SUMMARY_FILE = "sweep_summary.txt"
 #: present while the aggregate is being written: tables beside it may be incomplete (an interrupted aggregate)
 UNFINISHED_FILE = "sweep_aggregate.unfinished"
@@ -180,6 +182,31 @@ def _failed_row(folder: str, summary: dict) -> dict:
     return row
 
 
+def _repeat_rows(folder: str, summary: dict, job, jobs: dict) -> list[dict]:
+    """The rows of a sweep job that was not trained because an earlier job trains
+    the same network (``status: repeat``): one per seed, no results, ``same_as``
+    the run folder that holds them (``error`` says why)."""
+    from ..runs.config import resolve_seeds
+
+    trained = None
+    if job is not None:
+        sweep_dir, _, _ = job
+        trained = next((f for f, (s, n, _) in jobs.items() if s == sweep_dir and n == summary.get("same_as_job")),
+                       None)
+        if trained is None and summary.get("same_as"):
+            trained = (sweep_dir / summary["same_as"]).resolve()
+    row = _config_row(summary.get("config"))
+    row.update(run_dir=folder, status="repeat", same_as=None if trained is None else str(trained),
+               error=f"not trained: the same network as job {summary.get('same_as_job')} "
+                     f"({summary.get('why') or 'the same config'})")
+    row.update(_provenance_columns(summary))
+    try:
+        seeds = resolve_seeds(summary.get("config") or {})
+    except Exception:  # noqa: BLE001 - a config without seeds: one row for the job
+        seeds = [pd.NA]
+    return [{**row, "seed": s} for s in seeds]
+
+
 def _config_row(cfg) -> dict:
     """Config columns of a run from its config dict (``{}`` when there is none)."""
     from ..runs.experiment import config_columns
@@ -233,12 +260,13 @@ def _no_result_row(folder: Path, overrides, reason: str) -> dict:
 def _finish_runs(runs: pd.DataFrame) -> pd.DataFrame:
     results = _result_columns(runs.columns)
     head = [c for c in runs.columns if c not in RESULT_COLUMNS and not c.startswith("final_")]
-    tail = ["seed", "run_dir", "status", "error", "diverged_epoch", "epochs", *results, *PROVENANCE_COLUMNS]
+    tail = ["seed", "run_dir", "status", "error", "same_as", "diverged_epoch", "epochs", *results,
+            *PROVENANCE_COLUMNS]
     if "task" in runs.columns:
         head.append("task")
     for c in tail:
         if c not in runs.columns:
-            runs[c] = None if c == "error" else np.nan
+            runs[c] = None if c in ("error", "same_as") else np.nan
     runs = runs[head + tail].reset_index(drop=True)
     for c in ("seed", "diverged_epoch", "epochs"):
         runs[c] = pd.array([pd.NA if pd.isna(v) else int(v) for v in runs[c]], dtype="Int64")
@@ -252,7 +280,8 @@ def _finish_runs(runs: pd.DataFrame) -> pd.DataFrame:
             runs[c] = runs[c].astype(float)
     runs["run_dir"] = runs["run_dir"].astype(str)
     runs["status"] = runs["status"].astype(str)
-    runs["error"] = pd.Series([None if pd.isna(v) else str(v) for v in runs["error"]], dtype=object)
+    for c in ("error", "same_as"):
+        runs[c] = pd.Series([None if is_missing(v) else str(v) for v in runs[c]], dtype=object)
     for c in PROVENANCE_COLUMNS:
         values = [None if is_missing(v) else v for v in runs[c]]
         runs[c] = pd.array(values, dtype="boolean") if c.endswith("_dirty") else pd.Series(values, dtype=object)
@@ -271,6 +300,8 @@ class Collection:
     stale: list = field(default_factory=list)
     #: ``(folder, folder it repeats)``: the same networks (config and seeds) read twice, counted once
     repeats: list = field(default_factory=list)
+    #: ``(folder, folder that trained its network, why)``: jobs a sweep did not train (rows with status ``repeat``)
+    not_trained: list = field(default_factory=list)
 
     def notes(self) -> list[str]:
         """One line per kind of folder left out (for logs and ``sweep_summary.txt``)."""
@@ -288,6 +319,16 @@ class Collection:
             out.append(f"{len(self.repeats)} run folder{'s' if len(self.repeats) != 1 else ''} repeat networks of "
                        f"another (same config and seeds; an activation without a slope ignores alpha), counted "
                        f"once (in {base}): {pairs}")
+        if self.not_trained:
+            n = len(self.not_trained)
+            base = Path(os.path.commonpath([str(f) for a, b, _ in self.not_trained for f in (a, b) if f]))
+            base = base if base.is_dir() else base.parent
+            whys = "; ".join(sorted({why for _, _, why in self.not_trained}))
+            pairs = ", ".join(f"{_short(a, base)} is {_short(b, base) if b else 'unknown'}"
+                              for a, b, _ in self.not_trained[:6]) + (", ..." if n > 6 else "")
+            out.append(f"{n} job{'s' if n != 1 else ''} not trained, the same network as another job ({whys}): "
+                       f"{'their rows' if n != 1 else 'its rows'} have status 'repeat' and name the folder "
+                       f"that trained it in 'same_as' (in {base}): {pairs}")
         out += [f"skipped {folder}: {reason}" for folder, reason in self.skipped]
         return out
 
@@ -376,6 +417,9 @@ def gather(paths, keep_rows=None) -> Collection:
         if summary is not None and summary.get("status") == "failed":
             failed.append(_failed_row(name, summary))
             continue
+        if summary is not None and summary.get("status") == "repeat":  # not trained: the network is another job's
+            failed += _repeat_rows(name, summary, job, jobs)
+            continue
         try:
             if summary is None:
                 raise ValueError(f"no readable {SUMMARY_FILE} (incomplete or corrupt run)")
@@ -411,6 +455,10 @@ def gather(paths, keep_rows=None) -> Collection:
         runs = runs.iloc[order]
     out.metrics, out.runs = metrics, _finish_runs(runs)
     out.metrics, out.runs, out.repeats = _drop_repeats(out.metrics, out.runs)
+    if len(out.runs):
+        untrained = out.runs[out.runs["status"] == "repeat"].drop_duplicates("run_dir")
+        out.not_trained = [(d, t, str(why).split(" (", 1)[-1].rstrip(")"))
+                           for d, t, why in zip(untrained["run_dir"], untrained["same_as"], untrained["error"])]
     return out
 
 
@@ -441,7 +489,7 @@ def _drop_repeats(metrics: pd.DataFrame, runs: pd.DataFrame):
     and the same results (a repeat that differs is kept: it is not the same run)."""
     if runs.empty:
         return metrics, runs, []
-    ok = runs[runs["status"] != "failed"]
+    ok = runs[~runs["status"].isin(["failed", "repeat"])]
     keys = [c for c in ok.columns if c not in RESULT_COLUMNS and not c.startswith("final_")] + ["seed", "task"]
     keys = [k for k in dict.fromkeys(keys) if k in ok.columns]
     results = [c for c in ok.columns if c.startswith("final_")] + ["best_val_loss", "status", "epochs"]
@@ -506,15 +554,17 @@ def summary_lines(runs: pd.DataFrame, keys=None) -> list[str]:
 # --------------------------------------------------------------------------- write
 
 def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, plots: bool = True,
-                notes=()) -> list[Path]:
+                notes=(), csv: bool = False) -> list[Path]:
     """Write ``sweep_metrics.parquet``, ``sweep_runs.parquet``, ``sweep_summary.txt``
     and (unless ``plots`` is false) the comparison plots and ``sweep_report.html``
     into ``sweep_dir``, each atomically; return the paths written.
 
     ``by``: the arm keys (default :func:`arm_keys`); ``notes``: lines saying what
-    was left out (:meth:`Collection.notes`), kept in the summary.  Plot files of
-    an earlier aggregate that do not apply any more are removed.  While they
-    are written, ``sweep_aggregate.unfinished`` says so: an aggregate stopped
+    was left out (:meth:`Collection.notes`), kept in the summary; ``csv``: also
+    ``sweep_metrics.csv`` and ``sweep_runs.csv`` (the same tables, for readers
+    without Parquet; a CSV of an earlier aggregate is removed when false).  Plot
+    files of an earlier aggregate that do not apply any more are removed.  While
+    they are written, ``sweep_aggregate.unfinished`` says so: an aggregate stopped
     half-way (Ctrl-C, a full disk) is never mistaken for a finished one.
     """
     from ..runs.folders import WriteError, atomic_path
@@ -524,16 +574,16 @@ def write_sweep(sweep_dir, metrics: pd.DataFrame, runs: pd.DataFrame, by=None, p
         sweep_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WriteError(sweep_dir, exc) from exc
-    keys = arm_keys(runs, by) if len(runs) else []
+    keys = arm_keys(trained_runs(runs), by) if len(runs) else []
     with atomic_path(sweep_dir / UNFINISHED_FILE) as tmp:  # removed when the last file is in place
         tmp.write_text(f"the aggregate of this folder was stopped while it was written: the sweep_* files may "
                        f"be incomplete or stale; rebuild them with python -m relu_study.compare {sweep_dir}\n")
-    written = _write_aggregate(sweep_dir, metrics, runs, keys, plots, notes)
+    written = _write_aggregate(sweep_dir, metrics, runs, keys, plots, notes, csv)
     (sweep_dir / UNFINISHED_FILE).unlink(missing_ok=True)
     return written
 
 
-def _write_aggregate(sweep_dir: Path, metrics, runs, keys, plots: bool, notes) -> list[Path]:
+def _write_aggregate(sweep_dir: Path, metrics, runs, keys, plots: bool, notes, csv: bool) -> list[Path]:
     from . import plots as sweep_plots
     from ..runs.folders import atomic_path
 
@@ -543,12 +593,20 @@ def _write_aggregate(sweep_dir: Path, metrics, runs, keys, plots: bool, notes) -
     written.append(sweep_dir / SWEEP_METRICS_FILE)
     write_table(sweep_dir / SWEEP_RUNS_FILE, runs)
     written.append(sweep_dir / SWEEP_RUNS_FILE)
+    for name, table in zip(SWEEP_CSV_FILES, (metrics, runs)):
+        if csv:
+            with atomic_path(sweep_dir / name) as tmp:
+                table.to_csv(tmp, index=False)
+            written.append(sweep_dir / name)
+        else:
+            (sweep_dir / name).unlink(missing_ok=True)  # an earlier aggregate's table would not match
     text = _summary_text(runs, keys, notes)
     with atomic_path(sweep_dir / SWEEP_SUMMARY_FILE) as tmp:
         tmp.write_text(text)
     written.append(sweep_dir / SWEEP_SUMMARY_FILE)
     if not plots:
         return written
+    runs = trained_runs(runs)  # the figures and the page draw each network once
     figures = sweep_plots.plot_sweep(metrics, runs, keys, sweep_dir) if len(runs) else []
     for name in sweep_plots.PLOT_FILES:
         p = sweep_dir / name
@@ -567,10 +625,21 @@ def _with_provenance(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def trained_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` without the rows of jobs that were not trained because another job
+    trains the same network (``status: repeat``): what statistics count, once each."""
+    if "status" not in runs.columns:
+        return runs
+    return runs[runs["status"] != "repeat"]
+
+
 def _summary_text(runs: pd.DataFrame, keys, notes=()) -> str:
     n_jobs = runs["run_dir"].nunique() if len(runs) else 0
     n_fail = int((runs["status"] == "failed").sum()) if len(runs) else 0
-    out = [f"{n_jobs} run folders ({n_fail} failed), {int((runs['status'] != 'failed').sum()) if len(runs) else 0}"
+    n_repeat = runs.loc[runs["status"] == "repeat", "run_dir"].nunique() if len(runs) else 0
+    runs = trained_runs(runs)
+    out = [f"{n_jobs} run folders ({n_fail} failed{f', {n_repeat} not trained (repeats)' if n_repeat else ''}), "
+           f"{int((runs['status'] != 'failed').sum()) if len(runs) else 0}"
            f" networks; arms by: {', '.join(keys) or 'none (one arm)'}"]
     if len(runs):
         fixed = fixed_description(runs, keys)
@@ -632,7 +701,7 @@ class AggregateCallback:
         from . import plots as sweep_plots
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        for name in (SWEEP_METRICS_FILE, SWEEP_RUNS_FILE, SWEEP_SUMMARY_FILE, UNFINISHED_FILE,
+        for name in (SWEEP_METRICS_FILE, SWEEP_RUNS_FILE, SWEEP_SUMMARY_FILE, UNFINISHED_FILE, *SWEEP_CSV_FILES,
                      *sweep_plots.PLOT_FILES):
             try:
                 (sweep_dir / name).unlink()
@@ -650,12 +719,13 @@ class AggregateCallback:
             if self.exit_on_failure:
                 sys.exit(1)
             return
-        keys = arm_keys(runs, self.by)
-        write_sweep(sweep_dir, metrics, runs, by=keys, plots=self.plots, notes=found.notes())
+        keys = arm_keys(trained_runs(runs), self.by)
+        write_sweep(sweep_dir, metrics, runs, by=keys, plots=self.plots, notes=found.notes(),
+                    csv=bool(config.get("save_csv", False)))  # the runs' save_csv=true applies here too
         n_folders = runs["run_dir"].nunique()
         log.info("sweep aggregate of %d run folders in %s (%s, %s, %s%s)", n_folders, sweep_dir,
                  SWEEP_RUNS_FILE, SWEEP_METRICS_FILE, SWEEP_SUMMARY_FILE, ", plots" if self.plots else "")
-        for line in summary_lines(runs, keys):
+        for line in summary_lines(trained_runs(runs), keys):
             log.info("  %s", line)
         failed = runs[runs["status"] == "failed"]
         if len(failed):

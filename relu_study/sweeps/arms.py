@@ -21,7 +21,7 @@ __all__ = ["RESULT_COLUMNS", "arm_keys", "arm_label", "fixed_description", "grou
 
 #: runs-table columns that are results, not configuration (with every ``final_<metric>``)
 RESULT_COLUMNS = ("seed", "run_dir", "status", "error", "diverged_epoch", "epochs",
-                  *(f"best_{m}" for m in best_metrics()), "task", *PROVENANCE_COLUMNS)
+                  *(f"best_{m}" for m in best_metrics()), "task", "same_as", *PROVENANCE_COLUMNS)
 
 
 def swept_keys(runs: pd.DataFrame) -> list[str]:
@@ -147,7 +147,10 @@ def groups(runs: pd.DataFrame, keys):
         yield (), runs
         return
     filled = runs[keys].map(lambda v: "\0none" if is_missing(v) else v)
-    by = keys if len(keys) > 1 else keys[0]  # one key: scalar group names, the same in every pandas
-    for values, idx in filled.groupby(by, sort=False, dropna=False).groups.items():
-        values = values if isinstance(values, tuple) else (values,)
+    # by hand, not groupby(sort=False).groups: pandas before 2.2 sorts that dict anyway (the
+    # lowest-versions step found the sweep page's arms in another order at pandas 2.1)
+    order: dict[tuple, list] = {}
+    for idx, values in zip(runs.index, map(tuple, filled.to_numpy(dtype=object))):
+        order.setdefault(values, []).append(idx)
+    for values, idx in order.items():
         yield tuple(None if v == "\0none" else v for v in values), runs.loc[idx]

@@ -1,4 +1,5 @@
-"""Compare runs from anywhere: ``python -m relu_study.compare PATH [PATH ...] [--by KEY,KEY] [--out DIR] [--no-plots]``.
+"""Compare runs from anywhere: ``python -m relu_study.compare PATH [PATH ...] [--by KEY,KEY] [--out DIR]
+[--no-plots] [--csv]``.
 
 Builds the tables and plots a sweep's callback writes (``sweep_metrics.parquet``,
 ``sweep_runs.parquet``, ``sweep_summary.txt``, comparison plots) from existing
@@ -37,9 +38,11 @@ def _new_out_dir(base: Path) -> Path:
     return base.parent / f"{base.name}-{i}"
 
 
-def compare(paths, by=None, out=None, plots: bool = True, notes: list | None = None) -> tuple[Path, list[Path]]:
+def compare(paths, by=None, out=None, plots: bool = True, notes: list | None = None,
+            csv: bool = False) -> tuple[Path, list[Path]]:
     """Collect ``paths`` and write the comparison into ``out`` (default: a new
-    ``compare/`` folder in the current directory).  Returns ``(out, files)``;
+    ``compare/`` folder in the current directory); ``csv``: the two tables as
+    CSV too (``sweep_metrics.csv``, ``sweep_runs.csv``).  Returns ``(out, files)``;
     ``notes`` (a list) receives the lines saying what was left out."""
     from .aggregate import gather, write_sweep
     from .arms import arm_keys
@@ -51,7 +54,7 @@ def compare(paths, by=None, out=None, plots: bool = True, notes: list | None = N
         raise ValueError("no run folders found under " + ", ".join(map(str, paths)))
     keys = arm_keys(found.runs, by)  # validates --by before anything is written
     out = Path(out) if out is not None else _new_out_dir(Path.cwd() / "compare")
-    files = write_sweep(out, found.metrics, found.runs, by=keys, plots=plots, notes=found.notes())
+    files = write_sweep(out, found.metrics, found.runs, by=keys, plots=plots, notes=found.notes(), csv=csv)
     return out, files
 
 
@@ -74,6 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="output folder (default: a new folder compare/ in the current directory)")
     parser.add_argument("--no-plots", action="store_true", help="write the tables and summary only")
+    parser.add_argument("--csv", action="store_true",
+                        help="also write the tables as CSV (sweep_metrics.csv, sweep_runs.csv)")
     args = parser.parse_args(argv)
     import signal
 
@@ -84,7 +89,8 @@ def main(argv=None) -> int:
     try:
         if args.out is not None:
             check_output_folder(args.out)  # before the runs are read
-        out, files = compare(args.paths, by=args.by, out=args.out, plots=not args.no_plots, notes=notes)
+        out, files = compare(args.paths, by=args.by, out=args.out, plots=not args.no_plots, notes=notes,
+                             csv=args.csv)
     except KeyboardInterrupt as exc:
         name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("SIGINT", 130)
         print(f"interrupted by {name}: the comparison is incomplete (each file written so far is whole); "

@@ -359,7 +359,7 @@ class SlurmLauncher(_HydraSlurmLauncher):
         from ..runs.folders import SUMMARY_FILE, read_summary, write_json
 
         summary = read_summary(job.out_dir) or {}
-        if summary.get("complete") or summary.get("status") == "failed":
+        if summary.get("complete") or summary.get("status") in ("failed", "repeat"):  # repeat: not to be trained
             job.returned = self._job_return(job, sweep_objective(summary))
             job.failed = summary.get("status") == "failed"
             return True
