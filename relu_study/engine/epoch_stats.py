@@ -79,9 +79,14 @@ class EpochStats:
     def __init__(self, net, batch_size: int, dormant_tau: float):
         self.widths, self.tau = list(net.widths), float(dormant_tau)
         self.gate = bool(getattr(net.activation, "gate", False)) and net.slopes is None
+        #: epoch 0's pass computes f'(Z) too, into stacked rows (one product per layer instead of a
+        #: comparison and two)
+        self.derivatives_at_epoch_zero = self.gate and net.feature_major
         S, self.dtype = net.n_networks, net.dtype
         #: per-unit sums over the epoch's samples, (S, h) per layer: count of z > 0, sum of |a|, count of a == 0
         self.sums = {k: [np.zeros((S, h)) for h in self.widths] for k in ("pos", "abs", "zero")}
+        #: the same sums from a workspace's stacked rows [A, 1, f'(Z)] (``Workspace.stacked``), (S, 2h + 1)
+        self.sums["stacked"] = [np.zeros((S, 2 * h + 1)) for h in self.widths]
         self.n = 0
         self._scratch, self._ones = {}, {}
 
@@ -96,7 +101,10 @@ class EpochStats:
 
         def on_layer(l, z, a, d):
             if gate:
-                if d is not None:
+                full = a.base
+                if d is not None and full is not None and full is d.base and full.shape[1] == 2 * a.shape[1] + 1:
+                    add("stacked", l, block, full)  # rows [A, 1, f'(Z)]: both sums in one product
+                elif d is not None:
                     add("pos", l, block, d)  # f'(z) = 1[z > 0]
                 else:  # a pass without derivatives (epoch 0): a > 0 exactly where z > 0
                     add("pos", l, block, np.greater(a, 0, out=self._floats(l, block, a)))
@@ -139,8 +147,9 @@ class EpochStats:
         n = max(self.n, 1)
         cols, totals, units = {}, dict.fromkeys(EPOCH_METRICS, 0.0), 0
         for l, h in enumerate(self.widths):
-            pos = self._fold("pos", l)
-            mean_abs = self._fold("abs", l) / n
+            stacked = self._fold("stacked", l)
+            pos = self._fold("pos", l) + stacked[:, h + 1:]
+            mean_abs = (self._fold("abs", l) + stacked[:, :h]) / n
             if self.gate:
                 n_zero = n * h - pos.sum(axis=1)
             else:
