@@ -93,25 +93,32 @@ class EpochStats:
     # ------------------------------------------------------------ the hooks
     def hooks(self, block: slice):
         """``(on_pre, on_layer)`` for a pass of the networks ``block`` (a slice of
-        the group); both take (S_block, h, n) views."""
-        gate, add = self.gate, self._add
+        the group); both take (S_block, h, n) views.  The per-layer targets are
+        views made once here: the hooks run per layer per step, so each line
+        of Python in them counts (the seed groups' layers are tiny)."""
+        gate, sums = self.gate, self._sums
+        pos, abs_, zero, stacked = ([t[block] for t in self.sums[k]] for k in ("pos", "abs", "zero", "stacked"))
+
+        def add(target, x):
+            np.add(target, sums(x), out=target)
 
         def on_pre(l, z):
-            add("pos", l, block, np.greater(z, 0, out=self._floats(l, block, z)))
+            add(pos[l], np.greater(z, 0, out=self._floats(l, block, z)))
 
         def on_layer(l, z, a, d):
             if gate:
                 full = a.base
-                if d is not None and full is not None and full is d.base and full.shape[1] == 2 * a.shape[1] + 1:
-                    add("stacked", l, block, full)  # rows [A, 1, f'(Z)]: both sums in one product
-                elif d is not None:
-                    add("pos", l, block, d)  # f'(z) = 1[z > 0]
-                else:  # a pass without derivatives (epoch 0): a > 0 exactly where z > 0
-                    add("pos", l, block, np.greater(a, 0, out=self._floats(l, block, a)))
-                add("abs", l, block, a)  # a >= 0 (or -0.0)
+                if d is not None and full is d.base and full is not None and full.shape[1] == 2 * a.shape[1] + 1:
+                    add(stacked[l], full)  # rows [A, 1, f'(Z)] (``Workspace.stacked``): both sums in one product
+                    return
+                if d is not None:
+                    add(pos[l], d)  # f'(z) = 1[z > 0]
+                else:  # a pass without derivatives: a > 0 exactly where z > 0
+                    add(pos[l], np.greater(a, 0, out=self._floats(l, block, a)))
+                add(abs_[l], a)  # a >= 0 (or -0.0)
             else:
-                add("zero", l, block, np.equal(a, 0, out=self._floats(l, block, a)))
-                add("abs", l, block, np.abs(a, out=self._floats(l, block, a)))
+                add(zero[l], np.equal(a, 0, out=self._floats(l, block, a)))
+                add(abs_[l], np.abs(a, out=self._floats(l, block, a)))
         return (None if gate else on_pre), on_layer
 
     def samples(self, n: int) -> None:
@@ -125,8 +132,8 @@ class EpochStats:
             buf = self._scratch[key] = np.empty(x.shape, x.dtype)
         return buf
 
-    def _add(self, kind: str, l: int, block: slice, x: np.ndarray) -> None:
-        """Add the per-unit sums over the samples of ``x`` (S_block, h, m): one
+    def _sums(self, x: np.ndarray) -> np.ndarray:
+        """The per-unit sums over the samples of ``x`` (S_block, h, m): one
         matrix-vector product per network with a vector of ones, on the array
         while it is in the CPU caches (the same product alone and in a group)."""
         m = x.shape[2]
@@ -134,11 +141,8 @@ class EpochStats:
         if ones is None:
             ones = self._ones[(m, x.dtype)] = np.ones(m, x.dtype)
         if x.strides[2] == x.itemsize or m == 1:
-            sums = np.matmul(x, ones)
-        else:  # a sample-major array seen as (S, h, m): ones @ (S, m, h)
-            sums = np.matmul(ones, x.transpose(0, 2, 1))
-        target = self.sums[kind][l][block]
-        np.add(target, sums, out=target)
+            return np.matmul(x, ones)
+        return np.matmul(ones, x.transpose(0, 2, 1))  # a sample-major array seen as (S, h, m): ones @ (S, m, h)
 
     # ----------------------------------------------------------- the columns
     def columns(self) -> dict[str, np.ndarray]:
