@@ -83,10 +83,20 @@ class EpochStats:
         #: comparison and two)
         self.derivatives_at_epoch_zero = self.gate and net.feature_major
         S, self.dtype = net.n_networks, net.dtype
-        #: per-unit sums over the epoch's samples, (S, h) per layer: count of z > 0, sum of |a|, count of a == 0
-        self.sums = {k: [np.zeros((S, h)) for h in self.widths] for k in ("pos", "abs", "zero")}
-        #: the same sums from a workspace's stacked rows [A, 1, f'(Z)] (``Workspace.stacked``), (S, 2h + 1)
-        self.sums["stacked"] = [np.zeros((S, 2 * h + 1)) for h in self.widths]
+        w = np.asarray(self.widths, dtype=np.intp)
+        #: per-unit sums over the epoch's samples, one (S, units) array per kind (columns layer by layer)
+        #: and (S, h) views per layer: count of z > 0, sum of |a|, count of a == 0; ``stacked``: the
+        #: same sums from a workspace's stacked rows [A, 1, f'(Z)] (``Workspace.stacked``), (S, 2h + 1)
+        self._flat = {k: np.zeros((S, int(w.sum()))) for k in ("pos", "abs", "zero")}
+        self._flat["stacked"] = np.zeros((S, int((2 * w + 1).sum())))
+        self._starts = np.concatenate([[0], np.cumsum(w)[:-1]]).astype(np.intp)
+        starts2 = np.concatenate([[0], np.cumsum(2 * w + 1)[:-1]]).astype(np.intp)
+        #: columns of ``stacked`` holding the |a| sums and the positive counts, unit by unit
+        self._a_rows = np.concatenate([s + np.arange(h) for s, h in zip(starts2, w)] or [[]]).astype(np.intp)
+        self._d_rows = self._a_rows + np.repeat(w, w) + 1
+        self.sums = {k: [a[:, s:s + h] for s, h in zip(self._starts, w)] for k, a in self._flat.items()
+                     if k != "stacked"}
+        self.sums["stacked"] = [self._flat["stacked"][:, s:s + 2 * h + 1] for s, h in zip(starts2, w)]
         self.n = 0
         self._scratch, self._ones = {}, {}
 
@@ -147,33 +157,43 @@ class EpochStats:
     # ----------------------------------------------------------- the columns
     def columns(self) -> dict[str, np.ndarray]:
         """The epoch's columns (``(S,)`` arrays) from every pass since the last
-        call, and the accumulators reset for the next epoch."""
-        n = max(self.n, 1)
-        cols, totals, units = {}, dict.fromkeys(EPOCH_METRICS, 0.0), 0
-        for l, h in enumerate(self.widths):
-            stacked = self._fold("stacked", l)
-            pos = self._fold("pos", l) + stacked[:, h + 1:]
-            mean_abs = (self._fold("abs", l) + stacked[:, :h]) / n
-            if self.gate:
-                n_zero = n * h - pos.sum(axis=1)
-            else:
-                n_zero = self._fold("zero", l).sum(axis=1)
-            values = {
-                "epoch_never_positive_frac": np.add.reduce(pos == 0, axis=1) / h,
-                "epoch_dormant_frac": np.add.reduce(
-                    mean_abs <= self.tau * mean_abs.mean(axis=1, keepdims=True), axis=1) / h,
-                "epoch_exact_zero_frac": n_zero / (n * h),
-                "epoch_active_rate": pos.sum(axis=1) / (n * h),
-            }
-            for name, v in values.items():
-                cols[f"{name}_l{l + 1}"] = v
-                totals[name] = totals[name] + v * h
-            units += h
+        call, and the accumulators reset for the next epoch.  All layers at
+        once (a deep group has many): per-unit arrays ``(S, units)`` and
+        per-layer sums by ``reduceat``; the counts are exact in any order and
+        each layer's mean |a| is its own ``mean``, as for one layer."""
+        if not self.widths:  # no hidden unit
+            self.n = 0
+            return dict.fromkeys(EPOCH_METRICS, 0.0)
+        n, flat, starts = max(self.n, 1), self._flat, self._starts
+        w = np.asarray(self.widths, dtype=float)
+        stacked = flat["stacked"]
+        pos = flat["pos"] + np.take(stacked, self._d_rows, axis=1)
+        mean_abs = (flat["abs"] + np.take(stacked, self._a_rows, axis=1)) / n
+        pos_sums = np.add.reduceat(pos, starts, axis=1)  # (S, L), integers
+        n_zero = n * w - pos_sums if self.gate else np.add.reduceat(flat["zero"], starts, axis=1)
+        thresholds = np.concatenate(
+            [np.repeat(self.tau * mean_abs[:, s:s + h].mean(axis=1, keepdims=True), h, axis=1)
+             for s, h in zip(starts, self.widths)], axis=1)
+        counts = np.add.reduceat(np.stack([pos == 0, mean_abs <= thresholds]), starts, axis=2, dtype=np.intp)
+        per_layer = {  # (L, S) each
+            "epoch_never_positive_frac": (counts[0] / w).T,
+            "epoch_dormant_frac": (counts[1] / w).T,
+            "epoch_exact_zero_frac": (n_zero / (n * w)).T,
+            "epoch_active_rate": (pos_sums / (n * w)).T,
+        }
+        for a in flat.values():
+            a[...] = 0
         self.n = 0
-        return {**{name: totals[name] / max(units, 1) for name in EPOCH_METRICS}, **cols}
-
-    def _fold(self, kind: str, l: int) -> np.ndarray:
-        """Per-unit sums (S, h) of ``kind`` over the epoch, and its sums zeroed."""
-        out = self.sums[kind][l].copy()
-        self.sums[kind][l][...] = 0
-        return out
+        units = max(int(w.sum()), 1)
+        cols = {}
+        for name, v in per_layer.items():
+            total = 0.0
+            for l, h in enumerate(self.widths):  # layer by layer, the order of one layer's sum
+                total = total + v[l] * h
+            cols[name] = total / units
+        for name, v in per_layer.items():
+            for l in range(len(self.widths)):
+                cols[f"{name}_l{l + 1}"] = v[l]
+        return {**{name: cols[name] for name in EPOCH_METRICS},
+                **{f"{name}_l{l + 1}": cols[f"{name}_l{l + 1}"] for l in range(len(self.widths))
+                   for name in EPOCH_METRICS}}
