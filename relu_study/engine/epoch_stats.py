@@ -44,14 +44,20 @@ layer and block of networks, while the arrays are in the CPU caches.  Each
 sum over the minibatch's samples is one matrix-vector product per network
 with a vector of ones, added into per-unit sums (float64).  For ReLU
 (``Activation.gate``: f'(z) is exactly ``1[z > 0]`` and a is 0 exactly where
-z <= 0) that is two products per layer per step (f'(Z) counts the positives,
-A sums |a|, the zeros are the non-positives); other activations add a
-comparison each for the positives and the zeros and an ``abs``.  An
+z <= 0) on feature-major layers (width <= 256) the workspace keeps A, its row
+of ones and f'(Z) as the rows of one array (``Workspace.stacked``), so one
+product per layer per step gives both the |a| sums and the positive counts
+(the zeros are the non-positives); epoch 0's pass computes f'(Z) too for
+that.  Wide (sample-major) ReLU layers take two products, other activations
+add a comparison each for the positives and the zeros and an ``abs``.  An
 accumulator per (unit, sample position), added to elementwise, was tried
 first: for a group it is as large as the group's activations and streams
 through memory every step (+25-30% on the seed-group benchmark).  Each
 network's product has the same shape alone and in any group, so its numbers
-are the same bits.  Figures: ``docs/performance.md``.
+are the same bits.  The epoch's columns are computed for all layers at once
+(a deep group has many).  What remains for tiny layers (width 2: 256
+products of 5 x 32 per layer and step, one BLAS call each) is the per-call
+cost; figures: ``docs/performance.md``.
 """
 
 from __future__ import annotations
