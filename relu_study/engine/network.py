@@ -119,6 +119,11 @@ class Workspace:
     of ones that makes it the next layer's augmented input; ``pre[l]`` and
     ``der[l]`` hold its pre-activations and derivatives (feature-major
     ``(S, h, n)`` or sample-major ``(S, n, h)``); ``out`` is ``(S, n, k)``.
+    Feature-major with derivatives, A, the ones and f'(Z) of a layer are the
+    rows of one array ``stacked[l]``, ``(S, 2h + 1, n)`` (else None), so that
+    one product per network sums both over the samples (the epoch statistics,
+    :mod:`relu_study.engine.epoch_stats`); every network's rows are the same
+    numbers, so the passes compute the same bits as with separate arrays.
     Allocated when first used: ``pre`` (one array per layer, or with
     ``separate_pre=False`` views of one array that every layer overwrites, for
     passes that read Z only while the layer is computed), ``grad_a`` (the
@@ -132,18 +137,26 @@ class Workspace:
         S, self.n, self.feature_major = n_networks, n, feature_major
         self.n_networks = S
         self.sizes, self.dtype, self.separate_pre = list(sizes), np.dtype(dtype), separate_pre
-        self.hidden_aug, self.hidden, self.der = [], [], []
+        self.hidden_aug, self.hidden, self.der, self.stacked = [], [], [], []
         for h in self.sizes[1:-1]:
-            if feature_major:
-                aug = np.empty((S, h + 1, n), self.dtype)
+            stacked = None
+            if feature_major and derivatives:
+                stacked = np.empty((S, 2 * h + 1, n), self.dtype)
+                stacked[:, h, :] = 1
+                aug, der = stacked[:, :h + 1, :], stacked[:, h + 1:, :]
+                self.hidden.append(aug[:, :h, :])
+            elif feature_major:
+                aug, der = np.empty((S, h + 1, n), self.dtype), None
                 aug[:, h, :] = 1
                 self.hidden.append(aug[:, :h, :])
             else:
                 aug = np.empty((S, n, h + 1), self.dtype)
                 aug[:, :, h] = 1
+                der = np.empty(self._shape(h), self.dtype) if derivatives else None
                 self.hidden.append(aug[:, :, :h])
             self.hidden_aug.append(aug)
-            self.der.append(np.empty(self._shape(h), self.dtype) if derivatives else None)
+            self.der.append(der)
+            self.stacked.append(stacked)
         self.out = np.empty((S, n, self.sizes[-1]), self.dtype)
         self._pre = self.grad_a = self.batch = None
 
@@ -509,24 +522,27 @@ class MLP:
         X = np.asarray(X)
         return self.predict_aug(augment(X, self.dtype), work)
 
-    def predict_aug(self, x_aug: np.ndarray, work: Workspaces | None = None, hooks=None) -> np.ndarray:
+    def predict_aug(self, x_aug: np.ndarray, work: Workspaces | None = None, hooks=None,
+                    derivatives: bool = False) -> np.ndarray:
         """:meth:`predict` on ``augment(X)``; the result is a new array.
         ``hooks(block)``: the ``(on_pre, on_layer)`` pair of :meth:`forward_aug`
-        for the networks ``block`` (a slice), when given."""
+        for the networks ``block`` (a slice), when given.  ``derivatives``: the
+        pass also computes f'(Z) for the hooks (the outputs are the same bits)."""
         work = Workspaces() if work is None else work
         n = x_aug.shape[-2]
         blocks = network_blocks(self.n_networks, n, max(self.sizes[1:]))
+        kw = dict(keep=derivatives, keep_pre=not derivatives)
         if len(blocks) == 1:
             on_pre, on_layer = hooks(blocks[0]) if hooks is not None else (None, None)
-            return self.forward_aug(x_aug, work.get(self, self.n_networks, n, False), keep=False,
-                                    on_pre=on_pre, on_layer=on_layer)[0].copy()
+            return self.forward_aug(x_aug, work.get(self, self.n_networks, n, derivatives),
+                                    on_pre=on_pre, on_layer=on_layer, **kw)[0].copy()
         out = np.empty((self.n_networks, n, self.sizes[-1]), self.dtype)
         for b in blocks:
             sub = self.select(b)
-            ws = work.get(self, sub.n_networks, n, False)
+            ws = work.get(self, sub.n_networks, n, derivatives)
             on_pre, on_layer = hooks(b) if hooks is not None else (None, None)
-            out[b] = sub.forward_aug(x_aug if x_aug.ndim == 2 else x_aug[b], ws, keep=False,
-                                     on_pre=on_pre, on_layer=on_layer)[0]
+            out[b] = sub.forward_aug(x_aug if x_aug.ndim == 2 else x_aug[b], ws,
+                                     on_pre=on_pre, on_layer=on_layer, **kw)[0]
         return out
 
     # -------------------------------------------------------------- backward

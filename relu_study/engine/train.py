@@ -476,7 +476,11 @@ def train(net: MLP, data: Dataset, *, epochs: int = 30, batch_size: int = 32,
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         if stats is not None:
             stats.samples(n)
-        finish_epoch(0, LOSSES[task](net.predict_aug(x_aug, work, None if stats is None else stats.hooks), y))
+        if stats is not None and stats.derivatives_at_epoch_zero:  # its own arrays, freed after the pass
+            out0 = net.predict_aug(x_aug, Workspaces(), stats.hooks, derivatives=True)
+        else:
+            out0 = net.predict_aug(x_aug, work, None if stats is None else stats.hooks)
+        finish_epoch(0, LOSSES[task](out0, y))
         for epoch in range(1, epochs + 1):
             guard.start_epoch()
             order = np.stack([r.permutation(n) for r in orders])
