@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["BACKGROUNDS", "KINDS", "PALETTE", "REFERENCE_COLOUR", "Chart", "Panel", "Series", "arm_colours",
-           "contrast", "load_chart", "save_json", "save_png"]
+           "contrast", "load_chart", "render_figure", "save_json", "save_png"]
 
 KINDS = ("lines", "points", "bars")
 STYLES = ("solid", "dashed", "dotted")
@@ -113,6 +113,9 @@ class Series:
     n: list | None = None
     style: str = "solid"
     color: str | None = None
+    #: lines only: draw each point as a marker with its interval as an error bar and no line
+    #: between points (values measured at a few epochs, e.g. the exact probe on its schedule)
+    marks: bool = False
 
     def __post_init__(self):
         self.x, self.y = _clean(self.x), _clean(self.y)
@@ -140,6 +143,12 @@ class Panel:
     categories: list | None = None
     hline: float | None = None
     empty: str = "no data to show"
+    #: a y axis fitted to the data rather than the quantity's full range (said on the axis label)
+    fitted: bool = False
+    #: lines only: whole numbers on the x axis (epochs)
+    integer_x: bool = False
+    #: a sentence a reader must know to read the panel (drawn inside it)
+    note: str = ""
 
     def has_data(self) -> bool:
         return any(v is not None for s in self.series for v in s.y)
@@ -237,6 +246,15 @@ def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
             if kind == "lines":
                 x = [_f(v) for v in s.x]
                 finite = [i for i, v in enumerate(y) if math.isfinite(v)]
+                if s.marks:  # measured at a few epochs: markers, error bars, a dotted join
+                    xf, yf = [x[i] for i in finite], [y[i] for i in finite]
+                    err = None
+                    if s.lo is not None and s.hi is not None:
+                        err = [[max(0.0, y[i] - _f(s.lo[i])) if s.lo[i] is not None else 0.0 for i in finite],
+                               [max(0.0, _f(s.hi[i]) - y[i]) if s.hi[i] is not None else 0.0 for i in finite]]
+                    ax.errorbar(xf, yf, yerr=err, fmt="o", ms=5, capsize=3, color=color, label=label,
+                                ls="none", mfc=color, mec="white", mew=0.6, zorder=3)
+                    continue
                 if len(finite) == 1:  # a line of one point is invisible: a marker with its interval
                     i = finite[0]
                     err = None
@@ -281,11 +299,34 @@ def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
         ax.grid(alpha=0.3)
     ax.set_title(panel.title + (f" (n={next(iter(ns))} each)" if len(ns) == 1 else ""), fontsize=9)
     ax.set_xlabel(panel.xlabel, fontsize=8)
-    ax.set_ylabel(panel.ylabel, fontsize=8)
+    ax.set_ylabel(panel.ylabel + (FITTED_NOTE if panel.fitted else ""), fontsize=8)
+    if panel.note:
+        import textwrap
+
+        ax.text(0.5, 0.5, "\n".join(textwrap.wrap(panel.note, 50)), transform=ax.transAxes, ha="center",
+                va="center", fontsize=8, color="0.2",
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})
+    if kind == "lines" and panel.integer_x:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+#: appended to the y label of a panel whose axis is fitted to its data
+FITTED_NOTE = " (axis fitted to the data)"
 
 
 def save_png(chart: Chart, path, dpi: int = 110) -> Path:
     """Render ``chart`` to a PNG with matplotlib (one legend for the whole figure)."""
+    path = Path(path)
+    render_figure(chart).savefig(path, dpi=dpi)
+    return path
+
+
+def render_figure(chart: Chart, caption: bool = False):
+    """``chart`` as a :class:`matplotlib.figure.Figure` (what :func:`save_png` saves):
+    panels in a grid, one legend below them; with ``caption``, the caption is the
+    legend's title (a PNG read alone, such as a run's ``dead.png``)."""
     from matplotlib.figure import Figure
 
     n = len(chart.panels)
@@ -304,10 +345,15 @@ def save_png(chart: Chart, path, dpi: int = 110) -> Path:
             if lab not in handles:
                 handles[lab] = h
                 labels.append(lab)
-    if labels:
+    text = None
+    if caption and chart.caption:
+        import textwrap
+
+        text = "\n".join(textwrap.wrap(chart.caption, int(16 * width * ncol)))
+    if labels or text:
+        wide = max((len(lab) for lab in labels), default=0) > 28
         fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
-                   ncol=min(len(labels), 4), fontsize=8, frameon=False)
+                   ncol=max(1, min(len(labels), 2 if wide else 4)), fontsize=8, frameon=False,
+                   title=text, title_fontsize=7)
     fig.suptitle(chart.title, fontsize=10)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return fig

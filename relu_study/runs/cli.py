@@ -379,9 +379,11 @@ def execute(cfg: dict, out_dir: Path, multirun: bool = False, command: str | Non
 
 
 def _figures(cfg: dict, result) -> dict:
+    from .config import plot_settings
     from .plots import run_figures
 
-    return run_figures(result.table) if cfg.get("plots", True) else {}
+    enabled, metrics = plot_settings(cfg)
+    return run_figures(result.table, metrics) if enabled else {}
 
 
 def _result_files(cfg: dict, result) -> list[str]:

@@ -7,7 +7,7 @@ A run folder holds (written in this order, each atomically)::
     metrics.csv       the same table, when save_csv is set
     params.npz        final parameters of every network (W1, b1, ..., slope1; seeds)
     loss.png          train / validation loss per epoch
-    dead.png          dead fraction per hidden layer per epoch
+    dead.png          unit health per epoch (epoch statistics; exact probes as points)
     summary.json      status per seed, final metrics, wall time, version, config
 
 The table comes first, so an interruption during the slower figures keeps it.
