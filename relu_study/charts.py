@@ -355,5 +355,9 @@ def render_figure(chart: Chart, caption: bool = False):
         fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
                    ncol=max(1, min(len(labels), 2 if wide else 4)), fontsize=8, frameon=False,
                    title=text, title_fontsize=7)
-    fig.suptitle(chart.title, fontsize=10)
+    import textwrap
+
+    # a title wider than the figure is wrapped, never cut at the edges
+    fig.suptitle("\n".join(textwrap.fill(line, int(15 * width * ncol)) for line in chart.title.split("\n")),
+                 fontsize=10)
     return fig

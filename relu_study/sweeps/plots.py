@@ -72,14 +72,6 @@ def _loss_unit(table: pd.DataFrame) -> str:
     return "cross-entropy or MSE, by task"
 
 
-def _colors(n: int):
-    from matplotlib import colormaps
-
-    if n <= 10:
-        return [colormaps["tab10"](i) for i in range(n)]
-    return [colormaps["viridis"](x) for x in np.linspace(0, 0.95, n)]
-
-
 def _figure(width: float, height: float):
     from matplotlib.figure import Figure
 
@@ -152,7 +144,16 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
 
 
 def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "loss"):
-    """The figure of :func:`plot_curves` (None when the metric was not measured)."""
+    """The figure of :func:`plot_curves` (None when the metric was not measured).
+    ``kind="dead"`` is the sweep page's unit-health chart itself
+    (:func:`relu_study.sweeps.html.unit_health_chart`), drawn by :mod:`relu_study.charts`:
+    the PNG and the page show the same series in the same colours."""
+    if kind == "dead":
+        from ..charts import render_figure
+        from .html import unit_health_chart
+
+        chart = unit_health_chart(metrics, keys)
+        return render_figure(chart, caption=True) if chart is not None else None
     if kind == "loss":
         panels = [("train_loss", "training loss (mean over minibatches)"), ("val_loss", "validation loss")]
         ylabel = f"loss ({_loss_unit(metrics)})"
@@ -181,8 +182,16 @@ def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "
     # one colour per line position (the same arm keys get the same colour in every row),
     # line style by the value of the last line key, so coinciding curves stay visible
     line_values = list(dict.fromkeys(v[nf:] for v, _ in arms))
-    palette = _colors(max(len(line_values), 1))
-    colors = {lv: palette[i] for i, lv in enumerate(line_values)}
+    # the colours of the sweep page (relu_study.sweeps.html.arm_styles): one colour per arm in both
+    from .html import arm_styles
+
+    rows_of: dict = {}
+    for values, g in arms:
+        rows_of.setdefault(values[nf:], []).append(g)
+    named = [(arm_label(line_keys, lv), pd.concat(rows_of[lv])) for lv in line_values]
+    by_name = arm_styles(named)
+    colors = {lv: by_name[name][0] for lv, (name, _) in zip(line_values, named)}
+    reference = {lv for lv, (name, _) in zip(line_values, named) if by_name[name][1] == "dashed"}
     styles = {}
     if line_keys:
         last_values = list(pd.unique(metrics[line_keys[-1]]))
@@ -214,7 +223,7 @@ def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "
                 n, n_div = counts[values]
                 label = f"{arm_label(line_keys, lv)} ({_count_label(n, n_div)})"
                 band = bands[(values, col)]
-                style = styles.get(lv[-1], "-") if lv else "-"
+                style = "--" if lv in reference else (styles.get(lv[-1], "-") if lv else "-")
                 marker = "o" if len(band) <= 25 else None
                 line = plot_measured(ax, band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style,
                                      marker=marker, ms=3)
@@ -347,7 +356,11 @@ def final_vs_alpha_figure(runs: pd.DataFrame, keys):
     x_all = pd.concat([rows_of[a][xkey] for a in sloped]).astype(float).dropna() if sloped else pd.Series([0.0, 1.0])
     logx = bool((x_all > 0).all() and x_all.max() / x_all.min() >= 10)
     xs = np.sort(x_all.unique())
-    palette = dict(zip(acts, _colors(len(acts))))
+    from .html import arm_styles
+
+    names = {act: arm_label([line_key], (act,)) if line_key else "all networks" for act in acts}
+    by_name = arm_styles([(names[act], rows_of[act]) for act in acts])
+    palette = {act: by_name[names[act]][0] for act in acts}
     rng = np.random.default_rng(0)
     fig, ax_for, width = _facet_axes(len(facets), len(metrics), 4.6, 3.5)
     for f, (fvalues, g) in enumerate(facets):

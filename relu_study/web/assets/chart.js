@@ -133,7 +133,8 @@
     var pw = W - m.l - m.r, ph = H - m.t - m.b;
     el("text", { x: m.l + pw / 2, y: 16, "text-anchor": "middle", "class": "rs-ptitle" }, svg).textContent = panel.title || "";
     if (panel.xlabel) el("text", { x: m.l + pw / 2, y: H - 4, "text-anchor": "middle", "class": "rs-label" }, svg).textContent = panel.xlabel;
-    if (panel.ylabel) el("text", { x: 0, y: 0, transform: "translate(13," + (m.t + ph / 2) + ") rotate(-90)", "text-anchor": "middle", "class": "rs-label" }, svg).textContent = panel.ylabel;
+    var ylabel = (panel.ylabel || "") + (panel.fitted ? " (axis fitted to the data)" : "");
+    if (ylabel) el("text", { x: 0, y: 0, transform: "translate(13," + (m.t + ph / 2) + ") rotate(-90)", "text-anchor": "middle", "class": "rs-label" }, svg).textContent = ylabel;
 
     if (!hasData(panel)) {
       el("rect", { x: m.l, y: m.t, width: pw, height: ph, "class": "rs-axis" }, svg);
@@ -207,9 +208,30 @@
         .textContent = "every series is hidden: click a legend entry to show it";
     }
     var k = panel.series.length;
+    /* markers and error bars of points measured alone are not clipped by the frame: a point at the
+       first or last epoch stays whole */
+    var loose = el("g", { "class": "rs-points" }, svg);
+    function inside(px, py) { return px >= m.l - 6 && px <= m.l + pw + 6 && py >= m.t - 6 && py <= m.t + ph + 6; }
+    function errorBar(px, s, i, color, parent) {
+      if (!(s.lo && s.hi && usable(s.lo[i], logy) && usable(s.hi[i], logy))) return;
+      var y0 = ys(s.lo[i]), y1 = ys(s.hi[i]), cap = 4;
+      el("path", { d: "M" + px + "," + y0 + "V" + y1 + "M" + (px - cap) + "," + y0 + "H" + (px + cap) + "M" + (px - cap) + "," + y1 + "H" + (px + cap),
+        "class": "rs-err", "data-series": s.name, style: "stroke:" + color }, parent);
+    }
     panel.series.forEach(function (s, si) {
       if (hidden.has(s.name)) return;
       var color = colorOf(s), dash = dashOf(s), name = s.name;
+      if (kind === "lines" && s.marks) {  /* measured at a few epochs: a marker and its interval each, no line */
+        s.x.forEach(function (x, i) {
+          if (!(usable(x, logx) && usable(s.y[i], logy))) return;
+          var px = xs(x), py = ys(s.y[i]);
+          if (!inside(px, py)) return;
+          errorBar(px, s, i, color, loose);
+          el("circle", { cx: px, cy: py, r: 4.5, "class": "rs-mark rs-probe", "data-series": name, style: "fill:" + color }, loose);
+          hits.push({ px: px, py: py, s: s, i: i });
+        });
+        return;
+      }
       if (kind === "lines") {
         var segs = [], cur = [], band = [], curb = [];
         s.x.forEach(function (x, i) {
@@ -237,7 +259,12 @@
         var count = segs.reduce(function (a, seg) { return a + seg.length; }, 0);
         segs.forEach(function (seg) {
           if (count > 60 && seg.length > 1) return;  /* markers only where lines cannot show points */
-          seg.forEach(function (p) { el("circle", { cx: p[0], cy: p[1], r: 3, "class": "rs-mark", "data-series": name, style: "fill:" + color }, plot); });
+          seg.forEach(function (p) {
+            var alone = seg.length === 1;  /* a point alone has no band: its interval is an error bar */
+            if (alone && !inside(p[0], p[1])) return;
+            if (alone) errorBar(p[0], s, p[2], color, loose);
+            el("circle", { cx: p[0], cy: p[1], r: 3, "class": "rs-mark", "data-series": name, style: "fill:" + color }, alone ? loose : plot);
+          });
         });
       } else {
         var width = slot * 0.8 / Math.max(k, 1);
