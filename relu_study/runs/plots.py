@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "EPOCH_STAT_OF", "LOG_SPAN", "dead_figure", "default_health_metrics", "health_chart",
+    "EPOCH_STAT_OF", "LOG_SPAN", "dead_figure", "default_health_metrics", "health_chart", "loss_chart",
     "diverged_seeds", "layer_columns", "loss_figure", "loss_scale", "mean_band",
     "broken_at_gaps", "fill_measured", "measured_epochs_note", "plot_dead", "plot_loss", "plot_measured",
     "plot_run", "run_figures", "wrap",
@@ -449,6 +449,33 @@ def health_chart(table: pd.DataFrame, metrics: list[str] | None = None):
                  meta={"metrics": names, "activation": activation, "seeds": n, "diverged": n_div})
 
 
+def loss_chart(table: pd.DataFrame):
+    """Training and validation loss per epoch as a :class:`relu_study.charts.Chart`
+    (the run page's loss figure): the mean over the networks that did not diverge,
+    with its 95% band; logarithmic past three decades, as ``loss.png``."""
+    from ..charts import PALETTE, Chart, Panel
+
+    diverged = diverged_seeds(table)
+    n, n_div = _counts(table)
+    ok = table[~table["seed"].isin(list(diverged))]
+    series = [s for s in (_band_series("training loss (mean over the minibatches)", ok, "train_loss", PALETTE[0]),
+                          _band_series("validation loss", ok, "val_loss", PALETTE[1])) if s]
+    shown = [v for s in series for v in s.y if v is not None]
+    task = table["task"].iloc[0] if "task" in table and len(table) else "classification"
+    unit = "cross-entropy" if task == "classification" else "mean squared error"
+    note = ""
+    if _untrained(table):
+        note = _untrained_note("losses")
+    elif n_div == n and n:
+        note = _all_diverged_note(n, diverged)
+    panel = Panel("loss per epoch", series, xlabel="epoch", ylabel=f"loss ({unit})",
+                  logy=loss_scale(shown) == "log", integer_x=True, note=note,
+                  empty="no finite loss: every network diverged")
+    caption = (_legend_title(n, n_div, diverged) or "one network") + (
+        "; diverged networks are left out of the mean (loss.png draws each until it diverged)" if n_div else "")
+    return Chart("loss", wrap(f"Loss: {_title(table)}", 100), "lines", [panel], caption=caption, columns=1)
+
+
 def dead_figure(table: pd.DataFrame, metrics: list[str] | None = None):
     """The ``dead.png`` figure (a :class:`matplotlib.figure.Figure`) of :func:`health_chart`,
     with its caption (what the lines and points are) above the legend's entries."""
@@ -470,7 +497,8 @@ def plot_dead(table: pd.DataFrame, path, metrics: list[str] | None = None) -> Pa
 def run_figures(table: pd.DataFrame, metrics: list[str] | None = None) -> dict:
     """``{file name: draw(path)}`` of a run's figures, for :func:`relu_study.runs.folders.write_run`:
     ``loss.png``, and ``dead.png`` (the unit-health figure of ``metrics``, registry names)
-    when the run recorded any unit measure."""
+    when the run recorded any unit measure.  The run's page (``run.html``) is added by
+    the command line (:mod:`relu_study.runs.page`), from the same charts."""
     figures = {"loss.png": lambda path: plot_loss(table, path)}
     if "dead_frac" in table or "epoch_never_positive_frac" in table:
         figures["dead.png"] = lambda path: plot_dead(table, path, metrics)

@@ -31,8 +31,7 @@ from .._version import __version__
 from ..charts import REFERENCE_COLOUR, Chart, Panel, Series
 from ..runs.plots import mean_band
 from ..web import esc, render_page
-from .arms import arm_label, fixed_description, groups
-from .plots import final_vs_alpha_data  # the PNG and the page plot the same networks
+from .arms import arm_label, final_vs_alpha_data, fixed_description, groups  # the PNG and the page: same networks
 
 __all__ = ["SWEEP_REPORT_FILE", "arm_styles", "sweep_charts", "sweep_report_html", "sweep_title", "unit_health_chart",
            "write_sweep_report"]

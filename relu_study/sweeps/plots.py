@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .arms import arm_label, fixed_description, groups
+from .arms import arm_label, final_vs_alpha_data, fixed_description, groups
 from ..runs.plots import fill_measured, loss_scale, mean_band, measured_epochs_note, plot_measured, wrap
 
 __all__ = ["PLOT_FILES", "curves_figure", "final_vs_alpha_figure", "heatmap_figure", "plot_curves",
@@ -267,13 +267,6 @@ def _fraction_ylim(ax, values) -> None:
     ax.set_ylim(-0.01 * max(top, 0.05), min(1.02, max(0.05, top * 1.15)))
 
 
-def _alpha_key(keys) -> str | None:
-    for k in ("alpha", "activation.alpha"):
-        if k in keys:
-            return k
-    return None
-
-
 def _final_label(metric: str, runs: pd.DataFrame) -> str:
     if metric == "val_loss":
         return f"final validation loss ({_loss_unit(runs)})"
@@ -318,23 +311,6 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
     value of the other arm keys.  An activation with one slope only (relu: 0) or
     none (NaN) is its mean as a dashed level."""
     return _save(final_vs_alpha_figure(runs, keys), path)
-
-
-def final_vs_alpha_data(runs: pd.DataFrame, keys):
-    """What a final-values-against-alpha figure plots, or None when alpha is not
-    swept: ``(data, xkey, line_key, facet_keys)``, the networks that did not fail,
-    the slope key on x, a line per activation, a panel per value of the other
-    arm keys.  The PNG and the sweep page (:mod:`relu_study.sweeps.html`) both
-    start here, so they plot the same networks against the same key."""
-    xkey = _alpha_key(keys)
-    if xkey is None:
-        return None
-    data = runs[runs["status"] != "failed"]
-    if data.empty or data[xkey].nunique() < 2:
-        return None
-    line_key = "activation.name" if "activation.name" in data.columns else None
-    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
-    return data, xkey, line_key, facet_keys
 
 
 def final_vs_alpha_figure(runs: pd.DataFrame, keys):

@@ -176,6 +176,7 @@
     var slot = 0;
     if (kind === "lines") {
       xs.ticks(6).forEach(function (v) {
+        if (panel.integer_x && Math.abs(v - Math.round(v)) > 1e-9) return;  /* epochs, layers: whole numbers */
         var x = xs(v);
         if (x < m.l - 0.5 || x > m.l + pw + 0.5) return;
         el("line", { x1: x, x2: x, y1: m.t, y2: m.t + ph, "class": "rs-gridline" }, g);
@@ -377,6 +378,8 @@
       if (opts.legend !== false) drawLegend(handle, host);
       var grid = html("div", "rs-panels", host);
       var cols = Math.max(1, Math.min(chart.columns || 1, chart.panels.length));
+      /* a chart of one column takes the column's width: a wider drawing, not larger text */
+      if (!opts.width) handle.width = cols === 1 ? 920 : 460;
       grid.style.gridTemplateColumns = "repeat(" + cols + ", minmax(0, 1fr))";
       grid.style.maxWidth = (cols * handle.width * 1.25) + "px";  /* text stays near its drawn size */
       handle.hits = [];
