@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["BACKGROUNDS", "KINDS", "PALETTE", "REFERENCE_COLOUR", "Chart", "Panel", "Series", "arm_colours",
-           "contrast", "load_chart", "render_figure", "save_json", "save_png"]
+           "category_labels", "contrast", "load_chart", "render_figure", "save_json", "save_png"]
 
 KINDS = ("lines", "points", "bars")
 STYLES = ("solid", "dashed", "dotted")
@@ -226,6 +226,21 @@ def _label_n(ax, xs, ys, ns, color, top=None) -> None:
         ax.annotate(f"n={int(n)}", (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6, color=color)
 
 
+#: with more categories than this, their labels are drawn upright on one line (PNG and page alike)
+UPRIGHT_ABOVE = 8
+
+
+def category_labels(cats) -> tuple[list[str], bool]:
+    """``(labels, upright)`` of category axis labels: with more than :data:`UPRIGHT_ABOVE`
+    categories, the parts every category shares (``bias=0`` throughout) are left out and the
+    labels are drawn upright, so thirty settings never overprint each other."""
+    cats = [str(c) for c in cats]
+    if len(cats) <= UPRIGHT_ABOVE:
+        return cats, False
+    shared = [p for p in cats[0].split(", ") if all(p in c.split(", ") for c in cats)]
+    return [", ".join(p for p in c.split(", ") if p not in shared) or c for c in cats], True
+
+
 def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
     ns = _panel_n(panel) if show_n else set()
     top = max(ns) if ns else math.inf
@@ -286,7 +301,11 @@ def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
                 tops = [_f(hi) if hi is not None else yy for yy, hi in zip(y, s.hi or [None] * len(y))]
                 _label_n(ax, pos, tops, s.n, color, top)
         if kind != "lines":
-            ax.set_xticks(range(len(cats)), [str(c).replace(", ", "\n") for c in cats], fontsize=7)
+            labels, upright = category_labels(cats)
+            if upright:  # many settings: one line each, turned upright, so none overprints its neighbour
+                ax.set_xticks(range(len(cats)), labels, fontsize=7, rotation=90)
+            else:
+                ax.set_xticks(range(len(cats)), [lab.replace(", ", "\n") for lab in labels], fontsize=7)
             ax.set_xlim(-0.5, len(cats) - 0.5)  # every category keeps its slot, with or without data
         if panel.hline is not None:
             ax.axhline(panel.hline, color="0.4", lw=1, ls="--")
@@ -333,6 +352,14 @@ def render_figure(chart: Chart, caption: bool = False):
     ncol = max(1, min(chart.columns, n))
     nrow = math.ceil(n / ncol)
     width, height = chart.panel_size or (4.4, 3.2)
+    if chart.kind != "lines":  # upright category labels: a slot per category, room below for the labels
+        cats = [p.categories or list(dict.fromkeys(x for s in p.series for x in s.x)) for p in chart.panels]
+        upright = [category_labels(c) for c in cats if len(c) > UPRIGHT_ABOVE]
+        if upright:
+            most = max(len(labels) for labels, _ in upright)
+            longest = max(len(lab) for labels, _ in upright for lab in labels)
+            width = min(max(4.4, 0.24 * most + 1.2), 14.0)
+            height = max(height, 2.6) + min(0.06 * longest, 3.0)
     fig = Figure(figsize=(width * ncol, height * nrow + 1.0), layout="constrained")
     axes = fig.subplots(nrow, ncol, squeeze=False)
     for i, panel in enumerate(chart.panels):

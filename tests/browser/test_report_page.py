@@ -209,3 +209,40 @@ def test_the_committed_report_gets_contents_and_folded_answers(open_page, tmp_pa
                          "t.tBodies[0].rows.length > 12 && !t.closest('details')).length")
     assert long == 0
     visit.assert_clean()
+
+
+def _overlaps(a, b, slack=0.5) -> bool:
+    return (a["x"] + slack < b["x"] + b["width"] and b["x"] + slack < a["x"] + a["width"] and
+            a["y"] + slack < b["y"] + b["height"] and b["y"] + slack < a["y"] + a["height"])
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_tick_labels_overlap_and_no_chart_is_wider_than_its_column(open_page, tmp_path, scheme):
+    """The committed report at 1400 x 1000: in every panel no two tick labels' boxes
+    overlap (30 settings x 4 label lines used to overprint), and every chart fits
+    the column."""
+    from pathlib import Path
+
+    from relu_study.web.report import report_html
+
+    results = Path(__file__).resolve().parents[2] / "results"
+    if not (results / "REPORT.md").is_file():
+        pytest.skip("not a source checkout with results/")
+    page_file = tmp_path / "REPORT.html"
+    page_file.write_text(report_html(results), encoding="utf-8")
+    visit = open_page(page_file, color_scheme=scheme)
+    page = visit.page
+    boxes = page.evaluate("""() => [...document.querySelectorAll('.rs-panel svg')].map(svg =>
+        [...svg.querySelectorAll('.rs-tick text')].map(t => { const r = t.getBoundingClientRect();
+          return {x: r.x, y: r.y + window.scrollY, width: r.width, height: r.height}; })
+          .filter(r => r.width > 0))""")
+    assert sum(len(b) for b in boxes) > 100
+    for panel, labels in enumerate(boxes):
+        for i in range(len(labels)):
+            for j in range(i + 1, len(labels)):
+                assert not _overlaps(labels[i], labels[j]), (panel, labels[i], labels[j])
+    column = page.locator("article.rs-report").bounding_box()
+    widths = page.evaluate("[...document.querySelectorAll('[data-chart]')].map(c => c.getBoundingClientRect())"
+                           ".map(r => [r.x, r.x + r.width])")
+    assert widths and all(x0 >= column["x"] - 1 and x1 <= column["x"] + column["width"] + 1 for x0, x1 in widths)
+    visit.assert_clean()

@@ -127,9 +127,27 @@
     var svg = el("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": panel.title || chart.title }, box);
     var hits = [];
     var cats = kind === "lines" ? null : categoriesOf(panel);
-    var catLines = 1;
-    if (cats) cats.forEach(function (c) { catLines = Math.max(catLines, c.split(", ").length); });
-    var m = { l: 62, r: 14, t: 30, b: 34 + 11 * Math.min(catLines, 4) };
+    var catLines = 1, catWidest = 0, catLongest = 0;
+    var common = cats && cats.length > 1 ? cats[0].split(", ").filter(function (p) {
+      return cats.every(function (c) { return c.split(", ").indexOf(p) >= 0; });
+    }) : [];
+    if (cats) cats.forEach(function (c) {
+      var parts = c.split(", ");
+      var own = parts.filter(function (p) { return common.indexOf(p) < 0; }).join(", ");
+      catLines = Math.max(catLines, parts.length);
+      parts.forEach(function (p) { catWidest = Math.max(catWidest, p.length); });
+      catLongest = Math.max(catLongest, (own || c).length);
+    });
+    /* category labels: stacked lines under each slot when they fit it; else one line turned
+       upright (and every k-th only when even that is too tight), so no two labels overprint */
+    var CHAR = 6.4, LINE = 12;
+    var slotGuess = cats ? (W - 76) / Math.max(cats.length, 1) : 0;
+    var upright = !!cats && catWidest * CHAR > slotGuess * 0.95;
+    var m = { l: 62, r: 14, t: 30, b: upright ? 30 + Math.min(200, catLongest * 5.6) : 34 + 11 * Math.min(catLines, 4) };
+    if (upright) {  /* the labels get their own room below the plot, which keeps its height */
+      H += m.b - 45;
+      svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    }
     var pw = W - m.l - m.r, ph = H - m.t - m.b;
     el("text", { x: m.l + pw / 2, y: 16, "text-anchor": "middle", "class": "rs-ptitle" }, svg).textContent = panel.title || "";
     if (panel.xlabel) el("text", { x: m.l + pw / 2, y: H - 4, "text-anchor": "middle", "class": "rs-label" }, svg).textContent = panel.xlabel;
@@ -184,7 +202,23 @@
       });
     } else {
       slot = pw / Math.max(cats.length, 1);
-      cats.forEach(function (c, i) {
+      if (upright) {
+        var every = Math.max(1, Math.ceil(LINE / slot));
+        var room = Math.floor(200 / 5.6);
+        /* a part every category shares (bias=0 throughout) says nothing under one slot: left out */
+        var shared = cats.length > 1 ? cats[0].split(", ").filter(function (p) {
+          return cats.every(function (c) { return c.split(", ").indexOf(p) >= 0; });
+        }) : [];
+        cats.forEach(function (full, i) {
+          var c = full.split(", ").filter(function (p) { return shared.indexOf(p) < 0; }).join(", ") || full;
+          if (i % every) return;
+          var cx = m.l + slot * (i + 0.5), cy = m.t + ph + 8;
+          var t = el("text", { x: cx, y: cy, "text-anchor": "end", "class": "rs-cat", "font-size": 10,
+                               transform: "rotate(-90 " + cx + " " + cy + ")", dy: "0.35em" }, g);
+          t.textContent = c.length > room ? c.slice(0, room - 1) + "…" : c;
+          el("title", {}, t).textContent = full;
+        });
+      } else cats.forEach(function (c, i) {
         var t = el("text", { x: m.l + slot * (i + 0.5), y: m.t + ph + 14, "text-anchor": "middle" }, g);
         c.split(", ").slice(0, 4).forEach(function (part, j) {
           el("tspan", { x: m.l + slot * (i + 0.5), dy: j ? 11 : 0 }, t).textContent = part;
