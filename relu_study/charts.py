@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["BACKGROUNDS", "KINDS", "PALETTE", "REFERENCE_COLOUR", "Chart", "Panel", "Series", "arm_colours",
-           "contrast", "load_chart", "save_json", "save_png"]
+           "category_labels", "contrast", "load_chart", "render_figure", "save_json", "save_png"]
 
 KINDS = ("lines", "points", "bars")
 STYLES = ("solid", "dashed", "dotted")
@@ -113,6 +113,9 @@ class Series:
     n: list | None = None
     style: str = "solid"
     color: str | None = None
+    #: lines only: draw each point as a marker with its interval as an error bar and no line
+    #: between points (values measured at a few epochs, e.g. the exact probe on its schedule)
+    marks: bool = False
 
     def __post_init__(self):
         self.x, self.y = _clean(self.x), _clean(self.y)
@@ -140,6 +143,12 @@ class Panel:
     categories: list | None = None
     hline: float | None = None
     empty: str = "no data to show"
+    #: a y axis fitted to the data rather than the quantity's full range (said on the axis label)
+    fitted: bool = False
+    #: lines only: whole numbers on the x axis (epochs)
+    integer_x: bool = False
+    #: a sentence a reader must know to read the panel (drawn inside it)
+    note: str = ""
 
     def has_data(self) -> bool:
         return any(v is not None for s in self.series for v in s.y)
@@ -217,6 +226,21 @@ def _label_n(ax, xs, ys, ns, color, top=None) -> None:
         ax.annotate(f"n={int(n)}", (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6, color=color)
 
 
+#: with more categories than this, their labels are drawn upright on one line (PNG and page alike)
+UPRIGHT_ABOVE = 8
+
+
+def category_labels(cats) -> tuple[list[str], bool]:
+    """``(labels, upright)`` of category axis labels: with more than :data:`UPRIGHT_ABOVE`
+    categories, the parts every category shares (``bias=0`` throughout) are left out and the
+    labels are drawn upright, so thirty settings never overprint each other."""
+    cats = [str(c) for c in cats]
+    if len(cats) <= UPRIGHT_ABOVE:
+        return cats, False
+    shared = [p for p in cats[0].split(", ") if all(p in c.split(", ") for c in cats)]
+    return [", ".join(p for p in c.split(", ") if p not in shared) or c for c in cats], True
+
+
 def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
     ns = _panel_n(panel) if show_n else set()
     top = max(ns) if ns else math.inf
@@ -237,6 +261,15 @@ def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
             if kind == "lines":
                 x = [_f(v) for v in s.x]
                 finite = [i for i, v in enumerate(y) if math.isfinite(v)]
+                if s.marks:  # measured at a few epochs: markers, error bars, a dotted join
+                    xf, yf = [x[i] for i in finite], [y[i] for i in finite]
+                    err = None
+                    if s.lo is not None and s.hi is not None:
+                        err = [[max(0.0, y[i] - _f(s.lo[i])) if s.lo[i] is not None else 0.0 for i in finite],
+                               [max(0.0, _f(s.hi[i]) - y[i]) if s.hi[i] is not None else 0.0 for i in finite]]
+                    ax.errorbar(xf, yf, yerr=err, fmt="o", ms=5, capsize=3, color=color, label=label,
+                                ls="none", mfc=color, mec="white", mew=0.6, zorder=3)
+                    continue
                 if len(finite) == 1:  # a line of one point is invisible: a marker with its interval
                     i = finite[0]
                     err = None
@@ -268,7 +301,11 @@ def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
                 tops = [_f(hi) if hi is not None else yy for yy, hi in zip(y, s.hi or [None] * len(y))]
                 _label_n(ax, pos, tops, s.n, color, top)
         if kind != "lines":
-            ax.set_xticks(range(len(cats)), [str(c).replace(", ", "\n") for c in cats], fontsize=7)
+            labels, upright = category_labels(cats)
+            if upright:  # many settings: one line each, turned upright, so none overprints its neighbour
+                ax.set_xticks(range(len(cats)), labels, fontsize=7, rotation=90)
+            else:
+                ax.set_xticks(range(len(cats)), [lab.replace(", ", "\n") for lab in labels], fontsize=7)
             ax.set_xlim(-0.5, len(cats) - 0.5)  # every category keeps its slot, with or without data
         if panel.hline is not None:
             ax.axhline(panel.hline, color="0.4", lw=1, ls="--")
@@ -281,17 +318,48 @@ def _draw_panel(ax, panel: Panel, kind: str, show_n: bool = False) -> None:
         ax.grid(alpha=0.3)
     ax.set_title(panel.title + (f" (n={next(iter(ns))} each)" if len(ns) == 1 else ""), fontsize=9)
     ax.set_xlabel(panel.xlabel, fontsize=8)
-    ax.set_ylabel(panel.ylabel, fontsize=8)
+    ax.set_ylabel(panel.ylabel + (FITTED_NOTE if panel.fitted else ""), fontsize=8)
+    if panel.note:
+        import textwrap
+
+        ax.text(0.5, 0.5, "\n".join(textwrap.wrap(panel.note, 50)), transform=ax.transAxes, ha="center",
+                va="center", fontsize=8, color="0.2",
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})
+    if kind == "lines" and panel.integer_x:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+#: appended to the y label of a panel whose axis is fitted to its data
+FITTED_NOTE = " (axis fitted to the data)"
 
 
 def save_png(chart: Chart, path, dpi: int = 110) -> Path:
     """Render ``chart`` to a PNG with matplotlib (one legend for the whole figure)."""
+    path = Path(path)
+    render_figure(chart).savefig(path, dpi=dpi)
+    return path
+
+
+def render_figure(chart: Chart, caption: bool = False):
+    """``chart`` as a :class:`matplotlib.figure.Figure` (what :func:`save_png` saves):
+    panels in a grid, one legend below them; with ``caption``, the caption is the
+    legend's title (a PNG read alone, such as a run's ``dead.png``)."""
     from matplotlib.figure import Figure
 
     n = len(chart.panels)
     ncol = max(1, min(chart.columns, n))
     nrow = math.ceil(n / ncol)
     width, height = chart.panel_size or (4.4, 3.2)
+    if chart.kind != "lines":  # upright category labels: a slot per category, room below for the labels
+        cats = [p.categories or list(dict.fromkeys(x for s in p.series for x in s.x)) for p in chart.panels]
+        upright = [category_labels(c) for c in cats if len(c) > UPRIGHT_ABOVE]
+        if upright:
+            most = max(len(labels) for labels, _ in upright)
+            longest = max(len(lab) for labels, _ in upright for lab in labels)
+            width = min(max(4.4, 0.24 * most + 1.2), 14.0)
+            height = max(height, 2.6) + min(0.06 * longest, 3.0)
     fig = Figure(figsize=(width * ncol, height * nrow + 1.0), layout="constrained")
     axes = fig.subplots(nrow, ncol, squeeze=False)
     for i, panel in enumerate(chart.panels):
@@ -304,10 +372,19 @@ def save_png(chart: Chart, path, dpi: int = 110) -> Path:
             if lab not in handles:
                 handles[lab] = h
                 labels.append(lab)
-    if labels:
+    text = None
+    if caption and chart.caption:
+        import textwrap
+
+        text = "\n".join(textwrap.wrap(chart.caption, int(16 * width * ncol)))
+    if labels or text:
+        wide = max((len(lab) for lab in labels), default=0) > 28
         fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
-                   ncol=min(len(labels), 4), fontsize=8, frameon=False)
-    fig.suptitle(chart.title, fontsize=10)
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    return path
+                   ncol=max(1, min(len(labels), 2 if wide else 4)), fontsize=8, frameon=False,
+                   title=text, title_fontsize=7)
+    import textwrap
+
+    # a title wider than the figure is wrapped, never cut at the edges
+    fig.suptitle("\n".join(textwrap.fill(line, int(15 * width * ncol)) for line in chart.title.split("\n")),
+                 fontsize=10)
+    return fig

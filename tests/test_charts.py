@@ -98,3 +98,29 @@ def test_the_reports_reference_arm_is_visible_in_the_dark_theme():
     from relu_study.claims.document import arm_colour
 
     assert charts.contrast(arm_colour("ReLU", []), charts.BACKGROUNDS["dark"]) >= 3.0
+
+
+def test_thirty_settings_get_upright_labels_that_never_overlap():
+    """30 settings x 4 label parts (the C1 sensitivity figure): one upright line each,
+    the part they all share left out, no two tick labels' boxes overlapping, and a
+    figure of a readable width (it was 3795 x 814 px with the labels overprinted)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from relu_study.charts import Chart, Panel, Series, category_labels, render_figure
+
+    cats = [f"optimizer={o}, lr={lr}, clip={c}, bias=0" for o in ("adam", "momentum", "sgd")
+            for lr in (0.01, 0.03, 0.1, 0.3, 1) for c in ("none", 1)]
+    labels, upright = category_labels(cats)
+    assert upright and len(labels) == 30 and not any("bias=0" in lab for lab in labels)
+    assert category_labels(cats[:3]) == (cats[:3], False)
+    chart = Chart("c", "C1", "points", [Panel("p", [Series("ReLU", cats, [0.1] * 30, [0.05] * 30, [0.15] * 30),
+                                                    Series("Leaky", cats, [0.2] * 30)])], columns=1,
+                  panel_size=(34.5, 3.0))
+    fig = render_figure(chart)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert len(boxes) == 30
+    assert not any(boxes[i].overlaps(boxes[j]) for i in range(30) for j in range(i + 1, 30))
+    width, height = fig.get_size_inches()
+    assert width <= 14.0 and fig.axes[0].get_window_extent(renderer).height > 150

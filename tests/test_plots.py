@@ -64,8 +64,9 @@ def test_untrained_run_says_so_in_its_saved_figures(tmp_path):
     table = pd.read_parquet(out / "metrics.parquet")
     for fig in (loss_figure(table), dead_figure(table)):
         assert "epochs=0: nothing was trained" in texts(fig)
+        assert fig.axes[0].lines
         assert all(len(line.get_xdata()) == 1 for line in fig.axes[0].lines)  # a point each, drawn with a marker
-        assert all(line.get_marker() == "o" for line in fig.axes[0].lines)
+        assert all(line.get_marker() not in (None, "None", "") for line in fig.axes[0].lines)
 
 
 def test_every_network_diverged_says_so():
@@ -102,7 +103,7 @@ def test_legends_count_the_networks_drawn():
     assert len(crosses) == 2  # each diverged network ends in an x
     labels = ax.get_legend_handles_labels()[1]
     assert "diverged networks: validation loss" in labels
-    assert dead_figure(table).axes[0].get_legend().get_title().get_text().startswith(
+    assert dead_figure(table).legends[0].get_title().get_text().startswith(
         "mean and 95% CI of 2 of 4 seeds; 2 diverged")
     assert legend_title(loss_figure(run_table())) == "mean and 95% CI over 4 seeds"
     # sweep curves: the arm's legend entry counts them, an x on the epoch axis marks each
@@ -139,20 +140,21 @@ def _solid_and_dotted(ax):
 
 def test_unprobed_epochs_are_gaps_never_zeros():
     """Probed at 0, 5, 10 and the last epoch, 12: the measured values are drawn
-    as they are (never zeros); no solid line or band spans the epochs between
-    probes (a dotted line joins them), and the axis says when it was measured."""
+    as they are (never zeros), as points with error bars and no line across the
+    epochs between probes, in the run's figure and the sweep's alike; the run's
+    figure says when the probe measured."""
     table = run_table(epochs=12, probe_every=5)
-    for fig in (dead_figure(table), curves_figure(table.assign(run_dir="a"), _runs_from(table.assign(run_dir="a")),
-                                                  [], "dead")):
+    sweep = curves_figure(table.assign(run_dir="a"), _runs_from(table.assign(run_dir="a")), [], "dead")
+    for fig in (dead_figure(table), sweep):
         ax = fig.axes[0]
-        solid, dotted = _solid_and_dotted(ax)
-        for x, y, raw in solid:
-            assert list(x) == [0, 5, 10, 12] and (y > 0).all()
-            assert np.isnan(raw).sum() == 3  # broken between 0-5, 5-10 and 10-12: no solid segment across
-        assert {tuple(x) for x, _, _ in dotted} == {(0, 5), (5, 10), (10, 12)}
-        for band in ax.collections:
-            assert all(np.ptp(path.vertices[:, 0]) == 0 for path in band.get_paths())  # single epochs, no span
-        assert "measured at epochs 0, 5, 10, 12" in ax.get_xlabel() and "probe.every=1" in ax.get_xlabel()
+        assert all(line.get_linestyle() in ("None", "none", " ", "") for line in ax.lines
+                   if len(line.get_xdata()) > 1)
+        points = [line for line in ax.lines if line.get_marker() == "o"]
+        assert [list(line.get_xdata()) for line in points] == [[0, 5, 10, 12]]
+        assert (np.asarray(points[0].get_ydata()) > 0).all()
+        assert not ax.collections or all(np.ptp(p.vertices[:, 0]) == 0 for c in ax.collections
+                                         for p in c.get_paths())  # error bars, never a band across epochs
+    assert "measured at epochs 0, 5, 10, 12" in dead_figure(table).legends[0].get_title().get_text().replace("\n", " ")
 
 
 def test_every_epoch_probed_gives_plain_lines_and_no_note():
@@ -167,6 +169,101 @@ def test_run_titles_name_model_and_init():
     for part in ("activation=leaky (alpha=0.1)", "dataset=moons", "model=deep (8x16 hidden)", "init=negative_bias",
                  "optimizer=sgd", "lr=0.5", "4 seeds"):
         assert part in title, (part, title)
+
+
+# ------------------------------------------------------------------ unit health: every epoch, named by the registry
+def health_table(activation="leaky", epochs=20, depth=2, n_seeds=3, low=True):
+    """Epoch statistics at every epoch, the exact probe at {0, last} (the default schedule)."""
+    rows = []
+    for seed in range(n_seeds):
+        for epoch in range(epochs + 1):
+            v = (0.03 + 0.0015 * epoch + 0.002 * seed) if low else (0.2 + 0.03 * epoch)
+            probed = epoch in (0, epochs)
+            row = {"seed": seed, "epoch": epoch, "diverged": False, "train_loss": 1.0 / (1 + epoch),
+                   "val_loss": 1.1 / (1 + epoch)}
+            for suffix in [""] + [f"_l{i}" for i in range(1, depth + 1)]:
+                row["epoch_never_positive_frac" + suffix] = v
+                row["epoch_dormant_frac" + suffix] = v / 2
+                for probe, value in (("dead_frac", v), ("zero_grad_frac", v if activation == "relu" else 0.0),
+                                     ("dormant_frac", v / 2), ("low_contribution_frac", v / 3)):
+                    row[probe + suffix] = value if probed else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows).assign(**{"activation.name": activation, "alpha": 0.01, "dataset.name": "moons",
+                                        "model.name": "mlp", "model.depth": depth, "model.width": 8})
+
+
+def _labels(fig) -> list[str]:
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_default_run_draws_unit_health_at_every_epoch_with_the_probe_as_points():
+    """``python -m relu_study activation=leaky alpha=0.01``: a curve over every
+    epoch from the epoch statistics, the exact probes at epochs 0 and 20 as
+    marked points with error bars, labels from the registry."""
+    from relu_study.engine.metrics import METRICS
+
+    fig = dead_figure(health_table())
+    ax = fig.axes[0]
+    curves = [line for line in ax.lines if len(line.get_xdata()) == 21]
+    assert curves and list(curves[0].get_xdata()) == list(range(21))
+    points = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [list(p.get_xdata()) for p in points] == [[0, 20]]
+    assert ax.containers and ax.containers[0].has_yerr  # the probes keep their interval (3 seeds)
+    labels = _labels(fig)
+    assert "stuck negative during the epoch (every epoch)" in labels and "stuck negative (exact probe)" in labels
+    assert METRICS["dormant_frac"].label in " ".join(a.get_title() for a in fig.axes)
+
+
+def test_slope_activations_are_never_called_dead_relu_is():
+    leaky = dead_figure(health_table("leaky"))
+    words = " ".join([leaky._suptitle.get_text(), *_labels(leaky), *(a.get_title() for a in leaky.axes)]).lower()
+    assert "dead" not in words and "stuck negative" in words
+    relu = dead_figure(health_table("relu"))
+    assert relu._suptitle.get_text().startswith("Dead units")
+    titles = [a.get_title() for a in relu.axes if a.get_visible()]
+    assert titles[:2] == ["never-positive units", "zero-gradient units"]
+
+
+def test_a_small_fraction_gets_an_axis_fitted_to_it_and_says_so():
+    """Values of 0.03-0.08 fill the axis rather than hug the floor of 0-1; values
+    that reach past a quarter keep the 0-1 axis, unmarked."""
+    ax = dead_figure(health_table(low=True)).axes[0]
+    lo, hi = ax.get_ylim()
+    assert hi < 0.15 and "axis fitted to the data" in ax.get_ylabel()
+    ax = dead_figure(health_table(low=False)).axes[0]
+    assert ax.get_ylim()[1] > 1 and "fitted" not in ax.get_ylabel()
+
+
+def test_plots_metrics_chooses_the_panels_by_registry_name():
+    from relu_study.runs.config import ConfigError, default_config, validate
+    from relu_study.runs.plots import health_chart
+
+    chart = health_chart(health_table(), ["dormant_frac", "low_contribution_frac_l2"])
+    assert [p.title for p in chart.panels[:2]] == ["dormant units", "low-contribution units, layer 2"]
+    assert chart.panels[0].series[0].name == "dormant during the epoch (every epoch)"
+    validate(default_config(**{"plots.metrics": ["dead_frac", "epoch_dormant_frac_l1"]}))
+    for bad in (["bogus"], ["train_loss"], "dead_frac", []):
+        with pytest.raises(ConfigError, match="plots.metrics"):
+            validate(default_config(**{"plots.metrics": bad}))
+
+
+def test_a_deep_network_keeps_one_legend_outside_the_axes():
+    """depth 30: no legend entry per layer (colours would repeat), one legend below
+    the panels, the per-layer view a panel of its own over the layer axis."""
+    fig = dead_figure(health_table(depth=30, epochs=5))
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    assert len(_labels(fig)) <= 10
+    last = [ax for ax in fig.axes if ax.get_visible()][-1]
+    assert last.get_xlabel().startswith("hidden layer") and len(last.lines[0].get_xdata()) == 30
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legend = fig.legends[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        if ax.get_visible():
+            assert not legend.overlaps(ax.get_window_extent(renderer))
+    assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1)
 
 
 # ------------------------------------------------------------------ the heatmap's layout

@@ -229,12 +229,12 @@ def test_sweep_charts_leave_non_finite_values_out_with_n():
     metrics, runs = _tables()
     charts = {c.name: c for c in sweep_charts(metrics, runs, ["activation.name", "alpha"])}
     assert set(charts) == {"sweep_loss", "sweep_dead", "sweep_final_vs_alpha"}
-    leaky = charts["sweep_loss"].panels[0].series[1]
-    assert leaky.name == "activation=leaky, alpha=0.3"
+    leaky = next(s for s in charts["sweep_loss"].panels[0].series if s.name == "activation=leaky, alpha=0.3")
     assert leaky.n == [2, 2, 1] and leaky.y[2] == pytest.approx(1 / 3)  # the inf is left out, not averaged in
     dead = charts["sweep_dead"].panels[0].series[0]
-    # epoch 1 was not probed: a gap (null, never a zero), so the page does not join 0 and 2 as if measured
-    assert dead.x == [0.0, 1.0, 2.0] and dead.y[1] is None and dead.n[1] is None and None not in (dead.y[0], dead.y[2])
+    # epoch 1 was not probed: the probe is points at the epochs it measured (never a zero), not a line joining
+    # 0 and 2 as if measured in between
+    assert dead.marks and dead.x == [0.0, 2.0] and None not in dead.y
     final = charts["sweep_final_vs_alpha"].panels[0].series
     assert [(s.name, s.x, s.n) for s in final] == [("activation=relu", [0.0], [2]), ("activation=leaky", [0.3], [1])]
 
@@ -245,6 +245,6 @@ def test_sweep_report_file(tmp_path):
     assert path == tmp_path / SWEEP_REPORT_FILE
     page = path.read_text()
     assert 'data-arm="activation=leaky, alpha=0.3"' in page and "(n=2, 1 diverged)" in page
-    assert "<pre>2 arms\n</pre>" in page and not FETCHING.search(page)
+    assert '<pre class="rs-wrap">2 arms\n</pre>' in page and not FETCHING.search(page)
     empty = write_sweep_report(tmp_path / "empty", metrics.iloc[:0], runs.iloc[:0], []).read_text()
     assert "No finished run to draw." in empty

@@ -51,6 +51,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from ..provenance import provenance
 from . import tracking
 from .config import ConfigError, ExperimentConfig, default_config, flatten, validate
+from .page import RUN_PAGE_FILE, write_run_page
 from .experiment import run_experiment
 from .folders import (
     LOG_FILE, METRICS_FILE, PARAMS_FILE, SUMMARY_FILE, FolderInUse, IncompleteWrite, WriteError, claim_folder,
@@ -380,9 +381,15 @@ def execute(cfg: dict, out_dir: Path, multirun: bool = False, command: str | Non
 
 
 def _figures(cfg: dict, result) -> dict:
+    from .config import plot_settings
     from .plots import run_figures
 
-    return run_figures(result.table) if cfg.get("plots", True) else {}
+    enabled, metrics = plot_settings(cfg)
+    if not enabled:
+        return {}
+    figures = run_figures(result.table, metrics)
+    figures[RUN_PAGE_FILE] = lambda path: write_run_page(path, result.table, result.summary, metrics)
+    return figures
 
 
 def _result_files(cfg: dict, result) -> list[str]:
@@ -754,7 +761,11 @@ def _single_run(cfg: DictConfig, out_dir: Path, overrides: list[str]):
     finally:
         if claim is not None:
             claim.finish()
-    log.info("outputs in %s", out_dir)
+    page = out_dir / RUN_PAGE_FILE
+    if page.is_file():  # the final line names the page to open
+        log.info("outputs in %s; open %s", out_dir, page)
+    else:
+        log.info("outputs in %s", out_dir)
     return summary.get("final_mean", {}).get("val_loss")
 
 

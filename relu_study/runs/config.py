@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Optional, get_type_hints
 
 __all__ = [
     "ActivationConfig", "ConfigError", "DatasetConfig", "ExperimentConfig", "InitConfig",
-    "ModelConfig", "OptimizerConfig", "ProbeConfig", "SLOPE_ACTIVATIONS", "activation_params",
-    "default_config", "flatten", "resolve_seeds", "slope_used", "validate",
+    "ModelConfig", "OptimizerConfig", "PlotsConfig", "ProbeConfig", "SLOPE_ACTIVATIONS", "activation_params",
+    "default_config", "flatten", "plot_settings", "resolve_seeds", "slope_used", "validate",
 ]
 
 #: activations whose negative slope is the top-level ``alpha`` (prelu: its initial slope)
@@ -133,6 +133,26 @@ ProbeConfig = _probe_config()
 
 
 @dataclass
+class PlotsConfig:
+    """The per-run figures.  ``enabled``: write ``loss.png`` and ``dead.png``
+    (``plots=false`` is short for ``plots.enabled=false``); ``metrics``: the
+    metrics ``dead.png`` draws, by registry name (:mod:`relu_study.engine.metrics`;
+    ``dead_frac_l2`` for one layer); null: what "dead" means for the activation
+    trained (:func:`relu_study.runs.plots.default_health_metrics`)."""
+
+    enabled: bool = True
+    metrics: Optional[List[str]] = None
+
+
+def plot_settings(cfg: dict) -> tuple[bool, list[str] | None]:
+    """``(enabled, metrics)`` of ``cfg["plots"]``, which is a :class:`PlotsConfig` dict or a bool."""
+    plots = cfg.get("plots", True)
+    if isinstance(plots, dict):
+        return bool(plots.get("enabled", True)), plots.get("metrics")
+    return bool(plots), None
+
+
+@dataclass
 class ExperimentConfig:
     """One run: ``seeds`` networks (a count from ``seed`` on, or a list) trained as a group."""
 
@@ -144,7 +164,8 @@ class ExperimentConfig:
     dtype: str = "float64"
     save_params: bool = True
     save_csv: bool = False
-    plots: bool = True
+    #: a :class:`PlotsConfig` (typed ``Any`` so that ``plots=false`` still replaces it whole)
+    plots: Any = field(default_factory=lambda: asdict(PlotsConfig()))
     progress: bool = True
     overwrite: bool = False
     epoch_stats: bool = True
@@ -238,6 +259,30 @@ def _choice(key, value, choices):
         raise ConfigError(key, value, f"unknown choice; valid choices: {', '.join(map(str, choices))}")
 
 
+def _check_plots(plots) -> None:
+    from ..engine.metrics import METRICS, metric
+
+    if isinstance(plots, bool):
+        return
+    if not isinstance(plots, dict):
+        raise ConfigError("plots", plots, "must be true, false or {enabled: ..., metrics: [...]}")
+    if not isinstance(plots.get("enabled", True), bool):
+        raise ConfigError("plots.enabled", plots["enabled"], "must be true or false")
+    names = plots.get("metrics")
+    if names is None:
+        return
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
+        raise ConfigError("plots.metrics", names, "must be a non-empty list of metric names, e.g. [dead_frac]")
+    for name in names:
+        try:
+            m = metric(str(name))
+        except KeyError:
+            m = None
+        if m is None or m.scope in ("run", "loss"):
+            known = [n for n, v in METRICS.items() if v.scope in ("layer", "network") and "<" not in n]
+            raise ConfigError("plots.metrics", name, f"not a unit metric; known: {', '.join(known)}")
+
+
 def validate(cfg: dict) -> dict:
     """Check every value a run depends on; raise :class:`ConfigError` at the first bad one.
 
@@ -257,6 +302,7 @@ def validate(cfg: dict) -> dict:
     _choice("dtype", cfg["dtype"], ("float64", "float32"))
     if not isinstance(cfg.get("epoch_stats", True), bool):
         raise ConfigError("epoch_stats", cfg["epoch_stats"], "must be true or false")
+    _check_plots(cfg.get("plots", True))
 
     act = cfg["activation"]
     _choice("activation.name", act["name"], list(ACTIVATIONS))

@@ -117,7 +117,7 @@ def config_columns(cfg: dict) -> dict:
     """
     cols = {}
     for key, value in flatten(cfg).items():
-        if key in CONFIG_COLUMNS_EXCLUDED:
+        if key.split(".")[0] in CONFIG_COLUMNS_EXCLUDED:  # "plots.metrics" too
             continue
         if isinstance(value, (list, tuple, dict)):
             value = json.dumps(value, sort_keys=True)

@@ -7,7 +7,8 @@ A run folder holds (written in this order, each atomically)::
     metrics.csv       the same table, when save_csv is set
     params.npz        final parameters of every network (W1, b1, ..., slope1; seeds)
     loss.png          train / validation loss per epoch
-    dead.png          dead fraction per hidden layer per epoch
+    dead.png          unit health per epoch (epoch statistics; exact probes as points)
+    run.html          the run's page: its curves (the same charts), summary and config
     summary.json      status per seed, final metrics, wall time, version, config
 
 The table comes first, so an interruption during the slower figures keeps it.
@@ -76,7 +77,8 @@ UNITS_FILE = "units.parquet"
 LOCK_FILE = ".relu_study.lock"
 LOG_FILE = "relu_study.log"
 #: files a run writes into its folder (the figures' names come from relu_study.runs.plots)
-RESULT_FILES = (METRICS_FILE, "metrics.csv", UNITS_FILE, PARAMS_FILE, "loss.png", "dead.png", SUMMARY_FILE)
+RESULT_FILES = (METRICS_FILE, "metrics.csv", UNITS_FILE, PARAMS_FILE, "loss.png", "dead.png", "run.html",
+                SUMMARY_FILE)
 #: what the command line adds: Hydra's record of the config, and the log
 RECORD_FILES = (".hydra", LOG_FILE)
 

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "LOG_SPAN", "dead_figure", "diverged_seeds", "layer_columns", "loss_figure", "loss_scale", "mean_band",
+    "EPOCH_STAT_OF", "LOG_SPAN", "dead_figure", "default_health_metrics", "health_chart", "loss_chart",
+    "diverged_seeds", "layer_columns", "loss_figure", "loss_scale", "mean_band",
     "broken_at_gaps", "fill_measured", "measured_epochs_note", "plot_dead", "plot_loss", "plot_measured",
     "plot_run", "run_figures", "wrap",
 ]
@@ -292,44 +293,195 @@ def loss_figure(table: pd.DataFrame):
     return fig
 
 
-def dead_figure(table: pd.DataFrame):
-    """The ``dead.png`` figure: dead fraction per hidden layer per epoch."""
-    fig = _figure()
-    ax = fig.subplots()
+#: the exact probe's measure and the epoch statistic that follows it through every epoch
+EPOCH_STAT_OF = {"dead_frac": "epoch_never_positive_frac", "dormant_frac": "epoch_dormant_frac",
+                 "exact_zero_frac": "epoch_exact_zero_frac", "active_rate": "epoch_active_rate"}
+#: activations whose units are dead (zero gradient) where they are never positive
+ZERO_GRADIENT_BELOW = ("relu",)
+#: activations whose never-positive units still pass a gradient (a slope below zero)
+SLOPE_BELOW = ("leaky", "prelu", "rrelu")
+
+
+def default_health_metrics(activation: str | None) -> list[str]:
+    """The metrics the unit-health figure draws when ``plots.metrics`` is not set: what
+    "dead" means for the activation trained.  ReLU: never positive, and zero gradient;
+    any other activation: never positive (stuck negative for a slope activation, which
+    still learns there), dormant and low-contribution fractions."""
+    if activation in ZERO_GRADIENT_BELOW:
+        return ["dead_frac", "zero_grad_frac"]
+    return ["dead_frac", "dormant_frac", "low_contribution_frac"]
+
+
+def _label(name: str, activation: str | None) -> str:
+    """A metric's figure label from the registry; never positive is *stuck negative* for a slope activation."""
+    from ..engine.metrics import metric
+
+    base = name.rsplit("_l", 1)[0] if name not in EPOCH_STAT_OF and metric(name).name != name else name
+    label = metric(name).label
+    if activation in SLOPE_BELOW and metric(name).name in ("dead_frac", "epoch_never_positive_frac"):
+        label = "stuck negative" + (" during the epoch" if metric(name).source == "epoch_stat" else "")
+    if base != name:
+        label += f", layer {name.rsplit('_l', 1)[1]}"
+    return label
+
+
+def _pair(name: str) -> tuple[str | None, str | None]:
+    """``(epoch statistic column, exact probe column)`` behind the metric ``name`` (either may be None)."""
+    from ..engine.metrics import metric
+
+    m = metric(name)
+    suffix = name[len(m.name):]  # "" or "_l2"
+    if m.source == "epoch_stat":
+        probe = next((p for p, e in EPOCH_STAT_OF.items() if e == m.name), None)
+        return name, (probe + suffix if probe else None)
+    stat = EPOCH_STAT_OF.get(m.name)
+    return (stat + suffix if stat else None), (name if m.source == "probe" else None)
+
+
+def _fitted_ylim(values) -> tuple[tuple, bool]:
+    """``((lo, hi), fitted)``: 0-1 when the values reach above a quarter of it, else an axis
+    fitted to the data (from 0 to a little above the largest value)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    top = float(v.max()) if len(v) else 1.0
+    if top > 0.25 or (len(v) and float(v.min()) < 0):
+        return (-0.02, 1.02), False
+    return (-0.02 * max(top, 0.01) * 1.15, max(top, 0.01) * 1.15), True
+
+
+def _band_series(name, table, column, color, marks=False):
+    from ..charts import Series
+
+    band = mean_band(table, column)
+    if band.empty:
+        return None
+    return Series(name, list(band.index), list(band["mean"]), list(band["lo"]), list(band["hi"]),
+                  list(band["n"]), color=color, marks=marks)
+
+
+def _probe_epochs(table: pd.DataFrame, column: str) -> str | None:
+    """``measured at epochs 0, 30 ...`` when the exact probe ``column`` skipped epochs."""
+    note = measured_epochs_note(table, column)
+    return note.split(" (", 1)[0] + " (the probe schedule; probe.every=1 probes every epoch)" if note else None
+
+
+def health_chart(table: pd.DataFrame, metrics: list[str] | None = None):
+    """The ``dead.png`` figure as a :class:`relu_study.charts.Chart`: one panel per metric
+    (``metrics``, registry names; default :func:`default_health_metrics`), each the epoch
+    statistic at every epoch (a line with the 95% band over seeds) and the exact probe as
+    marked points with error bars; with several hidden layers, a last panel shows each
+    metric per layer at the last epoch, so a deep network stays readable."""
+    from ..charts import PALETTE, Chart, Panel, Series
+
+    activation = _one(table, "activation.name")
+    names = list(metrics) if metrics else default_health_metrics(activation)
     diverged = diverged_seeds(table)
     n, n_div = _counts(table)
     all_diverged = n_div == n
-    # the mean over the networks that trained; when none did, over all of them until they diverged
     shown = table if all_diverged else table[~table["seed"].isin(list(diverged))]
-    cols = layer_columns(table, "dead_frac")
-    few = len(cols) <= 4  # with many layers only the overall curve gets a band
-    for col in cols:
-        _draw_mean(ax, shown, col, f"hidden layer {col.rsplit('_l', 1)[1]}", band_on=few,
-                   ls="--" if all_diverged else "-")
-    if len(cols) > 1:
-        _draw_mean(ax, shown, "dead_frac", "all hidden units", color="black", ls="--" if all_diverged else "-")
-    note = measured_epochs_note(table, "dead_frac")
-    ax.set_xlabel("epoch" + (f"\n{wrap(note, 90)}" if note else ""), fontsize=8 if note else None)
-    ax.set_ylabel("dead fraction (units with z <= 0 on every probe sample)")
-    ax.yaxis.label.set_size(8)
-    ax.set_ylim(-0.02, 1.02)
-    _epoch_axis(ax, table)
-    ax.grid(alpha=0.3)
+    note = ""
     if _untrained(table):
-        _note(ax, _untrained_note("dead fractions"))
+        note = _untrained_note("measures")
     elif all_diverged:
-        _note(ax, _all_diverged_note(n, diverged))
-    if all_diverged:
-        title = f"mean of {n} seeds until each diverged"
-    else:
-        title = _legend_title(n, n_div, diverged)
-        if title and not few:
-            title += " (band: all units)"
-        if title and n_div:
-            title += " (left out)"
-    ax.legend(fontsize=8, ncol=2 if len(cols) > 6 else 1, title=title, title_fontsize=8)
-    fig.suptitle(wrap(f"Dead units: {_title(table)}", 90), fontsize=9)
-    return fig
+        note = _all_diverged_note(n, diverged)
+    panels, drawn = [], []
+    for k, name in enumerate(names):
+        stat, probe = _pair(name)
+        color = PALETTE[k % len(PALETTE)]
+        series, values = [], []
+        if stat in table:
+            s = _band_series(f"{_label(stat, activation)} (every epoch)", shown, stat, color)
+            if s:
+                series.append(s)
+        probe_col = probe if probe in table else (name if name in table and stat is None else None)
+        if probe_col:
+            # points where a line beside it, or a sparse schedule, would make a line read as measured
+            marks = bool(series) or measured_epochs_note(table, probe_col) is not None
+            s = _band_series(f"{_label(probe_col, activation)} (exact probe)", shown, probe_col, color, marks=marks)
+            if s:
+                series.append(s)
+        if not series:
+            continue
+        for s in series:
+            values += [v for v in (s.lo or []) + (s.hi or []) + s.y if v is not None]
+        from ..engine.metrics import metric
+
+        m = metric(name)
+        ylim, fitted = _fitted_ylim(values) if m.unit.startswith("fraction") else (None, False)
+        probe_note = _probe_epochs(table, probe_col) if probe_col else None
+        panels.append(Panel(_label(name, activation), series, xlabel="epoch", ylabel=m.unit, ylim=ylim,
+                            fitted=fitted, integer_x=True, note=note if not panels else "",
+                            empty=f"{name} was not recorded"))
+        drawn.append((name, stat, probe_col, probe_note))
+    layers = len(layer_columns(table, "dead_frac")) or len(layer_columns(table, "epoch_never_positive_frac"))
+    if layers > 1 and panels and not _untrained(table) and not all_diverged:
+        last = shown[shown["epoch"] == shown["epoch"].max()]
+        series = []
+        for k, (_name, stat, probe_col, _) in enumerate(drawn):
+            col = stat if stat in table else probe_col
+            cols = layer_columns(table, col)
+            if not cols:
+                continue
+            bands = [mean_band(last, c) for c in cols]
+            ok = [b for b in bands if not b.empty]
+            if not ok:
+                continue
+            mean, lo, hi, count = ([float(b[key].iloc[0]) if not b.empty else None for b in bands]
+                                   for key in ("mean", "lo", "hi", "n"))
+            series.append(Series(f"{_label(col, activation)}, last epoch", list(range(1, len(cols) + 1)),
+                                 mean, lo, hi, count,
+                                 color=PALETTE[k % len(PALETTE)]))
+        values = [v for s in series for v in (s.lo or []) + (s.hi or []) + s.y if v is not None]
+        ylim, fitted = _fitted_ylim(values)
+        panels.append(Panel(f"by hidden layer, at epoch {int(shown['epoch'].max())}", series,
+                            xlabel="hidden layer (1 = next to the input)", ylabel="fraction", ylim=ylim,
+                            fitted=fitted, integer_x=True))
+    if not panels:
+        panels.append(Panel("unit health", [], empty="none of " + ", ".join(names) + " was recorded"))
+    legend = _legend_title(n, n_div, diverged) or "one network"
+    notes = [d[3] for d in drawn if d[3]]
+    dead_word = "Dead units" if activation in ZERO_GRADIENT_BELOW else "Unit health"
+    caption = (f"{legend}. Lines: epoch statistics, accumulated over the training passes of every epoch (the "
+               "network as it moved through the epoch); points with error bars: the exact probe of the network "
+               "at the end of the epoch, over the probe set." + (f" Exact probe {notes[0]}." if notes else ""))
+    return Chart("dead", wrap(f"{dead_word}: {_title(table)}", 100), "lines", panels, caption=caption,
+                 columns=2 if len(panels) > 1 else 1, panel_size=(4.6, 3.1),
+                 meta={"metrics": names, "activation": activation, "seeds": n, "diverged": n_div})
+
+
+def loss_chart(table: pd.DataFrame):
+    """Training and validation loss per epoch as a :class:`relu_study.charts.Chart`
+    (the run page's loss figure): the mean over the networks that did not diverge,
+    with its 95% band; logarithmic past three decades, as ``loss.png``."""
+    from ..charts import PALETTE, Chart, Panel
+
+    diverged = diverged_seeds(table)
+    n, n_div = _counts(table)
+    ok = table[~table["seed"].isin(list(diverged))]
+    series = [s for s in (_band_series("training loss (mean over the minibatches)", ok, "train_loss", PALETTE[0]),
+                          _band_series("validation loss", ok, "val_loss", PALETTE[1])) if s]
+    shown = [v for s in series for v in s.y if v is not None]
+    task = table["task"].iloc[0] if "task" in table and len(table) else "classification"
+    unit = "cross-entropy" if task == "classification" else "mean squared error"
+    note = ""
+    if _untrained(table):
+        note = _untrained_note("losses")
+    elif n_div == n and n:
+        note = _all_diverged_note(n, diverged)
+    panel = Panel("loss per epoch", series, xlabel="epoch", ylabel=f"loss ({unit})",
+                  logy=loss_scale(shown) == "log", integer_x=True, note=note,
+                  empty="no finite loss: every network diverged")
+    caption = (_legend_title(n, n_div, diverged) or "one network") + (
+        "; diverged networks are left out of the mean (loss.png draws each until it diverged)" if n_div else "")
+    return Chart("loss", wrap(f"Loss: {_title(table)}", 100), "lines", [panel], caption=caption, columns=1)
+
+
+def dead_figure(table: pd.DataFrame, metrics: list[str] | None = None):
+    """The ``dead.png`` figure (a :class:`matplotlib.figure.Figure`) of :func:`health_chart`,
+    with its caption (what the lines and points are) above the legend's entries."""
+    from ..charts import render_figure
+
+    return render_figure(health_chart(table, metrics), caption=True)
 
 
 def plot_loss(table: pd.DataFrame, path) -> Path:
@@ -337,17 +489,19 @@ def plot_loss(table: pd.DataFrame, path) -> Path:
     return Path(path)
 
 
-def plot_dead(table: pd.DataFrame, path) -> Path:
-    dead_figure(table).savefig(path, dpi=110)
+def plot_dead(table: pd.DataFrame, path, metrics: list[str] | None = None) -> Path:
+    dead_figure(table, metrics).savefig(path, dpi=110)
     return Path(path)
 
 
-def run_figures(table: pd.DataFrame) -> dict:
+def run_figures(table: pd.DataFrame, metrics: list[str] | None = None) -> dict:
     """``{file name: draw(path)}`` of a run's figures, for :func:`relu_study.runs.folders.write_run`:
-    ``loss.png``, and ``dead.png`` when the run was probed."""
+    ``loss.png``, and ``dead.png`` (the unit-health figure of ``metrics``, registry names)
+    when the run recorded any unit measure.  The run's page (``run.html``) is added by
+    the command line (:mod:`relu_study.runs.page`), from the same charts."""
     figures = {"loss.png": lambda path: plot_loss(table, path)}
-    if "dead_frac" in table:
-        figures["dead.png"] = lambda path: plot_dead(table, path)
+    if "dead_frac" in table or "epoch_never_positive_frac" in table:
+        figures["dead.png"] = lambda path: plot_dead(table, path, metrics)
     return figures
 
 

@@ -727,6 +727,8 @@ class AggregateCallback:
                  SWEEP_RUNS_FILE, SWEEP_METRICS_FILE, SWEEP_SUMMARY_FILE, ", plots" if self.plots else "")
         for line in summary_lines(trained_runs(runs), keys):
             log.info("  %s", line)
+        if (sweep_dir / "sweep_report.html").is_file():  # the last line names the page to open
+            log.info("open %s", sweep_dir / "sweep_report.html")
         failed = runs[runs["status"] == "failed"]
         if len(failed):
             lines = [f"{len(failed)} of {n_folders} jobs failed:"]

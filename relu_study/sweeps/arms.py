@@ -17,7 +17,8 @@ import pandas as pd
 from ..engine.metrics import best_metrics
 from ..provenance import TABLE_COLUMNS as PROVENANCE_COLUMNS
 
-__all__ = ["RESULT_COLUMNS", "arm_keys", "arm_label", "fixed_description", "groups", "is_missing", "swept_keys"]
+__all__ = ["RESULT_COLUMNS", "alpha_key", "arm_keys", "arm_label", "final_vs_alpha_data", "fixed_description",
+           "groups", "is_missing", "swept_keys"]
 
 #: runs-table columns that are results, not configuration (with every ``final_<metric>``)
 RESULT_COLUMNS = ("seed", "run_dir", "status", "error", "diverged_epoch", "epochs",
@@ -154,3 +155,27 @@ def groups(runs: pd.DataFrame, keys):
         order.setdefault(values, []).append(idx)
     for values, idx in order.items():
         yield tuple(None if v == "\0none" else v for v in values), runs.loc[idx]
+
+
+def alpha_key(keys) -> str | None:
+    for k in ("alpha", "activation.alpha"):
+        if k in keys:
+            return k
+    return None
+
+
+def final_vs_alpha_data(runs: pd.DataFrame, keys):
+    """What a final-values-against-alpha figure plots, or None when alpha is not
+    swept: ``(data, xkey, line_key, facet_keys)``, the networks that did not fail,
+    the slope key on x, a line per activation, a panel per value of the other
+    arm keys.  The PNG and the sweep page (:mod:`relu_study.sweeps.html`) both
+    start here, so they plot the same networks against the same key."""
+    xkey = alpha_key(keys)
+    if xkey is None:
+        return None
+    data = runs[runs["status"] != "failed"]
+    if data.empty or data[xkey].nunique() < 2:
+        return None
+    line_key = "activation.name" if "activation.name" in data.columns else None
+    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
+    return data, xkey, line_key, facet_keys

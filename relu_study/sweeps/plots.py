@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .arms import arm_label, fixed_description, groups
+from .arms import arm_label, final_vs_alpha_data, fixed_description, groups
 from ..runs.plots import fill_measured, loss_scale, mean_band, measured_epochs_note, plot_measured, wrap
 
 __all__ = ["PLOT_FILES", "curves_figure", "final_vs_alpha_figure", "heatmap_figure", "plot_curves",
@@ -70,14 +70,6 @@ def _loss_unit(table: pd.DataFrame) -> str:
     if tasks == {"regression"}:
         return "mean squared error"
     return "cross-entropy or MSE, by task"
-
-
-def _colors(n: int):
-    from matplotlib import colormaps
-
-    if n <= 10:
-        return [colormaps["tab10"](i) for i in range(n)]
-    return [colormaps["viridis"](x) for x in np.linspace(0, 0.95, n)]
 
 
 def _figure(width: float, height: float):
@@ -152,7 +144,16 @@ def plot_curves(metrics: pd.DataFrame, runs: pd.DataFrame, keys, path, kind: str
 
 
 def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "loss"):
-    """The figure of :func:`plot_curves` (None when the metric was not measured)."""
+    """The figure of :func:`plot_curves` (None when the metric was not measured).
+    ``kind="dead"`` is the sweep page's unit-health chart itself
+    (:func:`relu_study.sweeps.html.unit_health_chart`), drawn by :mod:`relu_study.charts`:
+    the PNG and the page show the same series in the same colours."""
+    if kind == "dead":
+        from ..charts import render_figure
+        from .html import unit_health_chart
+
+        chart = unit_health_chart(metrics, keys)
+        return render_figure(chart, caption=True) if chart is not None else None
     if kind == "loss":
         panels = [("train_loss", "training loss (mean over minibatches)"), ("val_loss", "validation loss")]
         ylabel = f"loss ({_loss_unit(metrics)})"
@@ -181,8 +182,16 @@ def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "
     # one colour per line position (the same arm keys get the same colour in every row),
     # line style by the value of the last line key, so coinciding curves stay visible
     line_values = list(dict.fromkeys(v[nf:] for v, _ in arms))
-    palette = _colors(max(len(line_values), 1))
-    colors = {lv: palette[i] for i, lv in enumerate(line_values)}
+    # the colours of the sweep page (relu_study.sweeps.html.arm_styles): one colour per arm in both
+    from .html import arm_styles
+
+    rows_of: dict = {}
+    for values, g in arms:
+        rows_of.setdefault(values[nf:], []).append(g)
+    named = [(arm_label(line_keys, lv), pd.concat(rows_of[lv])) for lv in line_values]
+    by_name = arm_styles(named)
+    colors = {lv: by_name[name][0] for lv, (name, _) in zip(line_values, named)}
+    reference = {lv for lv, (name, _) in zip(line_values, named) if by_name[name][1] == "dashed"}
     styles = {}
     if line_keys:
         last_values = list(pd.unique(metrics[line_keys[-1]]))
@@ -214,7 +223,7 @@ def curves_figure(metrics: pd.DataFrame, runs: pd.DataFrame, keys, kind: str = "
                 n, n_div = counts[values]
                 label = f"{arm_label(line_keys, lv)} ({_count_label(n, n_div)})"
                 band = bands[(values, col)]
-                style = styles.get(lv[-1], "-") if lv else "-"
+                style = "--" if lv in reference else (styles.get(lv[-1], "-") if lv else "-")
                 marker = "o" if len(band) <= 25 else None
                 line = plot_measured(ax, band.index, band["mean"], label=label, color=colors[lv], lw=1.6, ls=style,
                                      marker=marker, ms=3)
@@ -256,13 +265,6 @@ def _fraction_ylim(ax, values) -> None:
     values = pd.Series(np.asarray(values, dtype=float))
     top = float(np.nanmax(values.to_numpy(float))) if values.notna().any() else 1.0
     ax.set_ylim(-0.01 * max(top, 0.05), min(1.02, max(0.05, top * 1.15)))
-
-
-def _alpha_key(keys) -> str | None:
-    for k in ("alpha", "activation.alpha"):
-        if k in keys:
-            return k
-    return None
 
 
 def _final_label(metric: str, runs: pd.DataFrame) -> str:
@@ -311,23 +313,6 @@ def plot_final_vs_alpha(runs: pd.DataFrame, keys, path) -> Path | None:
     return _save(final_vs_alpha_figure(runs, keys), path)
 
 
-def final_vs_alpha_data(runs: pd.DataFrame, keys):
-    """What a final-values-against-alpha figure plots, or None when alpha is not
-    swept: ``(data, xkey, line_key, facet_keys)``, the networks that did not fail,
-    the slope key on x, a line per activation, a panel per value of the other
-    arm keys.  The PNG and the sweep page (:mod:`relu_study.sweeps.html`) both
-    start here, so they plot the same networks against the same key."""
-    xkey = _alpha_key(keys)
-    if xkey is None:
-        return None
-    data = runs[runs["status"] != "failed"]
-    if data.empty or data[xkey].nunique() < 2:
-        return None
-    line_key = "activation.name" if "activation.name" in data.columns else None
-    facet_keys = [k for k in keys if k not in (xkey, line_key, "alpha", "activation.alpha")]
-    return data, xkey, line_key, facet_keys
-
-
 def final_vs_alpha_figure(runs: pd.DataFrame, keys):
     """The figure of :func:`plot_final_vs_alpha` (None when alpha is not swept)."""
     selected = final_vs_alpha_data(runs, keys)
@@ -347,7 +332,11 @@ def final_vs_alpha_figure(runs: pd.DataFrame, keys):
     x_all = pd.concat([rows_of[a][xkey] for a in sloped]).astype(float).dropna() if sloped else pd.Series([0.0, 1.0])
     logx = bool((x_all > 0).all() and x_all.max() / x_all.min() >= 10)
     xs = np.sort(x_all.unique())
-    palette = dict(zip(acts, _colors(len(acts))))
+    from .html import arm_styles
+
+    names = {act: arm_label([line_key], (act,)) if line_key else "all networks" for act in acts}
+    by_name = arm_styles([(names[act], rows_of[act]) for act in acts])
+    palette = {act: by_name[names[act]][0] for act in acts}
     rng = np.random.default_rng(0)
     fig, ax_for, width = _facet_axes(len(facets), len(metrics), 4.6, 3.5)
     for f, (fvalues, g) in enumerate(facets):

@@ -31,7 +31,7 @@ from ..charts import load_chart
 from .markdown import render_markdown
 from .page import esc, render_page
 
-__all__ = ["REPORT_HTML", "report_html", "write_report_html"]
+__all__ = ["LONG_TABLE_ROWS", "REPORT_HTML", "VERDICT_CLASSES", "report_html", "short_answer", "write_report_html"]
 
 REPORT_MD = "REPORT.md"
 REPORT_HTML = "REPORT.html"
@@ -83,6 +83,123 @@ def _title(body: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip() if m else "relu_study report"
 
 
+#: a table with more rows than this is folded under a <details> (its summary says how many)
+LONG_TABLE_ROWS = 12
+#: the short answer of a claim is cut at a clause boundary past this many words
+SHORT_ANSWER_WORDS = 60
+#: the verdict words of the claims report and their badge classes (the explorer's, too)
+VERDICT_CLASSES = {"supported": "v-supported", "not supported": "v-not-supported", "contradicted": "v-contradicted",
+                   "inconclusive": "v-inconclusive", "depends on slope or setting": "v-depends"}
+
+
+def _depth0(text: str, marks: tuple[str, ...], start: int = 0) -> int:
+    """Index of the first of ``marks`` in ``text`` from ``start`` outside (), [] and tags; -1 if none."""
+    depth, tag = 0, False
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == "<":
+            tag = True
+        elif c == ">":
+            tag = False
+        elif tag:
+            continue
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth = max(0, depth - 1)
+        elif depth == 0 and any(text.startswith(m, i) for m in marks):
+            return i
+    return -1
+
+
+def short_answer(text: str) -> tuple[str, str]:
+    """``(short, rest)`` of an answer's HTML: its first sentence, cut at a clause (``;``)
+    when longer than :data:`SHORT_ANSWER_WORDS` words, so its numbers and interval stay."""
+    end = _depth0(text, (". ",))
+    first, rest = (text, "") if end < 0 else (text[:end + 1], text[end + 2:])
+    if len(re.sub(r"<[^>]+>", "", first).split()) > SHORT_ANSWER_WORDS:
+        cut = _depth0(first, ("; ",))
+        if cut > 0:
+            return first[:cut] + " …", first[cut + 2:] + (" " + rest if rest else "")
+    return first, rest
+
+
+def _badge(strong: str) -> str:
+    """The claim's lead ``<strong>C1. Title: verdict.</strong>`` with its verdict as a badge."""
+    m = re.match(r"<strong>(.*?): (.*?)</strong>$", strong, re.S)
+    if not m:
+        return strong
+    head, verdict = m.group(1), m.group(2)
+    word = next((w for w in sorted(VERDICT_CLASSES, key=len, reverse=True) if verdict.startswith(w)), None)
+    if word is None:
+        return strong
+    more = verdict[len(word):].strip().rstrip(".").strip()
+    more = f' <span class="rs-muted">{more}</span>' if more else ""
+    return (f'<strong>{head}</strong> <span class="rs-verdict {VERDICT_CLASSES[word]}">{esc(word)}</span>'
+            f'{more}')
+
+
+def _fold_answers(body: str) -> str:
+    """In the Answers section, each claim's answer becomes its lead, its verdict badge and a
+    short answer, with the long text and its *Detail* paragraph folded below."""
+    m = re.search(r'(<h2 id="answers">.*?</h2>)(.*?)(?=<h2)', body, re.S)
+    if not m:
+        return body
+    section = m.group(2)
+    pattern = re.compile(r"<p>(<strong>[^<]*(?:<(?!/strong>)[^<]*)*</strong>)(.*?)</p>\s*"
+                         r"(<p><em>Detail\.</em>.*?</p>)?", re.S)
+
+    def one(a):
+        lead, text, detail = a.group(1), a.group(2).strip(), a.group(3) or ""
+        short, rest = short_answer(text)
+        folded = (f"<p>{rest}</p>" if rest else "") + detail
+        more = (f'<details class="rs-more"><summary>the full answer and its detail</summary>{folded}</details>'
+                if folded else "")
+        return f'<div class="rs-answer"><p>{_badge(lead)} {short}</p>{more}</div>\n'
+
+    section = pattern.sub(one, section)
+    return body[:m.start(2)] + section + body[m.end(2):]
+
+
+def _fold_tables(body: str) -> str:
+    """Tables longer than :data:`LONG_TABLE_ROWS` rows folded under a <details>; an empty
+    header cell named (a header cell with no text leaves a screen reader nothing to say)."""
+    def one(t):
+        table = re.sub(r"<th([^>]*)>\s*</th>", r"<th\1>note</th>", t.group(0))
+        rows = len(re.findall(r"<tr", table.split("</thead>", 1)[-1]))
+        if rows <= LONG_TABLE_ROWS:
+            return table
+        return f'<details class="rs-table"><summary>table of {rows} rows</summary>{table}</details>'
+
+    return re.sub(r"<table>.*?</table>", one, body, flags=re.S)
+
+
+def _contents(body: str) -> str:
+    """A table of contents of the level-2 (and level-3) headings, placed before the first
+    level-2 heading."""
+    heads = re.findall(r'<h([23]) id="([^"]+)">(.*?)</h\1>', body, re.S)
+    if len(heads) < 3:
+        return body
+    items, open_sub = [], False
+    for level, hid, text in heads:
+        link = f'<a href="#{hid}">{re.sub(r"<[^>]+>", "", text)}</a>'
+        if level == "2":
+            if open_sub:
+                items.append("</ol>")
+                open_sub = False
+            items.append(("</li>" if items else "") + f"<li>{link}")
+        else:
+            if not open_sub:
+                items.append("<ol>")
+                open_sub = True
+            items.append(f"<li>{link}</li>")
+    items.append(("</ol>" if open_sub else "") + "</li>")
+    nav = ('<nav class="rs-toc" aria-label="contents"><details open><summary>Contents</summary><ol>' +
+           "".join(items) + "</ol></details></nav>\n")
+    i = body.find("<h2")
+    return body[:i] + nav + body[i:]
+
+
 def report_html(report_dir) -> str:
     """The HTML of the report in ``report_dir`` (which holds ``REPORT.md``)."""
     folder = Path(report_dir)
@@ -93,6 +210,7 @@ def report_html(report_dir) -> str:
     figures = _Figures(folder, markdown)
     body = render_markdown(markdown, image=figures)
     title = _title(body)
+    body = _contents(_fold_tables(_fold_answers(body)))
     body = f'<article class="rs-report">\n{body}</article>'
     return render_page(title, body, data={"charts": figures.charts}, charts=True,
                        init="RS.renderAll();", heading="claims report")

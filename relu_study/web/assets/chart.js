@@ -127,13 +127,32 @@
     var svg = el("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": panel.title || chart.title }, box);
     var hits = [];
     var cats = kind === "lines" ? null : categoriesOf(panel);
-    var catLines = 1;
-    if (cats) cats.forEach(function (c) { catLines = Math.max(catLines, c.split(", ").length); });
-    var m = { l: 62, r: 14, t: 30, b: 34 + 11 * Math.min(catLines, 4) };
+    var catLines = 1, catWidest = 0, catLongest = 0;
+    var common = cats && cats.length > 1 ? cats[0].split(", ").filter(function (p) {
+      return cats.every(function (c) { return c.split(", ").indexOf(p) >= 0; });
+    }) : [];
+    if (cats) cats.forEach(function (c) {
+      var parts = c.split(", ");
+      var own = parts.filter(function (p) { return common.indexOf(p) < 0; }).join(", ");
+      catLines = Math.max(catLines, parts.length);
+      parts.forEach(function (p) { catWidest = Math.max(catWidest, p.length); });
+      catLongest = Math.max(catLongest, (own || c).length);
+    });
+    /* category labels: stacked lines under each slot when they fit it; else one line turned
+       upright (and every k-th only when even that is too tight), so no two labels overprint */
+    var CHAR = 6.4, LINE = 12;
+    var slotGuess = cats ? (W - 76) / Math.max(cats.length, 1) : 0;
+    var upright = !!cats && catWidest * CHAR > slotGuess * 0.95;
+    var m = { l: 62, r: 14, t: 30, b: upright ? 30 + Math.min(200, catLongest * 5.6) : 34 + 11 * Math.min(catLines, 4) };
+    if (upright) {  /* the labels get their own room below the plot, which keeps its height */
+      H += m.b - 45;
+      svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    }
     var pw = W - m.l - m.r, ph = H - m.t - m.b;
     el("text", { x: m.l + pw / 2, y: 16, "text-anchor": "middle", "class": "rs-ptitle" }, svg).textContent = panel.title || "";
     if (panel.xlabel) el("text", { x: m.l + pw / 2, y: H - 4, "text-anchor": "middle", "class": "rs-label" }, svg).textContent = panel.xlabel;
-    if (panel.ylabel) el("text", { x: 0, y: 0, transform: "translate(13," + (m.t + ph / 2) + ") rotate(-90)", "text-anchor": "middle", "class": "rs-label" }, svg).textContent = panel.ylabel;
+    var ylabel = (panel.ylabel || "") + (panel.fitted ? " (axis fitted to the data)" : "");
+    if (ylabel) el("text", { x: 0, y: 0, transform: "translate(13," + (m.t + ph / 2) + ") rotate(-90)", "text-anchor": "middle", "class": "rs-label" }, svg).textContent = ylabel;
 
     if (!hasData(panel)) {
       el("rect", { x: m.l, y: m.t, width: pw, height: ph, "class": "rs-axis" }, svg);
@@ -175,6 +194,7 @@
     var slot = 0;
     if (kind === "lines") {
       xs.ticks(6).forEach(function (v) {
+        if (panel.integer_x && Math.abs(v - Math.round(v)) > 1e-9) return;  /* epochs, layers: whole numbers */
         var x = xs(v);
         if (x < m.l - 0.5 || x > m.l + pw + 0.5) return;
         el("line", { x1: x, x2: x, y1: m.t, y2: m.t + ph, "class": "rs-gridline" }, g);
@@ -182,7 +202,23 @@
       });
     } else {
       slot = pw / Math.max(cats.length, 1);
-      cats.forEach(function (c, i) {
+      if (upright) {
+        var every = Math.max(1, Math.ceil(LINE / slot));
+        var room = Math.floor(200 / 5.6);
+        /* a part every category shares (bias=0 throughout) says nothing under one slot: left out */
+        var shared = cats.length > 1 ? cats[0].split(", ").filter(function (p) {
+          return cats.every(function (c) { return c.split(", ").indexOf(p) >= 0; });
+        }) : [];
+        cats.forEach(function (full, i) {
+          var c = full.split(", ").filter(function (p) { return shared.indexOf(p) < 0; }).join(", ") || full;
+          if (i % every) return;
+          var cx = m.l + slot * (i + 0.5), cy = m.t + ph + 8;
+          var t = el("text", { x: cx, y: cy, "text-anchor": "end", "class": "rs-cat", "font-size": 10,
+                               transform: "rotate(-90 " + cx + " " + cy + ")", dy: "0.35em" }, g);
+          t.textContent = c.length > room ? c.slice(0, room - 1) + "…" : c;
+          el("title", {}, t).textContent = full;
+        });
+      } else cats.forEach(function (c, i) {
         var t = el("text", { x: m.l + slot * (i + 0.5), y: m.t + ph + 14, "text-anchor": "middle" }, g);
         c.split(", ").slice(0, 4).forEach(function (part, j) {
           el("tspan", { x: m.l + slot * (i + 0.5), dy: j ? 11 : 0 }, t).textContent = part;
@@ -207,9 +243,30 @@
         .textContent = "every series is hidden: click a legend entry to show it";
     }
     var k = panel.series.length;
+    /* markers and error bars of points measured alone are not clipped by the frame: a point at the
+       first or last epoch stays whole */
+    var loose = el("g", { "class": "rs-points" }, svg);
+    function inside(px, py) { return px >= m.l - 6 && px <= m.l + pw + 6 && py >= m.t - 6 && py <= m.t + ph + 6; }
+    function errorBar(px, s, i, color, parent) {
+      if (!(s.lo && s.hi && usable(s.lo[i], logy) && usable(s.hi[i], logy))) return;
+      var y0 = ys(s.lo[i]), y1 = ys(s.hi[i]), cap = 4;
+      el("path", { d: "M" + px + "," + y0 + "V" + y1 + "M" + (px - cap) + "," + y0 + "H" + (px + cap) + "M" + (px - cap) + "," + y1 + "H" + (px + cap),
+        "class": "rs-err", "data-series": s.name, style: "stroke:" + color }, parent);
+    }
     panel.series.forEach(function (s, si) {
       if (hidden.has(s.name)) return;
       var color = colorOf(s), dash = dashOf(s), name = s.name;
+      if (kind === "lines" && s.marks) {  /* measured at a few epochs: a marker and its interval each, no line */
+        s.x.forEach(function (x, i) {
+          if (!(usable(x, logx) && usable(s.y[i], logy))) return;
+          var px = xs(x), py = ys(s.y[i]);
+          if (!inside(px, py)) return;
+          errorBar(px, s, i, color, loose);
+          el("circle", { cx: px, cy: py, r: 4.5, "class": "rs-mark rs-probe", "data-series": name, style: "fill:" + color }, loose);
+          hits.push({ px: px, py: py, s: s, i: i });
+        });
+        return;
+      }
       if (kind === "lines") {
         var segs = [], cur = [], band = [], curb = [];
         s.x.forEach(function (x, i) {
@@ -237,7 +294,12 @@
         var count = segs.reduce(function (a, seg) { return a + seg.length; }, 0);
         segs.forEach(function (seg) {
           if (count > 60 && seg.length > 1) return;  /* markers only where lines cannot show points */
-          seg.forEach(function (p) { el("circle", { cx: p[0], cy: p[1], r: 3, "class": "rs-mark", "data-series": name, style: "fill:" + color }, plot); });
+          seg.forEach(function (p) {
+            var alone = seg.length === 1;  /* a point alone has no band: its interval is an error bar */
+            if (alone && !inside(p[0], p[1])) return;
+            if (alone) errorBar(p[0], s, p[2], color, loose);
+            el("circle", { cx: p[0], cy: p[1], r: 3, "class": "rs-mark", "data-series": name, style: "fill:" + color }, alone ? loose : plot);
+          });
         });
       } else {
         var width = slot * 0.8 / Math.max(k, 1);
@@ -350,6 +412,8 @@
       if (opts.legend !== false) drawLegend(handle, host);
       var grid = html("div", "rs-panels", host);
       var cols = Math.max(1, Math.min(chart.columns || 1, chart.panels.length));
+      /* a chart of one column takes the column's width: a wider drawing, not larger text */
+      if (!opts.width) handle.width = cols === 1 ? 920 : 460;
       grid.style.gridTemplateColumns = "repeat(" + cols + ", minmax(0, 1fr))";
       grid.style.maxWidth = (cols * handle.width * 1.25) + "px";  /* text stays near its drawn size */
       handle.hits = [];
